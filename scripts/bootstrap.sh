@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Idempotent set-up for a fresh clone: a current Node.js, npm dependencies, (with --apt) the Debian packages the
+# tests use, and the Pulumi CLI with a Node.js language host. Sourced by scripts/run.sh; prints what it does.
+# Usage: source scripts/bootstrap.sh [--apt]
+set -euo pipefail
+PROXMOX_PODS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export PROXMOX_PODS_ROOT
+cd "$PROXMOX_PODS_ROOT"
+tools="$PROXMOX_PODS_ROOT/.tools"
+say() { printf '\033[1;34m[setup]\033[0m %s\n' "$*" >&2; }
+want_apt=0; for a in "$@"; do [ "$a" = --apt ] && want_apt=1; done
+
+# 1. Node.js >= 22. The machine's Node may be older (Debian/bookworm images ship 20, past end of life): then install
+#    Node 24 LTS from the npm registry (the `node` package carries the binary) into .tools and put it first on PATH.
+node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+local_node="$tools/node/node_modules/node/bin"
+if [ -x "$local_node/node" ] && [ "$(node_major "$local_node/node")" -ge 22 ]; then
+  export PATH="$local_node:$PATH"
+elif command -v node >/dev/null && [ "$(node_major node)" -ge 22 ]; then
+  :
+else
+  command -v npm >/dev/null || { echo "bootstrap: npm is required to install Node.js 24 (apt-get install npm)" >&2; exit 1; }
+  say "installing Node.js 24 LTS into .tools/node (machine has $(node --version 2>/dev/null || echo no node))"
+  mkdir -p "$tools/node"
+  npm install --prefix "$tools/node" --no-save --no-audit --no-fund --loglevel=error node@24 >&2
+  export PATH="$local_node:$PATH"
+fi
+say "node $(node --version) at $(command -v node)"
+
+# 2. npm dependencies (npm ci when the lockfile changed since the last install).
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing npm dependencies (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error >&2
+fi
+# The dynamic provider loads its implementation by package name (state stays small): make the package resolvable
+# from this repository's own programs.
+[ -e node_modules/proxmox-pods ] || ln -s .. node_modules/proxmox-pods
+
+# 3. Debian packages for the tests (only the missing ones; apt-get update only when something is missing).
+if [ "$want_apt" = 1 ]; then
+  missing=()
+  while read -r pkg _; do
+    case "$pkg" in ''|'#'*) continue;; esac
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done < scripts/apt-packages.txt
+  if [ "${#missing[@]}" -gt 0 ]; then
+    [ "$(id -u)" = 0 ] || { echo "bootstrap: missing Debian packages (${missing[*]}); run as root or install them" >&2; exit 1; }
+    say "installing Debian packages: ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    # Packaged services (docker-registry on :5000, dnsmasq on :53) must not start: the tests run their own instances.
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+    rm -f /usr/sbin/policy-rc.d
+  fi
+fi
+
+# 4. Pulumi CLI + Node.js language host + dynamic-provider plugin.
+pulumi_version="$(node -p "require('./package.json').dependencies['@pulumi/pulumi']")"
+if ! command -v pulumi >/dev/null || ! pulumi version 2>/dev/null | grep -q .; then
+  if [ ! -x "$tools/pulumi/bin/pulumi" ] || ! "$tools/pulumi/bin/pulumi" version 2>/dev/null | grep -qx "v$pulumi_version"; then
+    export PATH="$PATH:/usr/local/go/bin"
+    say "building the Pulumi CLI v$pulumi_version from the Go module proxy into .tools/pulumi (once; several minutes)"
+    bash scripts/build-pulumi.sh "$pulumi_version" >&2
+  fi
+  export PATH="$tools/pulumi/bin:$PATH"
+fi
+if ! command -v pulumi-language-nodejs >/dev/null; then
+  mkdir -p "$tools/pulumi/bin"
+  ln -sf "$PROXMOX_PODS_ROOT/scripts/langhost/pulumi-language-nodejs.js" "$tools/pulumi/bin/pulumi-language-nodejs"
+  ln -sf "$PROXMOX_PODS_ROOT/scripts/langhost/pulumi-resource-pulumi-nodejs" "$tools/pulumi/bin/pulumi-resource-pulumi-nodejs"
+  export PATH="$tools/pulumi/bin:$PATH"
+fi
+export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+say "pulumi $(pulumi version) at $(command -v pulumi)"
+
+# 5. Compile the TypeScript (incremental).
+say "compiling TypeScript"
+npx tsc -p tsconfig.json >&2
