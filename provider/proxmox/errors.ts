@@ -1,0 +1,138 @@
+// Errors raised by the PVE client. Each message carries PVE's own text and what the user can do about
+// it; none of them ever include credentials (the transport scrubs known secrets as a second line of
+// defence, see redact()).
+import { InputError, ProxmoxPodsError } from '../errors';
+
+/** A connection setting is missing or malformed. `field` is the stack config key or env var at fault. */
+export class PveConfigError extends InputError {}
+
+/** The peer's TLS certificate did not match the configured SHA-256 pin. */
+export class TlsFingerprintError extends ProxmoxPodsError {
+  constructor(readonly expected: string, readonly actual: string | undefined, host: string) {
+    super(
+      `TLS fingerprint mismatch for ${host}: expected ${expected}, server presented ${actual ?? 'no certificate'}; ` +
+        'check proxmox-pods:tlsFingerprint (PVE shows it under Node → System → Certificates, or run ' +
+        "`openssl x509 -noout -fingerprint -sha256 -in /etc/pve/local/pve-ssl.pem` on the node)",
+      'E_TLS_FINGERPRINT',
+    );
+  }
+}
+
+/** The request never got an HTTP answer (DNS, refused, reset, TLS, timeout). */
+export class PveConnectionError extends ProxmoxPodsError {
+  constructor(readonly method: string, readonly path: string, detail: string, options?: { cause?: unknown }) {
+    super(`PVE ${method} ${path}: cannot reach the API (${detail}); check proxmox-pods:endpoint and that pveproxy runs on the node`, 'E_PVE_CONNECTION', options);
+  }
+}
+
+export interface PveApiErrorInit {
+  status: number;
+  method: string;
+  path: string;
+  /** PVE's message: the JSON `message`, else the HTTP reason phrase (servers before pve-http-server 5.2). */
+  pveMessage: string;
+  /** Per-parameter errors from a 400 `Parameter verification failed.` */
+  errors?: Record<string, string>;
+  /** How the client authenticates, to word the 401 advice. */
+  auth?: 'token' | 'ticket';
+}
+
+/** PVE answered with an error status. */
+export class PveApiError extends ProxmoxPodsError {
+  readonly status: number;
+  readonly method: string;
+  readonly path: string;
+  readonly pveMessage: string;
+  readonly errors: Record<string, string>;
+
+  constructor(init: PveApiErrorInit) {
+    const errors = init.errors ?? {};
+    const perParam = Object.entries(errors).map(([k, v]) => `${k}: ${v.trim()}`).join('; ');
+    const text = init.pveMessage.trim() || `HTTP ${init.status}`;
+    super(
+      `PVE ${init.method} ${init.path} failed (${init.status}): ${text}${perParam ? ` [${perParam}]` : ''} — ${adviceFor(init)}`,
+      codeFor(init.status),
+    );
+    this.status = init.status;
+    this.method = init.method;
+    this.path = init.path;
+    this.pveMessage = text;
+    this.errors = errors;
+  }
+
+  /** A per-CT flock timeout or a persistent config lock: another task holds the CT. */
+  get isLockError(): boolean {
+    return isLockMessage(this.pveMessage);
+  }
+
+  /** `Configuration file 'nodes/pve/lxc/100.conf' does not exist` — the CT is gone (or on another node). */
+  get isMissingConfig(): boolean {
+    return /Configuration file '[^']*' does not exist/.test(this.pveMessage);
+  }
+}
+
+/** A task (UPID) ended with an error exit status. */
+export class TaskFailedError extends ProxmoxPodsError {
+  constructor(readonly upid: string, readonly exitstatus: string, readonly logTail: string[]) {
+    super(
+      `PVE task ${upid} failed: ${exitstatus}` +
+        (logTail.length ? `\n  last log lines:\n    ${logTail.join('\n    ')}` : '') +
+        `\n  ${taskAdvice(exitstatus)}`,
+      'E_PVE_TASK',
+    );
+  }
+}
+
+/** Retries ran out while PVE kept reporting a retryable condition (lock, 5xx). */
+export class RetriesExhaustedError extends ProxmoxPodsError {
+  constructor(what: string, attempts: number, readonly last: unknown) {
+    super(`${what}: gave up after ${attempts} attempts; last error: ${last instanceof Error ? last.message : String(last)}`, 'E_PVE_RETRIES', { cause: last });
+  }
+}
+
+export function isLockMessage(message: string): boolean {
+  return /can't lock file '[^']*' - got timeout/.test(message) || /CT is locked \(/.test(message) || /VM is locked \(/.test(message);
+}
+
+function codeFor(status: number): string {
+  if (status === 401) return 'E_PVE_AUTH';
+  if (status === 403) return 'E_PVE_PERMISSION';
+  if (status === 400) return 'E_PVE_PARAMS';
+  return 'E_PVE_API';
+}
+
+function adviceFor(init: PveApiErrorInit): string {
+  const msg = init.pveMessage;
+  if (init.status === 401) {
+    if (/invalid csrf token/i.test(msg)) return 'the CSRF token was rejected; the client logs in again, so report this if it persists';
+    return init.auth === 'ticket'
+      ? 'check proxmox-pods:username/password (PROXMOX_VE_USERNAME/PROXMOX_VE_PASSWORD), including the realm, e.g. root@pam'
+      : 'check proxmox-pods:apiToken (PROXMOX_VE_API_TOKEN, format USER@REALM!TOKENID=SECRET): the token must exist, be unexpired and its user enabled';
+  }
+  if (init.status === 403) {
+    const priv = /Permission check failed \(([^)]*)\)/.exec(msg);
+    return priv
+      ? `grant the privilege on that path (${priv[1]}) to the user, and to the token itself if it has privilege separation; some options (non-nesting features, bind mounts, devices) are root@pam only and never work with a token`
+      : 'the user or token lacks a privilege for this call; grant it (Datacenter → Permissions)';
+  }
+  if (init.status === 400) return 'fix the parameters named above';
+  if (init.status === 501) return 'this PVE version does not offer the call; check the PVE version (9.1+ for OCI features) and the endpoint';
+  if (/can't lock file '[^']*' - got timeout/.test(msg)) return 'another task holds the CT lock; retry later or check the running tasks on the node';
+  const locked = /(?:CT|VM) is locked \(([^)]*)\)/.exec(msg);
+  if (locked) return `the CT carries the lock '${locked[1]}' from an unfinished operation; wait for it, or run \`pct unlock <vmid>\` on the node if it is stale`;
+  if (/detected modified configuration/.test(msg)) return 'the CT config changed since it was read; refresh and retry';
+  if (/does not exist/.test(msg)) return 'the object is gone or lives on another node; run `pulumi refresh`';
+  if (/already exists/.test(msg)) return 'pick another id/name, or import the existing object';
+  if (init.status === 595 || init.status === 596 || init.status === 599 || init.status >= 502) {
+    return 'the node did not answer in time (pveproxy → pvedaemon or cluster); check the node\'s load and retry';
+  }
+  return 'see the PVE task log / journal on the node for details';
+}
+
+function taskAdvice(exitstatus: string): string {
+  if (isLockMessage(exitstatus)) return 'another task held the CT lock; retry later';
+  if (/does not support container directories/.test(exitstatus)) return 'choose a storage with "rootdir" content (e.g. local-zfs or local-lvm)';
+  if (/checksum mismatch/.test(exitstatus)) return 'the uploaded file is corrupt or the checksum is wrong; upload again';
+  if (/container did not stop/.test(exitstatus)) return 'the container ignored the shutdown request; raise the timeout or use forceStop';
+  return 'see the task log on the node (Datacenter → Tasks) for the full output';
+}

@@ -1,0 +1,81 @@
+// Shapes of the PVE answers the client reads. Loose objects: PVE adds fields between releases and the
+// callers may want them, but the fields we rely on are checked. Numbers PVE sometimes sends as strings
+// (vmid on old releases, nextid) are coerced.
+import { z } from 'zod';
+
+const intLike = z.union([z.number(), z.string().regex(/^\d+$/)]).transform((v) => Number(v));
+
+export const versionSchema = z.looseObject({ version: z.string(), release: z.string().optional(), repoid: z.string().optional() });
+export type PveVersion = z.infer<typeof versionSchema>;
+
+export const nodeSchema = z.looseObject({ node: z.string(), status: z.string().optional() });
+export type PveNode = z.infer<typeof nodeSchema>;
+
+export const clusterResourceSchema = z.looseObject({
+  id: z.string(),
+  type: z.string(),
+  node: z.string().optional(),
+  vmid: intLike.optional(),
+  status: z.string().optional(),
+  name: z.string().optional(),
+  storage: z.string().optional(),
+});
+export type ClusterResource = z.infer<typeof clusterResourceSchema>;
+
+export const taskStatusSchema = z.looseObject({
+  upid: z.string(),
+  node: z.string(),
+  status: z.enum(['running', 'stopped']),
+  exitstatus: z.string().optional(),
+  type: z.string().optional(),
+  id: z.string().optional(),
+  user: z.string().optional(),
+  tokenid: z.string().optional(),
+});
+export type TaskStatus = z.infer<typeof taskStatusSchema>;
+
+export const taskLogSchema = z.array(z.looseObject({ n: z.number(), t: z.string() }));
+
+export const containerStatusSchema = z.looseObject({
+  status: z.string(),
+  vmid: intLike.optional(),
+  name: z.string().optional(),
+  lock: z.string().optional(),
+});
+export type ContainerStatus = z.infer<typeof containerStatusSchema>;
+
+export const containerListEntrySchema = z.looseObject({ vmid: intLike, status: z.string(), name: z.string().optional() });
+export type ContainerListEntry = z.infer<typeof containerListEntrySchema>;
+
+export const pendingEntrySchema = z.looseObject({
+  key: z.string(),
+  value: z.unknown().optional(),
+  pending: z.unknown().optional(),
+  delete: z.number().optional(),
+});
+export type PendingEntry = z.infer<typeof pendingEntrySchema>;
+
+export const interfaceSchema = z.looseObject({
+  name: z.string(),
+  hwaddr: z.string().optional(),
+  inet: z.string().optional(),
+  inet6: z.string().optional(),
+});
+export type ContainerInterface = z.infer<typeof interfaceSchema>;
+
+export const networkSchema = z.looseObject({ iface: z.string(), type: z.string() });
+export type NetworkInterface = z.infer<typeof networkSchema>;
+
+export const storageSchema = z.looseObject({ storage: z.string(), type: z.string().optional(), content: z.string().optional() });
+export type StorageInfo = z.infer<typeof storageSchema>;
+
+export const storageContentSchema = z.looseObject({
+  volid: z.string(),
+  content: z.string().optional(),
+  format: z.string().optional(),
+  size: z.number().optional(),
+  vmid: intLike.optional(),
+});
+export type StorageContent = z.infer<typeof storageContentSchema>;
+
+export const nextIdSchema = intLike;
