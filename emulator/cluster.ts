@@ -1,0 +1,180 @@
+// The in-memory cluster: nodes, guests, storages and host networks. Pure state plus the lookups
+// whose failures PVE reports with fixed strings; request handling lives in routes/.
+import { createHash } from 'node:crypto';
+import { fail } from './errors';
+import type { ParamValue } from './params';
+
+export type StorageType = 'dir' | 'zfspool' | 'lvmthin';
+
+export interface StorageDef {
+  storage: string;
+  type: StorageType;
+  content: string[];
+  shared: 0 | 1;
+  total: number;
+}
+
+export interface Volume {
+  volid: string;
+  content: string;
+  format: string;
+  size: number;
+  ctime: number;
+  vmid?: number;
+  notes?: string;
+  protected?: 0 | 1;
+  data?: Buffer;
+}
+
+export interface StorageState {
+  def: StorageDef;
+  volumes: Map<string, Volume>;
+}
+
+export type Iface = Record<string, ParamValue | string[]> & { iface: string; type: string };
+
+export interface NodeState {
+  name: string;
+  index: number;
+  storages: Map<string, StorageState>;
+  network: { active: Iface[]; pending: Iface[] | null };
+}
+
+export type ConfigValues = Record<string, ParamValue>;
+
+export interface Container {
+  node: string;
+  vmid: number;
+  conf: ConfigValues;
+  pending: ConfigValues;
+  pendingDelete: Set<string>;
+  status: 'running' | 'stopped';
+  startedAt?: number;
+  /** When status last changed; /cluster/resources may report `unknown` shortly after. */
+  changedAt: number;
+  /** Test hook: the CT ignores a clean shutdown request (PVE: the init process does not exit). */
+  ignoreShutdown?: boolean;
+}
+
+const GiB = 1024 ** 3;
+
+export const DEFAULT_TEMPLATE = 'debian-12-standard_12.7-1_amd64.tar.zst';
+
+export function nodeNames(count: number): string[] {
+  if (count <= 1) return ['pve'];
+  return Array.from({ length: count }, (_, i) => `pve${i + 1}`);
+}
+
+function defaultStorages(now: number): Map<string, StorageState> {
+  const defs: StorageDef[] = [
+    { storage: 'local', type: 'dir', content: ['backup', 'iso', 'vztmpl'], shared: 0, total: 100 * GiB },
+    { storage: 'local-zfs', type: 'zfspool', content: ['images', 'rootdir'], shared: 0, total: 400 * GiB },
+    { storage: 'local-lvm', type: 'lvmthin', content: ['images', 'rootdir'], shared: 0, total: 300 * GiB },
+  ];
+  const map = new Map<string, StorageState>();
+  for (const def of defs) map.set(def.storage, { def, volumes: new Map() });
+  // Every fresh PVE install has `pveam` templates available; seed the common one so creates work.
+  const tmpl: Volume = { volid: `local:vztmpl/${DEFAULT_TEMPLATE}`, content: 'vztmpl', format: 'tzst', size: 129_740_800, ctime: Math.floor(now / 1000) };
+  map.get('local')!.volumes.set(tmpl.volid, tmpl);
+  return map;
+}
+
+export function defaultNetwork(index: number): Iface[] {
+  return [
+    { iface: 'lo', type: 'loopback', method: 'loopback', method6: 'manual', families: ['inet'], active: 1, autostart: 1, priority: 1 },
+    { iface: 'eno1', type: 'eth', method: 'manual', method6: 'manual', families: ['inet'], active: 1, exists: 1, priority: 2 },
+    {
+      iface: 'vmbr0', type: 'bridge', method: 'static', method6: 'manual', families: ['inet'], active: 1, autostart: 1, priority: 3,
+      bridge_ports: 'eno1', bridge_stp: 'off', bridge_fd: '0', cidr: `192.168.100.${10 + index}/24`,
+      address: `192.168.100.${10 + index}`, netmask: '24', gateway: '192.168.100.1',
+    },
+  ];
+}
+
+export class ClusterState {
+  readonly nodes = new Map<string, NodeState>();
+  readonly guests = new Map<number, Container>();
+  /** QEMU guests only matter for VMID collisions (`VM 100 already exists on node 'x'`). */
+  readonly qemu = new Map<number, string>();
+
+  constructor(readonly nodeList: string[], private readonly clock: () => number) {
+    this.reset();
+  }
+
+  reset(): void {
+    this.nodes.clear();
+    this.guests.clear();
+    this.qemu.clear();
+    this.nodeList.forEach((name, index) => {
+      this.nodes.set(name, { name, index, storages: defaultStorages(this.clock()), network: { active: defaultNetwork(index), pending: null } });
+    });
+  }
+
+  node(name: string): NodeState {
+    const n = this.nodes.get(name);
+    if (!n) fail(`hostname lookup '${name}' failed - failed to get address info for: ${name}: Name or service not known`);
+    return n;
+  }
+
+  /** The config-file lookup every CT endpoint does; a CT on another node is "missing" too. */
+  ct(node: string, vmid: number): Container {
+    const ct = this.guests.get(vmid);
+    if (!ct || ct.node !== node) fail(`Configuration file 'nodes/${node}/lxc/${vmid}.conf' does not exist`);
+    return ct;
+  }
+
+  /** PVE's check_vmid_unused. */
+  assertVmidUnused(vmid: number): void {
+    const ct = this.guests.get(vmid);
+    if (ct) fail(`CT ${vmid} already exists on node '${ct.node}'`);
+    const vm = this.qemu.get(vmid);
+    if (vm) fail(`VM ${vmid} already exists on node '${vm}'`);
+  }
+
+  vmidUsed(vmid: number): boolean {
+    return this.guests.has(vmid) || this.qemu.has(vmid);
+  }
+
+  nextFreeVmid(): number {
+    let id = 100;
+    while (this.vmidUsed(id)) id++;
+    return id;
+  }
+
+  storage(node: string, storage: string): StorageState {
+    const s = this.node(node).storages.get(storage);
+    if (!s) fail(`storage '${storage}' does not exist`);
+    return s;
+  }
+
+  findVolume(node: string, volid: string): Volume | undefined {
+    const sid = volid.split(':')[0] ?? '';
+    return this.nodes.get(node)?.storages.get(sid)?.volumes.get(volid);
+  }
+}
+
+/** Config as merged by GET config (pending values win, pending deletes hide). */
+export function mergedConfig(ct: Container): ConfigValues {
+  const out: ConfigValues = { ...ct.conf, ...ct.pending };
+  for (const k of ct.pendingDelete) delete out[k];
+  return out;
+}
+
+/** The config file text, pending section included — what PVE hashes for `digest`. */
+export function configText(ct: Container): string {
+  const lines = (c: ConfigValues) =>
+    Object.keys(c)
+      .sort()
+      .map((k) => (k === 'description' ? String(c[k]).split('\n').filter((_, i, a) => i < a.length - 1 || a[i] !== '').map((l) => `#${l}\n`).join('') : `${k}: ${c[k]}\n`))
+      .join('');
+  let text = lines(ct.conf);
+  if (Object.keys(ct.pending).length || ct.pendingDelete.size) {
+    text += `\n[pve:pending]\n${lines(ct.pending)}`;
+    if (ct.pendingDelete.size) text += `delete: ${[...ct.pendingDelete].sort().join(',')}\n`;
+  }
+  return text;
+}
+
+export function configDigest(ct: Container): string {
+  return createHash('sha1').update(configText(ct)).digest('hex');
+}

@@ -1,0 +1,173 @@
+// Public entry point: start an in-process Proxmox VE API emulator on HTTPS (and optionally HTTP).
+import { randomBytes } from 'node:crypto';
+import { createServer as createHttpServer, Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { InputError } from '../provider/errors';
+import { AuthService, newTokenString, parseTokenString } from './auth';
+import { createSelfSigned } from './certificate';
+import { ClusterState, nodeNames } from './cluster';
+import type { Core } from './core';
+import { FaultTable, FaultRule } from './faults';
+import { FlockTable } from './flock';
+import { volumeRow } from './routes/storage';
+import { accessRoutes } from './routes/access';
+import { clusterRoutes } from './routes/cluster';
+import { lxcRoutes } from './routes/lxc';
+import { networkRoutes } from './routes/network';
+import { storageRoutes } from './routes/storage';
+import { taskRoutes } from './routes/tasks';
+import { Router } from './router';
+import { createHandler } from './server';
+import { TaskManager } from './tasks';
+
+export type { FaultRule } from './faults';
+
+export interface EmulatorOptions {
+  /** default 1 → node 'pve'; N>1 → 'pve1'..'pveN' */
+  nodes?: number;
+  /** default '127.0.0.1' */
+  host?: string;
+  /** HTTPS port, 0 = random (default 0) */
+  port?: number;
+  /** plain HTTP listener too; 0 = random (default 0); false = none */
+  httpPort?: number | false;
+  /** 'root@pam!ci=<uuid>'; if empty, one random token is generated */
+  tokens?: string[];
+  /** default random */
+  rootPassword?: string;
+  /** default 50 */
+  taskDurationMs?: number;
+  /** default 10000 (PVE); tests pass ~200 */
+  lockTimeoutMs?: number;
+  /** Delay before every 401. Default 0 here and in the CLI; real PVE waits 3000. */
+  authFailureDelayMs?: number;
+  /** pre-2025 mode: reason phrase only, body {"data":null} */
+  legacyErrors?: boolean;
+  /** ms epoch, for ticket expiry tests */
+  clock?: () => number;
+  /** /cluster/resources reports `unknown` guest status this long after a status change (PVE: ~10 s). Default 0. */
+  resourcesLagMs?: number;
+}
+
+export interface RunningEmulator {
+  url: string;
+  httpUrl?: string;
+  fingerprint: string;
+  caCertPem: string;
+  token: string;
+  rootPassword: string;
+  nodes: string[];
+  faults: { add(rule: FaultRule): void; clear(): void };
+  state: {
+    containers(): Array<{ node: string; vmid: number; status: string; config: Record<string, unknown> }>;
+    networks(node: string): Array<Record<string, unknown>>;
+    storageContent(node: string, storage: string): Array<Record<string, unknown>>;
+    reset(): void;
+    /** Raw bytes of an uploaded volume (undefined for seeded or allocated volumes). */
+    volumeData(node: string, volid: string): Buffer | undefined;
+    /** Make a CT ignore clean shutdown requests (to exercise `container did not stop`). */
+    setIgnoreShutdown(vmid: number, ignore: boolean): void;
+    /** Register a QEMU guest, which only matters for VMID collisions. */
+    addQemuGuest(node: string, vmid: number): void;
+    /** Resolves when every task started so far has finished. */
+    idle(): Promise<void>;
+  };
+  close(): Promise<void>;
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+const urlHost = (host: string) => (host.includes(':') ? `[${host}]` : host);
+
+export async function startEmulator(opts: EmulatorOptions = {}): Promise<RunningEmulator> {
+  const host = opts.host ?? '127.0.0.1';
+  const clock = opts.clock ?? Date.now;
+  const tokenStrings = opts.tokens?.length ? opts.tokens : [newTokenString('root@pam', 'ci')];
+  const tokens = tokenStrings.map((t) => {
+    const def = parseTokenString(t);
+    if (!def) throw new InputError('tokens', `'${t.replace(/=.*$/, '=***')}' is not a token`, 'use USER@REALM!ID=SECRET, e.g. root@pam!ci=<uuid>');
+    return def;
+  });
+  const rootPassword = opts.rootPassword ?? randomBytes(12).toString('base64url');
+  const nodes = nodeNames(opts.nodes ?? 1);
+  const cert = await createSelfSigned(host);
+
+  const core: Core = {
+    opts: { taskDurationMs: opts.taskDurationMs ?? 50, lockTimeoutMs: opts.lockTimeoutMs ?? 10000, resourcesLagMs: opts.resourcesLagMs ?? 0, clock },
+    state: new ClusterState(nodes, clock),
+    tasks: new TaskManager(clock, opts.taskDurationMs ?? 50),
+    flocks: new FlockTable(opts.lockTimeoutMs ?? 10000),
+    auth: new AuthService(tokens, rootPassword, clock),
+    faults: new FaultTable(),
+    fingerprint: cert.fingerprint,
+  };
+  const router = new Router();
+  router.add([...accessRoutes, ...clusterRoutes, ...lxcRoutes, ...taskRoutes, ...storageRoutes, ...networkRoutes]);
+  const handler = createHandler(core, router, { legacyErrors: !!opts.legacyErrors, authFailureDelayMs: opts.authFailureDelayMs ?? 0 });
+  const onRequest = (req: Parameters<typeof handler>[0], res: Parameters<typeof handler>[1]) => void handler(req, res);
+
+  const https = createHttpsServer({ key: cert.keyPem, cert: cert.certPem }, onRequest);
+  const servers: Server[] = [https];
+  const port = await listen(https, opts.port ?? 0, host);
+  let httpUrl: string | undefined;
+  if (opts.httpPort !== false) {
+    const http = createHttpServer(onRequest);
+    servers.push(http);
+    try {
+      httpUrl = `http://${urlHost(host)}:${await listen(http, opts.httpPort ?? 0, host)}`;
+    } catch (e) {
+      await closeServer(https);
+      throw e;
+    }
+  }
+
+  return {
+    url: `https://${urlHost(host)}:${port}`,
+    ...(httpUrl ? { httpUrl } : {}),
+    fingerprint: cert.fingerprint,
+    caCertPem: cert.certPem,
+    token: tokenStrings[0]!,
+    rootPassword,
+    nodes,
+    faults: { add: (r) => core.faults.add(r), clear: () => core.faults.clear() },
+    state: {
+      containers: () =>
+        [...core.state.guests.values()].map((c) => ({ node: c.node, vmid: c.vmid, status: c.status, config: { ...c.conf } })),
+      networks: (node) => (core.state.nodes.get(node)?.network.active ?? []).map((i) => ({ ...i })),
+      storageContent: (node, storage) => [...(core.state.nodes.get(node)?.storages.get(storage)?.volumes.values() ?? [])].map(volumeRow),
+      reset: () => {
+        core.state.reset();
+        core.tasks.clear();
+        core.faults.clear();
+      },
+      volumeData: (node, volid) => core.state.findVolume(node, volid)?.data,
+      setIgnoreShutdown: (vmid, ignore) => {
+        const ct = core.state.guests.get(vmid);
+        if (ct) ct.ignoreShutdown = ignore;
+      },
+      addQemuGuest: (node, vmid) => void core.state.qemu.set(vmid, node),
+      idle: async () => {
+        await Promise.all(core.tasks.all().map((t) => t.done));
+      },
+    },
+    close: async () => {
+      await Promise.all(servers.map(closeServer));
+    },
+  };
+}

@@ -1,0 +1,528 @@
+// /nodes/{node}/lxc…: list, create, config, pending, power, destroy, resize, template, interfaces.
+import { Container, ConfigValues, configDigest, mergedConfig } from '../cluster';
+import { ApiError, fail, ParamError } from '../errors';
+import { Core, Ctx, paramError, Route, startTask } from '../core';
+import { bool, int, nodeProp, ParamSchema, Params, str, vmidProp } from '../params';
+import { formatSize, parseSize } from '../property-string';
+import {
+  appliesLive, configSchema, deletesLive, isConfigKey, parseKey, printKey, REQUIRED_KEYS, rootOnlyFeatureChange, storedValue,
+} from '../lxc-config';
+import { allocateDisk, freeVolume } from './storage';
+
+const base = { node: nodeProp, vmid: vmidProp };
+const nodeOnly: ParamSchema = { props: { node: nodeProp } };
+const ctOnly: ParamSchema = { props: { ...base } };
+
+const uptime = (core: Core, ct: Container) => (ct.status === 'running' && ct.startedAt ? Math.floor((core.opts.clock() - ct.startedAt) / 1000) : 0);
+
+function diskBytes(ct: Container): number {
+  const rootfs = ct.conf['rootfs'];
+  if (typeof rootfs !== 'string') return 0;
+  const size = parseKey('rootfs', rootfs)['size'];
+  return typeof size === 'string' ? parseSize(size) : 0;
+}
+
+/** The vmstatus object shared by the list, status/current and /cluster/resources. */
+export function vmStatus(core: Core, ct: Container): Record<string, unknown> {
+  const c = ct.conf;
+  const memory = Number(c['memory'] ?? 512) * 1024 * 1024;
+  const running = ct.status === 'running';
+  const out: Record<string, unknown> = {
+    vmid: ct.vmid, name: String(c['hostname'] ?? `CT${ct.vmid}`), status: ct.status, type: 'lxc',
+    cpus: Number(c['cores'] ?? 1), maxmem: memory, maxswap: Number(c['swap'] ?? 512) * 1024 * 1024, maxdisk: diskBytes(ct),
+    mem: running ? Math.floor(memory / 16) : 0, swap: 0, disk: running ? Math.floor(diskBytes(ct) / 20) : 0,
+    uptime: uptime(core, ct), cpu: running ? 0.0012 : 0, netin: 0, netout: 0, diskread: 0, diskwrite: 0,
+  };
+  if (c['lock'] !== undefined) out['lock'] = c['lock'];
+  if (c['tags'] !== undefined) out['tags'] = c['tags'];
+  if (c['template']) out['template'] = 1;
+  if (running) out['pid'] = 10000 + ct.vmid;
+  return out;
+}
+
+function checkLock(ct: Container, allow?: string): void {
+  const lock = ct.conf['lock'];
+  if (lock !== undefined && lock !== allow) fail(`CT is locked (${lock})`);
+}
+
+const isBind = (volume: unknown) => typeof volume === 'string' && volume.startsWith('/');
+
+/** Checks PVE makes with `$authuser eq 'root@pam'`: API tokens (even root's) never pass them. */
+function checkRootOnly(ctx: Ctx, changes: Record<string, unknown>, before: ConfigValues): void {
+  if (ctx.identity?.full === 'root@pam') return;
+  for (const [key, value] of Object.entries(changes)) {
+    if (key === 'features' && rootOnlyFeatureChange(before['features'] as string | undefined, value as string | undefined)) {
+      throw new ApiError(403, 'Permission check failed (changing feature flags (except nesting) is only allowed for root@pam)');
+    }
+    if (/^mp\d+$/.test(key) && typeof value === 'string' && isBind(parseKey(key, value)['volume'])) {
+      throw new ApiError(403, 'Permission check failed (mount point type bind is only allowed for root@pam)');
+    }
+    if (/^dev\d+$/.test(key)) throw new ApiError(403, 'Permission check failed (configuring device passthrough is only allowed for root@pam)');
+    if (key === 'hookscript') throw new ApiError(403, 'Permission check failed (changing the hookscript is only allowed for root@pam)');
+  }
+}
+
+function checkSkiplock(ctx: Ctx): void {
+  if (ctx.params['skiplock'] && ctx.identity?.full !== 'root@pam') paramError('skiplock', 'Only root may use this option.');
+}
+
+/** `vm_start` applies pending changes before starting. */
+export function applyPending(ct: Container): void {
+  for (const [k, v] of Object.entries(ct.pending)) ct.conf[k] = v;
+  for (const k of ct.pendingDelete) delete ct.conf[k];
+  ct.pending = {};
+  ct.pendingDelete.clear();
+}
+
+function setStatus(core: Core, ct: Container, status: 'running' | 'stopped'): void {
+  ct.status = status;
+  ct.changedAt = core.opts.clock();
+  if (status === 'running') ct.startedAt = core.opts.clock();
+  else delete ct.startedAt;
+}
+
+// ---- create ----
+
+const createSchema = configSchema({
+  ...base,
+  vmid: { ...vmidProp },
+  ostemplate: { type: 'string', maxLength: 255 },
+  password: str({ minLength: 5 }),
+  'ssh-public-keys': str(),
+  storage: str({ pattern: /^[a-z][a-z0-9\-_.]*[a-z0-9]$/i }),
+  force: bool(), restore: bool(), unique: bool({ requires: 'restore' }), pool: str(), 'ignore-unpack-errors': bool(),
+  bwlimit: { type: 'number', optional: true, minimum: 0 }, start: bool(), 'ha-managed': bool(),
+});
+
+const NEW_DISK = /^([a-z][a-z0-9\-_.]*[a-z0-9]):(\d+(?:\.\d+)?)$/i;
+
+async function createCt(ctx: Ctx): Promise<string> {
+  const { core, params } = ctx;
+  const node = String(params['node']);
+  const vmid = Number(params['vmid']);
+  core.state.node(node);
+  const storageDefault = String(params['storage'] ?? 'local');
+  const ostemplate = String(params['ostemplate']);
+  const conf: ConfigValues = {};
+  for (const [k, v] of Object.entries(params)) if (isConfigKey(k) && k !== 'vmid') conf[k] = v;
+  checkRootOnly(ctx, conf, {});
+  core.state.assertVmidUnused(vmid);
+
+  // Disks: bare numbers mean `<storage>:<GiB>`; no rootfs means `<storage>:4`.
+  conf['rootfs'] ??= `${storageDefault}:4`;
+  const disks: Array<{ key: string; values: Record<string, string | number>; newSize?: number; sid?: string }> = [];
+  for (const key of Object.keys(conf).filter((k) => k === 'rootfs' || /^mp\d+$/.test(k))) {
+    let raw = String(conf[key]);
+    if (/^\d+(\.\d+)?$/.test(raw)) raw = `${storageDefault}:${raw}`;
+    else {
+      const first = raw.split(',')[0] ?? '';
+      if (/^\d+(\.\d+)?$/.test(first)) raw = `${storageDefault}:${raw}`;
+    }
+    const values = parseKey(key, raw);
+    const m = NEW_DISK.exec(String(values['volume']));
+    if (m) {
+      const sid = m[1]!;
+      const st = core.state.node(node).storages.get(sid);
+      if (!st) fail(`storage '${sid}' does not exist`);
+      if (!st.def.content.includes('rootdir')) paramError('storage', `storage '${sid}' does not support container directories`);
+      disks.push({ key, values, newSize: Number(m[2]), sid });
+    } else disks.push({ key, values });
+  }
+
+  // Like create_and_lock_config: the config exists at once, locked `create`, and the flock is held
+  // for the whole worker.
+  const release = await core.flocks.acquire(vmid);
+  let ct: Container;
+  try {
+    core.state.assertVmidUnused(vmid);
+    ct = { node, vmid, conf: { lock: 'create' }, pending: {}, pendingDelete: new Set(), status: 'stopped', changedAt: core.opts.clock() };
+    core.state.guests.set(vmid, ct);
+  } catch (e) {
+    release();
+    throw e;
+  }
+  const start = params['start'] === 1;
+  return startTask(ctx, node, 'vzcreate', String(vmid), async (task) => {
+    const allocated: string[] = [];
+    try {
+      await task.sleep();
+      const tmpl = core.state.findVolume(node, ostemplate);
+      if (!tmpl || tmpl.content !== 'vztmpl') throw new Error(`volume '${ostemplate}' does not exist`);
+      for (const d of disks) {
+        if (d.newSize !== undefined && d.sid) {
+          const vol = allocateDisk(core, node, d.sid, vmid, d.newSize * 1024 ** 3);
+          allocated.push(vol.volid);
+          d.values['volume'] = vol.volid;
+          d.values['size'] = formatSize(vol.size);
+        }
+        conf[d.key] = printKey(d.key, d.values);
+      }
+      task.log(`extracting archive '/var/lib/vz/template/cache/${ostemplate.replace(/^[^:]*:vztmpl\//, '')}'`);
+      task.log(`Total bytes read: ${tmpl.size}`);
+      const final: ConfigValues = {};
+      for (const [k, v] of Object.entries(conf)) final[k] = storedValue(k, v);
+      final['hostname'] ??= `CT${vmid}`;
+      final['memory'] ??= 512;
+      final['swap'] ??= 512;
+      final['unprivileged'] ??= 1;
+      final['arch'] ??= 'amd64';
+      final['ostype'] ??= /^(debian|ubuntu|alpine|centos|fedora|archlinux|devuan|opensuse|gentoo|nixos)/.exec(ostemplate.replace(/^[^:]*:vztmpl\//, ''))?.[1] ?? 'unmanaged';
+      task.log(`Detected container architecture: ${final['arch']}`);
+      ct.conf = final;
+    } catch (err) {
+      for (const volid of allocated) freeVolume(core, node, volid);
+      if (core.state.guests.get(vmid) === ct) core.state.guests.delete(vmid);
+      throw new Error(`unable to create CT ${vmid} - ${(err as Error).message}`);
+    } finally {
+      release();
+    }
+    if (start) {
+      const upid = startTask({ ...ctx, fault: undefined }, node, 'vzstart', String(vmid), (t) => startWorker(core, node, vmid, t.sleep.bind(t)));
+      task.log(`starting CT ${vmid}: ${upid}`);
+    }
+  });
+}
+
+async function startWorker(core: Core, node: string, vmid: number, sleep: () => Promise<void>, skiplock = false): Promise<void> {
+  await core.flocks.with(vmid, async () => {
+    const ct = core.state.ct(node, vmid);
+    if (ct.conf['template']) fail(`you can't start a CT if it's a template`);
+    if (!skiplock) checkLock(ct, 'mounted');
+    if (ct.status === 'running') fail(`CT ${vmid} already running`);
+    await sleep();
+    applyPending(ct);
+    setStatus(core, ct, 'running');
+  });
+}
+
+// ---- config ----
+
+function configGet(ctx: Ctx): unknown {
+  const { core, params } = ctx;
+  if (params['current'] !== undefined && params['snapshot'] !== undefined) {
+    const msg = "cannot use 'snapshot' parameter with 'current'";
+    throw new ParamError({ snapshot: msg, current: msg });
+  }
+  const ct = core.state.ct(String(params['node']), Number(params['vmid']));
+  if (params['snapshot'] !== undefined) fail(`snapshot '${params['snapshot']}' does not exist`);
+  const conf = params['current'] ? { ...ct.conf } : mergedConfig(ct);
+  if (typeof conf['description'] === 'string') conf['description'] = `${conf['description']}\n`;
+  return { ...conf, digest: configDigest(ct) };
+}
+
+function splitList(v: unknown): string[] {
+  return v === undefined ? [] : String(v).split(/[,;\s\0]+/).filter(Boolean);
+}
+
+const putSchema = configSchema({ ...base, delete: str(), revert: str(), digest: str({ maxLength: 40 }) });
+
+async function configPut(ctx: Ctx): Promise<null> {
+  const { core, params } = ctx;
+  const node = String(params['node']);
+  const vmid = Number(params['vmid']);
+  const sets: ConfigValues = {};
+  for (const [k, v] of Object.entries(params)) if (isConfigKey(k) && k !== 'vmid') sets[k] = v;
+  const deletes = splitList(params['delete']);
+  const reverts = splitList(params['revert']);
+  if (!Object.keys(sets).length && !deletes.length && !reverts.length) fail('no options specified');
+
+  for (const k of deletes) {
+    if (!isConfigKey(k)) paramError('delete', `unknown option '${k}'`);
+    if (sets[k] !== undefined) paramError('delete', `you can't use '-${k}' and -delete ${k}' at the same time`);
+    if (reverts.includes(k)) paramError('delete', `you can't use '-delete ${k}' and '-revert ${k}' at the same time`);
+  }
+  for (const k of reverts) {
+    if (!isConfigKey(k)) paramError('revert', `unknown option '${k}'`);
+    if (sets[k] !== undefined) paramError('revert', `you can't use '-${k}' and '-revert ${k}' at the same time`);
+  }
+  for (const k of deletes) {
+    if (REQUIRED_KEYS.has(k)) fail(`unable to delete required option '${k}'`);
+    if (k === 'unprivileged') fail(`unable to modify read-only option: 'unprivileged'`);
+  }
+  if (sets['unprivileged'] !== undefined) fail(`unable to modify read-only option: 'unprivileged'`);
+
+  await core.flocks.with(vmid, () => {
+    const ct = core.state.ct(node, vmid);
+    checkLock(ct);
+    if (params['digest'] !== undefined && params['digest'] !== configDigest(ct)) {
+      fail('detected modified configuration - file changed by other user? Try again.');
+    }
+    checkRootOnly(ctx, sets, mergedConfig(ct));
+    for (const k of reverts) {
+      delete ct.pending[k];
+      ct.pendingDelete.delete(k);
+    }
+    const running = ct.status === 'running';
+    for (const k of deletes) {
+      delete ct.pending[k];
+      if (ct.conf[k] === undefined) continue; // PVE only warns
+      if (!running || deletesLive(k)) delete ct.conf[k];
+      else ct.pendingDelete.add(k);
+    }
+    for (const [k, v] of Object.entries(sets)) {
+      const value = storedValue(k, v, ct.pending[k] ?? ct.conf[k]);
+      ct.pendingDelete.delete(k);
+      if (!running || appliesLive(k, ct.conf)) {
+        delete ct.pending[k];
+        ct.conf[k] = value;
+      } else ct.pending[k] = value;
+    }
+  });
+  return null;
+}
+
+function pendingGet(ctx: Ctx): unknown {
+  const ct = ctx.core.state.ct(String(ctx.params['node']), Number(ctx.params['vmid']));
+  const keys = [...new Set([...Object.keys(ct.conf), ...Object.keys(ct.pending), ...ct.pendingDelete])].sort();
+  return keys.map((key) => {
+    const row: Record<string, unknown> = { key };
+    const show = (v: unknown) => (key === 'description' && typeof v === 'string' ? `${v}\n` : v);
+    if (ct.conf[key] !== undefined) row['value'] = show(ct.conf[key]);
+    if (ct.pending[key] !== undefined) row['pending'] = show(ct.pending[key]);
+    if (ct.pendingDelete.has(key)) row['delete'] = 1;
+    return row;
+  });
+}
+
+// ---- power ----
+
+function powerStart(ctx: Ctx): string {
+  const { core, params } = ctx;
+  const node = String(params['node']);
+  const vmid = Number(params['vmid']);
+  core.state.node(node);
+  checkSkiplock(ctx);
+  const ct = core.state.guests.get(vmid);
+  if (ct && ct.node === node && ct.status === 'running') fail(`CT ${vmid} already running`);
+  // A nonexistent CT still gets a UPID; the task fails on the missing config.
+  return startTask(ctx, node, 'vzstart', String(vmid), (t) => startWorker(core, node, vmid, () => t.sleep(), params['skiplock'] === 1));
+}
+
+function runningCt(ctx: Ctx, notRunning: string): Container {
+  const ct = ctx.core.state.ct(String(ctx.params['node']), Number(ctx.params['vmid']));
+  if (ct.status !== 'running') fail(notRunning);
+  return ct;
+}
+
+function powerStop(ctx: Ctx): string {
+  const { core, params } = ctx;
+  const vmid = Number(params['vmid']);
+  checkSkiplock(ctx);
+  const ct = runningCt(ctx, `CT ${vmid} not running`);
+  return startTask(ctx, ct.node, 'vzstop', String(vmid), (t) =>
+    core.flocks.with(vmid, async () => {
+      if (!params['skiplock']) checkLock(ct, 'mounted');
+      await t.sleep();
+      setStatus(core, ct, 'stopped');
+    }),
+  );
+}
+
+function powerShutdown(ctx: Ctx): string {
+  const { core, params } = ctx;
+  const vmid = Number(params['vmid']);
+  const ct = runningCt(ctx, `CT ${vmid} not running`);
+  const timeoutS = Number(params['timeout'] ?? 60);
+  return startTask(ctx, ct.node, 'vzshutdown', String(vmid), (t) =>
+    core.flocks.with(vmid, async () => {
+      checkLock(ct, 'mounted');
+      if (ct.ignoreShutdown) {
+        await t.sleep(timeoutS * 1000);
+        if (!params['forceStop']) fail('container did not stop');
+        t.log('container did not stop within timeout, forcing stop');
+      } else await t.sleep();
+      setStatus(core, ct, 'stopped');
+    }, core.opts.lockTimeoutMs + timeoutS * 1000),
+  );
+}
+
+function powerReboot(ctx: Ctx): string {
+  const { core, params } = ctx;
+  const vmid = Number(params['vmid']);
+  const ct = runningCt(ctx, `VM ${vmid} not running`);
+  return startTask(ctx, ct.node, 'vzreboot', String(vmid), (t) =>
+    core.flocks.with(vmid, async () => {
+      checkLock(ct, 'mounted');
+      await t.sleep();
+      setStatus(core, ct, 'stopped');
+      applyPending(ct);
+      setStatus(core, ct, 'running');
+    }),
+  );
+}
+
+// ---- destroy, resize, template ----
+
+function ownedVolumes(ct: Container): string[] {
+  const vols: string[] = [];
+  for (const [k, v] of Object.entries(ct.conf)) {
+    if (k === 'rootfs' || /^mp\d+$/.test(k)) {
+      const volume = parseKey(k, String(v))['volume'];
+      if (!isBind(volume)) vols.push(String(volume));
+    } else if (/^unused\d+$/.test(k)) vols.push(String(v));
+  }
+  return vols;
+}
+
+function destroy(ctx: Ctx): string {
+  const { core, params } = ctx;
+  const node = String(params['node']);
+  const vmid = Number(params['vmid']);
+  const ct = core.state.ct(node, vmid);
+  checkLock(ct);
+  if (ct.conf['protection']) fail(`can't remove CT ${vmid} - protection mode enabled`);
+  if (ct.status === 'running' && !params['force']) fail(`unable to destroy CT ${vmid} - container is running`);
+  return startTask(ctx, node, 'vzdestroy', String(vmid), (t) =>
+    core.flocks.with(vmid, async () => {
+      ct.conf['lock'] = 'destroyed';
+      await t.sleep();
+      if (ct.status === 'running') setStatus(core, ct, 'stopped');
+      for (const volid of ownedVolumes(ct)) freeVolume(core, node, volid);
+      if (params['destroy-unreferenced-disks'] ?? 1) {
+        for (const st of core.state.node(node).storages.values()) {
+          for (const v of [...st.volumes.values()]) if (v.vmid === vmid && v.content === 'rootdir') st.volumes.delete(v.volid);
+        }
+      }
+      if (params['purge']) t.log(`purging CT ${vmid} from related configurations..`);
+      core.state.guests.delete(vmid);
+    }),
+  );
+}
+
+async function resize(ctx: Ctx): Promise<string> {
+  const { core, params } = ctx;
+  const node = String(params['node']);
+  const vmid = Number(params['vmid']);
+  const disk = String(params['disk']);
+  const release = await core.flocks.acquire(vmid);
+  try {
+    const ct = core.state.ct(node, vmid);
+    checkLock(ct);
+    if (params['digest'] !== undefined && params['digest'] !== configDigest(ct)) fail('detected modified configuration - file changed by other user? Try again.');
+    const raw = ct.conf[disk];
+    if (typeof raw !== 'string') fail(`disk '${disk}' does not exist`);
+    const values = parseKey(disk, raw);
+    const current = values['size'] ? parseSize(String(values['size'])) : 0;
+    const spec = String(params['size']);
+    const delta = parseSize(spec.replace(/^\+/, ''));
+    const target = spec.startsWith('+') ? current + delta : delta;
+    if (target < current) fail('unable to shrink disk size');
+    if (target === current) fail('disk is already at specified size');
+    const upid = startTask(ctx, node, 'resize', String(vmid), async (t) => {
+      try {
+        await t.sleep();
+        values['size'] = formatSize(target);
+        ct.conf[disk] = printKey(disk, values);
+        const vol = core.state.findVolume(node, String(values['volume']));
+        if (vol) vol.size = target;
+      } finally {
+        release();
+      }
+    });
+    return upid;
+  } catch (e) {
+    release();
+    throw e;
+  }
+}
+
+function template(ctx: Ctx): null {
+  const { core, params } = ctx;
+  const node = String(params['node']);
+  const vmid = Number(params['vmid']);
+  const ct = core.state.ct(node, vmid);
+  checkLock(ct);
+  if (ct.conf['template']) fail(`you can't convert a template to a template`);
+  if (ct.status === 'running') fail(`you can't convert a CT to template if the CT is running`);
+  // PVE forks a vztemplate worker but returns null, so callers cannot wait for it.
+  startTask(ctx, node, 'vztemplate', String(vmid), (t) =>
+    core.flocks.with(vmid, async () => {
+      await t.sleep();
+      for (const [k, v] of Object.entries(ct.conf)) {
+        if (k !== 'rootfs' && !/^mp\d+$/.test(k)) continue;
+        const values = parseKey(k, String(v));
+        const old = String(values['volume']);
+        if (!old.includes(':subvol-') && !old.includes(':vm-')) continue;
+        const renamed = old.replace(':subvol-', ':basevol-').replace(':vm-', ':base-');
+        const st = core.state.node(node).storages.get(old.split(':')[0]!);
+        const vol = st?.volumes.get(old);
+        if (st && vol) {
+          st.volumes.delete(old);
+          st.volumes.set(renamed, { ...vol, volid: renamed });
+        }
+        values['volume'] = renamed;
+        ct.conf[k] = printKey(k, values);
+      }
+      ct.conf['template'] = 1;
+    }),
+  );
+  return null;
+}
+
+// ---- interfaces ----
+
+/** A stable fake DHCP lease derived from the MAC, so a stable MAC keeps its address. */
+export function dhcpLease(hwaddr: string): string {
+  const b = hwaddr.split(':').map((x) => parseInt(x, 16));
+  return `10.${b[3] ?? 0}.${b[4] ?? 0}.${2 + ((b[5] ?? 0) % 252)}/8`;
+}
+
+function interfaces(ctx: Ctx): unknown {
+  const ct = ctx.core.state.ct(String(ctx.params['node']), Number(ctx.params['vmid']));
+  if (ct.status !== 'running') fail(`CT ${ct.vmid} not running`);
+  const entry = (name: string, hwaddr: string, inet?: string, inet6?: string) => {
+    const ips: Array<Record<string, unknown>> = [];
+    for (const [addr, type] of [[inet, 'inet'], [inet6, 'inet6']] as const) {
+      if (!addr) continue;
+      const [ip, prefix] = addr.split('/');
+      ips.push({ 'ip-address': ip, 'ip-address-type': type, prefix: Number(prefix) });
+    }
+    return { name, hwaddr, 'hardware-address': hwaddr, ...(inet ? { inet } : {}), ...(inet6 ? { inet6 } : {}), 'ip-addresses': ips };
+  };
+  const out = [entry('lo', '00:00:00:00:00:00', '127.0.0.1/8', '::1/128')];
+  const nets = Object.keys(ct.conf).filter((k) => /^net\d+$/.test(k)).sort((a, b) => Number(a.slice(3)) - Number(b.slice(3)));
+  for (const k of nets) {
+    const net = parseKey(k, String(ct.conf[k]));
+    const mac = String(net['hwaddr']).toLowerCase();
+    const ip = net['ip'] === 'dhcp' ? dhcpLease(mac) : net['ip'] !== 'manual' && net['ip'] ? String(net['ip']) : undefined;
+    const ip6 = typeof net['ip6'] === 'string' && net['ip6'].includes('/') ? net['ip6'] : undefined;
+    out.push(entry(String(net['name']), mac, ip, ip6));
+  }
+  return out;
+}
+
+function list(ctx: Ctx): unknown {
+  const node = String(ctx.params['node']);
+  ctx.core.state.node(node);
+  return [...ctx.core.state.guests.values()].filter((c) => c.node === node).map((c) => vmStatus(ctx.core, c));
+}
+
+function statusCurrent(ctx: Ctx): unknown {
+  const ct = ctx.core.state.ct(String(ctx.params['node']), Number(ctx.params['vmid']));
+  return { ...vmStatus(ctx.core, ct), ha: { managed: 0 } };
+}
+
+const ct = '/nodes/{node}/lxc/{vmid}';
+export const lxcRoutes: Route[] = [
+  { method: 'GET', path: '/nodes/{node}/lxc', schema: nodeOnly, handler: list },
+  { method: 'POST', path: '/nodes/{node}/lxc', schema: createSchema, handler: createCt },
+  { method: 'GET', path: ct, schema: ctOnly, handler: () => [{ subdir: 'config' }, { subdir: 'status' }, { subdir: 'pending' }, { subdir: 'interfaces' }, { subdir: 'resize' }, { subdir: 'template' }] },
+  { method: 'DELETE', path: ct, schema: { props: { ...base, force: bool(), purge: bool(), 'destroy-unreferenced-disks': bool() } }, handler: destroy },
+  { method: 'GET', path: `${ct}/config`, schema: { props: { ...base, current: bool(), snapshot: str() } }, handler: configGet },
+  { method: 'PUT', path: `${ct}/config`, schema: putSchema, handler: configPut },
+  { method: 'GET', path: `${ct}/pending`, schema: ctOnly, handler: pendingGet },
+  { method: 'GET', path: `${ct}/status`, schema: ctOnly, handler: () => [{ subdir: 'current' }, { subdir: 'start' }, { subdir: 'stop' }, { subdir: 'shutdown' }, { subdir: 'reboot' }] },
+  { method: 'GET', path: `${ct}/status/current`, schema: ctOnly, handler: statusCurrent },
+  { method: 'POST', path: `${ct}/status/start`, schema: { props: { ...base, skiplock: bool(), debug: bool() } }, handler: powerStart },
+  { method: 'POST', path: `${ct}/status/stop`, schema: { props: { ...base, skiplock: bool(), 'overrule-shutdown': bool() } }, handler: powerStop },
+  { method: 'POST', path: `${ct}/status/shutdown`, schema: { props: { ...base, timeout: int({ minimum: 0 }), forceStop: bool() } }, handler: powerShutdown },
+  { method: 'POST', path: `${ct}/status/reboot`, schema: { props: { ...base, timeout: int({ minimum: 0 }) } }, handler: powerReboot },
+  {
+    method: 'PUT', path: `${ct}/resize`, handler: resize,
+    schema: { props: { ...base, disk: { type: 'string', enum: ['rootfs', ...Array.from({ length: 256 }, (_, i) => `mp${i}`)] }, size: { type: 'string', pattern: /^\+?\d+(\.\d+)?[KMGT]?$/ }, digest: str({ maxLength: 40 }) } },
+  },
+  { method: 'POST', path: `${ct}/template`, schema: ctOnly, handler: template },
+  { method: 'GET', path: `${ct}/interfaces`, schema: ctOnly, handler: interfaces },
+];
+
+export type { Params };

@@ -1,0 +1,142 @@
+// UPID tasks: PVE's long operations return a UPID at once and do their work in a worker whose end
+// state is read from the last line of its log.
+import { ApiError, ParamError } from './errors';
+
+export interface TaskRecord {
+  upid: string;
+  node: string;
+  pid: number;
+  pstart: number;
+  starttime: number;
+  type: string;
+  id: string;
+  user: string;
+  tokenid?: string;
+  status: 'running' | 'stopped';
+  exitstatus?: string;
+  endtime?: number;
+  log: string[];
+  done: Promise<void>;
+}
+
+export interface TaskHandle {
+  log(line: string): void;
+  warn(line: string): void;
+  /** Sleep for the configured task duration (or `ms`). */
+  sleep(ms?: number): Promise<void>;
+}
+
+export type Worker = (task: TaskHandle) => Promise<void> | void;
+
+export interface ParsedUpid {
+  node: string;
+  pid: number;
+  pstart: number;
+  starttime: number;
+  type: string;
+  id: string;
+  user: string;
+}
+
+const UPID_RE = /^UPID:([a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?):([0-9A-Fa-f]{8}):([0-9A-Fa-f]{8,9}):([0-9A-Fa-f]{8}):([^:\s]+):([^:\s]*):([^:\s]+):$/;
+
+export function parseUpid(upid: string): ParsedUpid | undefined {
+  const m = UPID_RE.exec(upid);
+  if (!m) return undefined;
+  return {
+    node: m[1]!, pid: parseInt(m[3]!, 16), pstart: parseInt(m[4]!, 16), starttime: parseInt(m[5]!, 16),
+    type: m[6]!, id: m[7]!, user: m[8]!,
+  };
+}
+
+const hex8 = (n: number) => n.toString(16).toUpperCase().padStart(8, '0');
+
+/** PVE sanitises UPID fields: no ':', whitespace or '/'. */
+function upidField(s: string): string {
+  return s.replace(/[:\s/]/g, '_');
+}
+
+export class TaskManager {
+  private readonly tasks = new Map<string, TaskRecord>();
+  private nextPid = 0x1a2b0;
+  private readonly pstart = 0x3c4d5e;
+
+  constructor(private readonly clock: () => number, private readonly durationMs: number) {}
+
+  /** Start a worker; `failWith` (fault injection) replaces its work with that error. */
+  start(opts: { node: string; type: string; id: string; user: string; worker: Worker; failWith?: string }): string {
+    const pid = this.nextPid++;
+    const starttime = Math.floor(this.clock() / 1000);
+    const upid = `UPID:${opts.node}:${hex8(pid)}:${hex8(this.pstart)}:${hex8(starttime)}:${upidField(opts.type)}:${upidField(opts.id)}:${upidField(opts.user)}:`;
+    const bang = opts.user.indexOf('!');
+    const rec: TaskRecord = {
+      upid, node: opts.node, pid, pstart: this.pstart, starttime, type: opts.type, id: opts.id,
+      user: bang >= 0 ? opts.user.slice(0, bang) : opts.user,
+      ...(bang >= 0 ? { tokenid: opts.user.slice(bang + 1) } : {}),
+      status: 'running', log: [], done: Promise.resolve(),
+    };
+    let warnings = 0;
+    const handle: TaskHandle = {
+      log: (line) => rec.log.push(...line.split('\n')),
+      warn: (line) => {
+        warnings++;
+        rec.log.push(`WARN: ${line}`);
+      },
+      sleep: (ms = this.durationMs) => new Promise((r) => setTimeout(r, ms)),
+    };
+    const failWith = opts.failWith;
+    const body: Worker = failWith !== undefined
+      ? async (t) => { await t.sleep(); throw new Error(failWith); }
+      : opts.worker;
+    this.tasks.set(upid, rec);
+    // Run on the next tick so the UPID is returned before the worker does anything observable.
+    rec.done = new Promise<void>((r) => setImmediate(r))
+      .then(() => body(handle))
+      .then(
+        () => {
+          rec.exitstatus = warnings ? `WARNINGS: ${warnings}` : 'OK';
+          rec.log.push(warnings ? `TASK WARNINGS: ${warnings}` : 'TASK OK');
+        },
+        (err: unknown) => {
+          const msg = (err instanceof Error ? err.message : String(err)).replace(/\n+$/, '');
+          rec.exitstatus = msg.replace(/\n/g, ' ');
+          rec.log.push(`TASK ERROR: ${msg}`);
+        },
+      )
+      .finally(() => {
+        rec.status = 'stopped';
+        rec.endtime = Math.floor(this.clock() / 1000);
+      });
+    return upid;
+  }
+
+  /** Look a task up by its UPID string with PVE's 400 errors. */
+  get(upid: string): TaskRecord {
+    if (!parseUpid(upid)) throw new ParamError({ upid: 'unable to parse worker upid' });
+    const rec = this.tasks.get(upid) ?? this.tasks.get(upid.toUpperCase().replace(/^UPID/, 'UPID'));
+    if (!rec) throw new ParamError({ upid: 'no such task' });
+    return rec;
+  }
+
+  list(node: string): TaskRecord[] {
+    return [...this.tasks.values()].filter((t) => t.node === node).reverse();
+  }
+
+  async wait(upid: string): Promise<TaskRecord> {
+    const rec = this.get(upid);
+    await rec.done;
+    return rec;
+  }
+
+  all(): TaskRecord[] {
+    return [...this.tasks.values()];
+  }
+
+  clear(): void {
+    this.tasks.clear();
+  }
+}
+
+export function notFound(): never {
+  throw new ApiError(400, 'no such task');
+}
