@@ -33,9 +33,11 @@ export interface AllocateOptions {
 export async function allocateAndCreate(opts: AllocateOptions): Promise<{ vmid: number; upid: string }> {
   const max = opts.maxAttempts ?? 50;
   const pause = opts.sleep ?? defaultSleep;
+  // Ids at or below one we lost are not tried again, so a stale nextid answer cannot loop us.
+  let floor = 0;
   for (let attempt = 0; attempt < max; attempt++) {
     opts.deadline.check();
-    let vmid = await opts.nextId();
+    let vmid = Math.max(await opts.nextId(), floor);
     while (opts.inFlight.has(vmid)) vmid++;
     opts.inFlight.add(vmid);
     try {
@@ -43,6 +45,7 @@ export async function allocateAndCreate(opts: AllocateOptions): Promise<{ vmid: 
       return { vmid, upid };
     } catch (err) {
       if (!isVmidTaken(err, vmid)) throw err;
+      floor = vmid + 1;
       // Spread out competing clients a little so they stop picking the same next id.
       await pause(backoffDelay(Math.min(attempt, 4), { maxAttempts: max, baseDelayMs: 20, maxDelayMs: 400 }, opts.random));
     } finally {
