@@ -1,0 +1,56 @@
+// `npm run demo`: the emulator (HTTPS, token auth) + the real Pulumi CLI running the repository's quickstart program.
+import * as path from 'node:path';
+import { startEmulator } from '../emulator';
+import { PulumiWorkspace, REPO_ROOT } from './pulumi-workspace';
+
+const step = (s: string) => process.stdout.write(`\n\x1b[1m==> ${s}\x1b[0m\n`);
+
+export async function runDemo(_argv: string[]): Promise<number> {
+  step('starting the Proxmox VE emulator (HTTPS, API token auth)');
+  const emu = await startEmulator({ nodes: 1, httpPort: false });
+  process.stdout.write(`    endpoint    ${emu.url}\n    fingerprint ${emu.fingerprint}\n    nodes       ${emu.nodes.join(', ')}\n`);
+  let ws: PulumiWorkspace | undefined;
+  try {
+    step('creating a stack in a temporary local backend');
+    ws = await PulumiWorkspace.create({
+      program: path.join(REPO_ROOT, 'dist', 'index.js'),
+      project: 'proxmox-pods-quickstart',
+      stack: 'demo',
+      echo: true,
+      config: {
+        'proxmox-pods:endpoint': emu.url,
+        'proxmox-pods:tlsFingerprint': emu.fingerprint,
+        'proxmox-pods:apiToken': { secret: emu.token },
+        'proxmox-pods:storage': 'local-zfs',
+      },
+    });
+    step('pulumi up --yes');
+    await ws.mustRun(['up', '--yes']);
+    step('stack outputs');
+    const outputs = await ws.outputs();
+    for (const [k, v] of Object.entries(outputs)) process.stdout.write(`    ${k.padEnd(12)} ${JSON.stringify(v)}\n`);
+    process.stdout.write(`    containers on the emulator: ${emu.state.containers().map((c) => `${c.vmid}@${c.node}(${c.status})`).join(', ')}\n`);
+    step('pulumi destroy --yes (the emulator is in memory; leave nothing behind)');
+    await ws.mustRun(['destroy', '--yes']);
+    step('next steps');
+    process.stdout.write(
+      [
+        '    # an emulator that stays up:        npx proxmox-pods emulator --port 8006',
+        '    # point a stack at it (or a real PVE):',
+        '    pulumi stack init dev',
+        '    pulumi config set proxmox-pods:endpoint https://127.0.0.1:8006',
+        '    pulumi config set proxmox-pods:tlsFingerprint <fingerprint printed by the emulator>',
+        '    pulumi config set --secret proxmox-pods:apiToken \'root@pam!ci=<uuid>\'',
+        '    npm run build && pulumi up',
+        '    # edit index.ts, then:               npm run build && pulumi preview --diff',
+        '    pulumi refresh        # see drift made behind Pulumi\'s back',
+        '    pulumi destroy',
+        '',
+      ].join('\n'),
+    );
+    return 0;
+  } finally {
+    await ws?.dispose();
+    await emu.close();
+  }
+}

@@ -1,0 +1,37 @@
+// Quickstart: two pods on Proxmox VE. `npm run demo` runs this against the embedded emulator; against a real cluster,
+// set proxmox-pods:endpoint / apiToken (see README) and run `pulumi up`.
+import * as pulumi from '@pulumi/pulumi';
+import { Pod } from './sdk';
+
+const config = new pulumi.Config();
+const template = config.get('template') ?? 'local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst';
+const bridge = config.get('bridge') ?? 'vmbr0';
+
+const web = new Pod('web', {
+  image: template,
+  cores: 1,
+  memory: 256,
+  swap: 0,
+  rootfs: { sizeGiB: 2 },
+  network: { bridge, ip: '10.10.0.11/24', gateway: '10.10.0.1' },
+  env: { PORT: '8080' },
+  tags: ['quickstart', 'web'],
+  description: 'Quickstart web pod',
+});
+
+const worker = new Pod('worker', {
+  image: template,
+  memory: 256,
+  swap: 0,
+  rootfs: { sizeGiB: 2 },
+  network: { bridge, ip: 'dhcp' },
+  env: { ROLE: 'worker', WEB_URL: pulumi.interpolate`http://${web.ip}:8080` },
+  tags: ['quickstart'],
+});
+
+export const webVmid = web.vmid;
+export const webIp = web.ip;
+export const webStatus = web.status;
+export const workerVmid = worker.vmid;
+export const workerIp = worker.ip;
+export const workerNode = worker.node;

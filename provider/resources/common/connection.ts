@@ -1,0 +1,30 @@
+// The PVE connection a provider process uses. Pulumi hands the stack's configuration to the dynamic provider's
+// configure(); the environment (PROXMOX_VE_*) fills what the stack does not set. Nothing here is stored in state.
+import { CONFIG_KEYS as CONNECTION_KEYS, resolveConnectionConfig } from '../../proxmox/config';
+import { PveClient } from '../../proxmox/client';
+
+/** Every stack config key the provider reads (`proxmox-pods:<key>`). */
+export const CONFIG_KEYS = [...Object.keys(CONNECTION_KEYS), 'storage'] as const;
+
+let stackConfig: Record<string, string | undefined> = {};
+let client: PveClient | undefined;
+
+export function setStackConfig(values: Record<string, string | undefined>): void {
+  stackConfig = { ...values };
+  client = undefined;
+}
+
+export function pveClient(): PveClient {
+  client ??= PveClient.create(resolveConnectionConfig(stackConfig, process.env));
+  return client;
+}
+
+/** The node a resource lands on when it does not name one (proxmox-pods:node, or the only node). */
+export function defaultNode(pve: PveClient): Promise<string> {
+  return pve.defaultNode();
+}
+
+/** Rootfs storage when a pod does not name one: proxmox-pods:storage, PROXMOX_VE_STORAGE, else local-lvm. */
+export function defaultStorage(): string {
+  return stackConfig['proxmox-pods:storage'] ?? process.env.PROXMOX_VE_STORAGE ?? 'local-lvm';
+}

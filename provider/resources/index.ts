@@ -1,0 +1,7 @@
+// Every resource kind the provider serves, by the name the SDK uses in its type token.
+import { podModule } from './pod';
+import type { ResourceModule } from './types';
+
+export const resourceModules: Record<string, ResourceModule> = {
+  [podModule.kind]: podModule,
+};

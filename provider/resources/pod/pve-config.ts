@@ -1,0 +1,226 @@
+// Pure mapping between a Pod's inputs and a PVE container config, both ways. The provider's own metadata (the logical
+// name and the image) rides in the description as an HTML comment (hidden in the PVE UI) plus a marker tag, so that
+// refresh and adoption can rebuild the inputs from the container alone.
+import { parseMount, parseNet, printMount, printNet, printTags, normalizeTags, parseEnv, printEnv } from '../../proxmox/properties';
+import { hostnameFor } from './plan';
+import { templateOf, type PodImage, type PodInputs, type PodNetwork } from './schema';
+
+export const MANAGED_TAG = 'proxmox-pods';
+const META_RE = /\n*<!-- proxmox-pods (\{.*\}) -->\n*$/s;
+const PVE_DESCRIPTION_MAX = 8192;
+
+export interface PodMeta {
+  v: 1;
+  kind: string;
+  name: string;
+  image: PodImage;
+  entrypoint?: string[];
+  /** Extra identity data other resources keep here (e.g. a StatefulSet's ordinal). */
+  extra?: Record<string, unknown>;
+}
+
+export function renderDescription(user: string | undefined, meta: PodMeta): string {
+  let m: PodMeta = meta;
+  let text = `${user ?? ''}\n\n<!-- proxmox-pods ${JSON.stringify(m)} -->`;
+  if (text.length > PVE_DESCRIPTION_MAX && typeof meta.image !== 'string') {
+    // Large image defaults (env, cmd) are re-derivable from the image; keep identity only.
+    m = { ...meta, image: { template: meta.image.template, reference: meta.image.reference, digest: meta.image.digest } };
+    text = `${user ?? ''}\n\n<!-- proxmox-pods ${JSON.stringify(m)} -->`;
+  }
+  return text;
+}
+
+export function parseDescription(description: string | undefined): { user?: string; meta?: PodMeta } {
+  if (!description) return {};
+  const m = META_RE.exec(description);
+  if (!m) return { user: description.replace(/\n$/, '') || undefined };
+  let meta: PodMeta | undefined;
+  try {
+    meta = JSON.parse(m[1]!) as PodMeta;
+  } catch {
+    meta = undefined;
+  }
+  const user = description.slice(0, m.index).replace(/\n+$/, '');
+  return { user: user || undefined, meta };
+}
+
+/** POSIX shell quoting: PVE joins the OCI Entrypoint+Cmd the same way and runs the string as lxc.init.cmd. */
+export function shellJoin(argv: readonly string[]): string {
+  return argv.map((a) => (/^[A-Za-z0-9_\-+=:,./@%]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
+export function shellSplit(text: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let inWord = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === "'") {
+      const end = text.indexOf("'", i + 1);
+      cur += text.slice(i + 1, end < 0 ? undefined : end);
+      i = end < 0 ? text.length : end;
+      inWord = true;
+    } else if (c === '\\' && i + 1 < text.length) {
+      cur += text[++i];
+      inWord = true;
+    } else if (c === ' ' || c === '\t') {
+      if (inWord) out.push(cur);
+      cur = '';
+      inWord = false;
+    } else {
+      cur += c;
+      inWord = true;
+    }
+  }
+  if (inWord) out.push(cur);
+  return out;
+}
+
+export function effectiveEnv(inputs: Pick<PodInputs, 'env' | 'image'>): Record<string, string> {
+  const base = typeof inputs.image === 'string' ? {} : (inputs.image.env ?? {});
+  return { ...base, ...(inputs.env ?? {}) };
+}
+
+export function effectiveEntrypoint(inputs: Pick<PodInputs, 'entrypoint' | 'image'>): string[] | undefined {
+  if (inputs.entrypoint) return inputs.entrypoint;
+  if (typeof inputs.image === 'string') return undefined;
+  const argv = [...(inputs.image.entrypoint ?? []), ...(inputs.image.cmd ?? [])];
+  return argv.length ? argv : undefined;
+}
+
+export function netParam(net: PodNetwork, hwaddr?: string): string {
+  return printNet({
+    name: 'eth0',
+    bridge: net.bridge,
+    hwaddr: net.mac?.toUpperCase() ?? hwaddr,
+    ip: net.ip,
+    gw: net.gateway,
+    tag: net.vlan,
+    mtu: net.mtu,
+    firewall: net.firewall,
+    rate: net.rateMbps,
+  });
+}
+
+/** The config keys a Pod manages, as PVE expects them in POST/PUT bodies. */
+export interface PodIdentity {
+  kind?: string;
+  extra?: Record<string, unknown>;
+}
+
+export function managedConfig(inputs: PodInputs, identity: PodIdentity = {}): Record<string, string | number> {
+  const cfg: Record<string, string | number> = {
+    hostname: hostnameFor(inputs),
+    cores: inputs.cores,
+    memory: inputs.memory,
+    swap: inputs.swap,
+    tags: printTags([...(inputs.tags ?? []), MANAGED_TAG]),
+    description: renderDescription(inputs.description, {
+      v: 1,
+      kind: identity.kind ?? 'Pod',
+      name: inputs.name,
+      image: inputs.image,
+      entrypoint: inputs.entrypoint,
+      ...(identity.extra ? { extra: identity.extra } : {}),
+    }),
+  };
+  if (inputs.network) cfg.net0 = netParam(inputs.network);
+  if (inputs.nameserver?.length) cfg.nameserver = inputs.nameserver.join(' ');
+  if (inputs.searchdomain) cfg.searchdomain = inputs.searchdomain;
+  if (inputs.onboot !== undefined) cfg.onboot = inputs.onboot ? 1 : 0;
+  if (inputs.nesting !== undefined) cfg.features = `nesting=${inputs.nesting ? 1 : 0}`;
+  const env = effectiveEnv(inputs);
+  if (Object.keys(env).length) cfg.env = printEnv(env);
+  const entry = effectiveEntrypoint(inputs);
+  if (entry) cfg.entrypoint = shellJoin(entry);
+  return cfg;
+}
+
+/** Keys that, when absent from the desired config, must be deleted from the live one. */
+export const OPTIONAL_KEYS = ['net0', 'nameserver', 'searchdomain', 'onboot', 'features', 'env', 'entrypoint'] as const;
+
+export function createParams(inputs: PodInputs, storage: string, identity: PodIdentity = {}): Record<string, string | number> {
+  return {
+    ...managedConfig(inputs, identity),
+    ostemplate: templateOf(inputs.image),
+    rootfs: `${inputs.rootfs.storage ?? storage}:${inputs.rootfs.sizeGiB}`,
+    unprivileged: inputs.unprivileged ? 1 : 0,
+    start: 0,
+  };
+}
+
+/** The PUT body that moves `live` to `desired`: changed keys, plus deletions of keys the inputs no longer set. */
+export function configUpdate(live: Record<string, unknown>, desired: Record<string, string | number>): { set: Record<string, string | number>; del: string[] } {
+  const set: Record<string, string | number> = {};
+  for (const [k, v] of Object.entries(desired)) {
+    if (k === 'net0' && typeof live.net0 === 'string') {
+      // PVE fills in hwaddr and type; compare what we manage.
+      const a = parseNet(live.net0);
+      const b = parseNet(String(v));
+      const keep = { ...b, hwaddr: b.hwaddr ?? a.hwaddr, type: a.type };
+      if (printNet(keep) !== printNet(a)) set[k] = printNet(keep);
+      continue;
+    }
+    if (k === 'tags' && normalizeTags(String(live.tags ?? '')).join(';') === String(v)) continue;
+    if (k === 'description' && String(live.description ?? '').replace(/\n$/, '') === String(v).replace(/\n$/, '')) continue;
+    if (String(live[k] ?? '') !== String(v)) set[k] = v;
+  }
+  const del = OPTIONAL_KEYS.filter((k) => desired[k] === undefined && live[k] !== undefined && live[k] !== '');
+  return { set, del };
+}
+
+/** Rebuilds a Pod's inputs from a live container (refresh and adoption). */
+export function inputsFromConfig(cfg: Record<string, unknown>, base: Partial<PodInputs>): PodInputs {
+  const { user, meta } = parseDescription(typeof cfg.description === 'string' ? cfg.description : undefined);
+  const image = meta?.image ?? base.image ?? 'unknown:vztmpl/unknown';
+  const rootfs = typeof cfg.rootfs === 'string' ? parseMount(cfg.rootfs) : undefined;
+  const inputs: PodInputs = {
+    name: meta?.name ?? base.name ?? String(cfg.hostname ?? 'pod'),
+    image,
+    cores: Number(cfg.cores ?? 1),
+    memory: Number(cfg.memory ?? 512),
+    swap: Number(cfg.swap ?? 512),
+    rootfs: { storage: rootfs?.volume.split(':')[0] ?? base.rootfs?.storage, sizeGiB: Math.round(rootfs?.size ?? base.rootfs?.sizeGiB ?? 4) },
+    running: base.running ?? true,
+    unprivileged: cfg.unprivileged === undefined ? true : Number(cfg.unprivileged) === 1,
+  };
+  if (base.node !== undefined) inputs.node = base.node;
+  if (base.vmid !== undefined) inputs.vmid = base.vmid;
+  if (base.timeouts) inputs.timeouts = base.timeouts;
+  if (base.adopt) inputs.adopt = base.adopt;
+  const hostname = String(cfg.hostname ?? '');
+  if (hostname && hostname !== hostnameFor({ name: inputs.name })) inputs.hostname = hostname;
+  const tags = normalizeTags(typeof cfg.tags === 'string' ? cfg.tags : '').filter((t) => t !== MANAGED_TAG);
+  if (tags.length) inputs.tags = tags;
+  if (user) inputs.description = user;
+  if (typeof cfg.net0 === 'string') {
+    const n = parseNet(cfg.net0);
+    const net: PodNetwork = { bridge: n.bridge ?? 'vmbr0', ip: n.ip ?? 'dhcp' };
+    if (n.gw) net.gateway = n.gw;
+    if (n.tag !== undefined) net.vlan = n.tag;
+    if (n.mtu !== undefined) net.mtu = n.mtu;
+    if (base.network?.mac && n.hwaddr) net.mac = n.hwaddr;
+    if (n.firewall !== undefined) net.firewall = n.firewall;
+    if (n.rate !== undefined) net.rateMbps = n.rate;
+    inputs.network = net;
+  }
+  if (typeof cfg.nameserver === 'string' && cfg.nameserver) inputs.nameserver = cfg.nameserver.split(/\s+/);
+  if (typeof cfg.searchdomain === 'string' && cfg.searchdomain) inputs.searchdomain = cfg.searchdomain;
+  if (cfg.onboot !== undefined) inputs.onboot = Number(cfg.onboot) === 1;
+  if (typeof cfg.features === 'string' && /nesting=(1|on|yes|true)/.test(cfg.features)) inputs.nesting = true;
+  else if (base.nesting !== undefined && typeof cfg.features === 'string') inputs.nesting = false;
+  // env: what the container has beyond the image's defaults is the pod's own.
+  if (typeof cfg.env === 'string' && cfg.env) {
+    const live = parseEnv(cfg.env);
+    const imageEnv = typeof image === 'string' ? {} : (image.env ?? {});
+    const own = Object.fromEntries(Object.entries(live).filter(([k, v]) => imageEnv[k] !== v));
+    if (Object.keys(own).length) inputs.env = own;
+  }
+  if (typeof cfg.entrypoint === 'string' && cfg.entrypoint) {
+    const argv = shellSplit(cfg.entrypoint);
+    const fromImage = effectiveEntrypoint({ image });
+    if (meta?.entrypoint || !fromImage || shellJoin(fromImage) !== cfg.entrypoint) inputs.entrypoint = argv;
+  }
+  return inputs;
+}
+

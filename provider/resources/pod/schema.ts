@@ -1,0 +1,115 @@
+// The Pod's inputs, validated once in check(); every other module uses the inferred types.
+import { z } from 'zod';
+import { timeoutsSchema } from '../common/duration';
+
+const dnsLabel = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const dnsName = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+const ipv4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const ipv4Cidr = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}\/(3[0-2]|[12]?\d)$/;
+const mac = /^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$/;
+const ifaceName = /^[A-Za-z0-9_.-]{1,15}$/;
+const storageId = /^[a-z][a-z0-9\-_.]*[a-z0-9]$/i;
+const volid = /^[a-z][a-z0-9\-_.]*[a-z0-9]:\S+$/i;
+const tag = /^[a-z0-9_][a-z0-9_\-+.]*$/;
+const envName = /^\w+$/;
+// PVE rejects control characters in entrypoint/env (tab is allowed in entrypoint only).
+const noControl = (allowTab: boolean) => (s: string) => ![...s].some((c) => c.charCodeAt(0) < 32 && !(allowTab && c === '\t'));
+
+/** What the pod runs: a template volid, or an OciImage's outputs (which also carry the image's defaults). */
+export const imageSchema = z.union([
+  z.string().regex(volid, { message: 'must be a template volid such as "local:vztmpl/debian-12.tar.zst", or an OciImage' }),
+  z
+    .object({
+      template: z.string().regex(volid, { message: 'must be a template volid such as "local:vztmpl/app.tar.zst"' }),
+      reference: z.string().optional(),
+      digest: z.string().optional(),
+      entrypoint: z.array(z.string()).optional(),
+      cmd: z.array(z.string()).optional(),
+      env: z.record(z.string(), z.string()).optional(),
+      workdir: z.string().optional(),
+      user: z.string().optional(),
+    })
+    .strict(),
+]);
+
+export const networkSchema = z
+  .object({
+    bridge: z.string().regex(ifaceName, { message: 'must be a bridge name such as "vmbr0" (letters, digits, _ . -; at most 15)' }).default('vmbr0'),
+    ip: z
+      .string()
+      .refine((s) => s === 'dhcp' || ipv4Cidr.test(s), { message: 'must be "dhcp" or an IPv4 CIDR such as "10.0.0.10/24"' })
+      .default('dhcp'),
+    gateway: z.string().regex(ipv4, { message: 'must be an IPv4 address such as "10.0.0.1"' }).optional(),
+    vlan: z.number().int().min(1, { message: 'must be a VLAN id between 1 and 4094' }).max(4094, { message: 'must be a VLAN id between 1 and 4094' }).optional(),
+    mtu: z.number().int().min(64, { message: 'must be between 64 and 65535' }).max(65535, { message: 'must be between 64 and 65535' }).optional(),
+    mac: z.string().regex(mac, { message: 'must be a MAC address such as "BC:24:11:00:00:01"' }).optional(),
+    firewall: z.boolean().optional(),
+    rateMbps: z.number().positive({ message: 'must be a positive rate in MB/s' }).optional(),
+  })
+  .strict()
+  .refine((n) => !(n.ip === 'dhcp' && n.gateway), { message: 'gateway is only valid with a static ip; remove it or set ip to a CIDR', path: ['gateway'] });
+
+export const rootfsSchema = z
+  .object({
+    storage: z.string().regex(storageId, { message: 'must be a PVE storage id such as "local-zfs" or "local-lvm"' }).optional(),
+    sizeGiB: z.number().int({ message: 'must be a whole number of GiB' }).min(1, { message: 'must be at least 1 GiB' }).max(65536).default(4),
+  })
+  .strict();
+
+export const podInputsSchema = z
+  .object({
+    /** The Pulumi resource name; the default hostname. */
+    name: z.string().min(1),
+    image: imageSchema,
+    node: z.string().regex(/^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$/, { message: 'must be a PVE node name such as "pve1"' }).optional(),
+    vmid: z
+      .number()
+      .int()
+      .min(100, { message: 'must be between 100 and 999999999 (PVE reserves ids below 100)' })
+      .max(999_999_999, { message: 'must be between 100 and 999999999' })
+      .optional(),
+    hostname: z.string().regex(dnsName, { message: 'must be a DNS name: lowercase letters, digits and "-", labels of at most 63' }).optional(),
+    cores: z.number().int().min(1, { message: 'must be at least 1' }).max(8192).default(1),
+    memory: z.number().int().min(16, { message: 'must be at least 16 (MiB), PVE\'s minimum' }).default(512),
+    swap: z.number().int().min(0, { message: 'must be 0 or more (MiB)' }).default(512),
+    rootfs: rootfsSchema.default({ sizeGiB: 4 }),
+    network: networkSchema.optional(),
+    nameserver: z.array(z.string().regex(ipv4, { message: 'must be an IPv4 address' })).optional(),
+    searchdomain: z.string().regex(dnsName, { message: 'must be a DNS domain such as "lab.example"' }).optional(),
+    env: z
+      .record(z.string().regex(envName, { message: 'environment names may contain only letters, digits and _' }), z.string().refine(noControl(false), { message: 'must not contain control characters' }))
+      .optional(),
+    entrypoint: z.array(z.string().refine(noControl(true), { message: 'must not contain control characters' })).min(1, { message: 'must name at least the program to run' }).optional(),
+    tags: z.array(z.string().regex(tag, { message: 'tags are lowercase letters, digits and _ - + . (not starting with - + .)' })).optional(),
+    description: z.string().max(7000, { message: 'must be at most 7000 characters (PVE allows 8 KiB and proxmox-pods keeps its metadata there too)' }).optional(),
+    running: z.boolean().default(true),
+    onboot: z.boolean().optional(),
+    unprivileged: z.boolean().default(true),
+    nesting: z.boolean().optional(),
+    /** Take over an existing container with this vmid instead of creating one (Pulumi import does not work for dynamic providers). */
+    adopt: z.boolean().optional(),
+    timeouts: timeoutsSchema.optional(),
+    /** Derived by check(): why an update will restart the pod. Shown by `pulumi preview --diff`. */
+    restartPlanned: z.string().optional(),
+  })
+  .strict()
+  .refine((p) => !p.adopt || p.vmid !== undefined, { message: 'adopt needs the vmid of the container to take over', path: ['vmid'] });
+
+export type PodInputs = z.infer<typeof podInputsSchema>;
+export type PodNetwork = z.infer<typeof networkSchema>;
+export type PodImage = z.infer<typeof imageSchema>;
+
+export interface PodOutputs extends PodInputs {
+  vmid: number;
+  node: string;
+  hostname: string;
+  status: string;
+  ip?: string;
+  mac?: string;
+}
+
+export function templateOf(image: PodImage): string {
+  return typeof image === 'string' ? image : image.template;
+}
+
+export { dnsLabel };

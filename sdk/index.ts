@@ -1,0 +1,1 @@
+export { Pod, type PodArgs, type PodImageSource } from './pod';

@@ -1,0 +1,13 @@
+// SDK argument types are derived from the provider's zod schemas (z.input: defaults optional), wrapped so that
+// every field accepts Pulumi Inputs.
+import type * as pulumi from '@pulumi/pulumi';
+
+export type Wrapped<T> = T extends string | number | boolean | undefined | null
+  ? pulumi.Input<T>
+  : T extends ReadonlyArray<infer E>
+    ? pulumi.Input<ReadonlyArray<Wrapped<E>>>
+    : T extends object
+      ? pulumi.Input<{ [K in keyof T]: Wrapped<T[K]> }>
+      : pulumi.Input<T>;
+
+export type WrappedArgs<T> = { [K in keyof T]: Wrapped<T[K]> };
