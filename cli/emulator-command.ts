@@ -1,0 +1,90 @@
+// `proxmox-pods emulator`: run the PVE API emulator in the foreground until SIGINT/SIGTERM.
+import { InputError } from '../provider/errors';
+import { startEmulator, EmulatorOptions } from '../emulator';
+
+export interface EmulatorCliArgs {
+  port?: number;
+  httpPort?: number | false;
+  nodes?: number;
+  tokens: string[];
+  taskDurationMs?: number;
+  host?: string;
+}
+
+const USAGE = 'usage: proxmox-pods emulator [--host ADDR] [--port N] [--http-port N|off] [--nodes N] [--token USER@REALM!ID=UUID]... [--task-ms N]';
+
+function intArg(flag: string, value: string | undefined, min: number, max: number): number {
+  if (value === undefined || !/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw new InputError(flag, `expects an integer between ${min} and ${max}, got '${value ?? ''}'`, USAGE);
+  }
+  return Number(value);
+}
+
+/** Pure argv parser (no I/O) so it can be tested directly. */
+export function parseEmulatorArgs(argv: string[]): EmulatorCliArgs {
+  const out: EmulatorCliArgs = { tokens: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const [flag, inline] = arg.startsWith('--') && arg.includes('=') && !arg.startsWith('--token=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : arg.startsWith('--token=') ? ['--token', arg.slice(8)] : [arg, undefined];
+    const value = () => inline ?? argv[++i];
+    switch (flag) {
+      case '--port': out.port = intArg(flag, value(), 0, 65535); break;
+      case '--http-port': {
+        const v = value();
+        out.httpPort = v === 'off' || v === 'false' ? false : intArg(flag, v, 0, 65535);
+        break;
+      }
+      case '--nodes': out.nodes = intArg(flag, value(), 1, 64); break;
+      case '--task-ms': out.taskDurationMs = intArg(flag, value(), 0, 600000); break;
+      case '--host': {
+        const v = value();
+        if (!v) throw new InputError(flag, 'expects an address', USAGE);
+        out.host = v;
+        break;
+      }
+      case '--token': {
+        const v = value();
+        if (!v || !/^[^\s!@]+@[^\s!]+![^\s=]+=.+$/.test(v)) throw new InputError(flag, 'expects USER@REALM!ID=SECRET', USAGE);
+        out.tokens.push(v);
+        break;
+      }
+      case '-h':
+      case '--help':
+        throw new InputError('emulator', 'help requested', USAGE);
+      default:
+        throw new InputError(flag, 'unknown option', USAGE);
+    }
+  }
+  return out;
+}
+
+export async function runEmulatorCommand(argv: string[]): Promise<void> {
+  const args = parseEmulatorArgs(argv);
+  const opts: EmulatorOptions = {
+    ...(args.port !== undefined ? { port: args.port } : { port: 8006 }),
+    ...(args.httpPort !== undefined ? { httpPort: args.httpPort } : {}),
+    ...(args.nodes !== undefined ? { nodes: args.nodes } : {}),
+    ...(args.taskDurationMs !== undefined ? { taskDurationMs: args.taskDurationMs } : {}),
+    ...(args.host !== undefined ? { host: args.host } : {}),
+    ...(args.tokens.length ? { tokens: args.tokens } : {}),
+  };
+  const emu = await startEmulator(opts);
+  const out = process.stdout;
+  out.write(`Proxmox VE API emulator (nodes: ${emu.nodes.join(', ')})\n`);
+  out.write(`  URL:         ${emu.url}/api2/json\n`);
+  if (emu.httpUrl) out.write(`  HTTP URL:    ${emu.httpUrl}/api2/json\n`);
+  out.write(`  fingerprint: ${emu.fingerprint}\n`);
+  out.write(`  token:       ${emu.token}\n`);
+  out.write(`  root@pam password: ${emu.rootPassword}\n\n`);
+  out.write(`export PROXMOX_VE_ENDPOINT=${emu.url}/ PROXMOX_VE_API_TOKEN='${emu.token}'\n`);
+  out.write('Press Ctrl-C to stop.\n');
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      void emu.close().then(resolve);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
