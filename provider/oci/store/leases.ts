@@ -1,0 +1,35 @@
+// A lease marks a pull in progress so a concurrent gc() keeps what that pull has fetched or reused. A lease
+// protects every blob whose mtime is not older than the lease; pulls touch blobs they reuse.
+import { promises as fs } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+
+export interface Lease { readonly since: number; release(): Promise<void> }
+
+export async function createLease(dir: string): Promise<Lease> {
+  await fs.mkdir(dir, { recursive: true });
+  const since = Date.now() - 1000;
+  const file = join(dir, `${process.pid}-${Math.random().toString(36).slice(2)}.json`);
+  await fs.writeFile(file, JSON.stringify({ pid: process.pid, host: hostname(), since }));
+  return { since, release: () => fs.rm(file, { force: true }) };
+}
+
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM'; }
+}
+
+/** The oldest live lease's start time (Infinity when none); leases of dead processes are removed. */
+export async function oldestLiveLease(dir: string): Promise<number> {
+  let files: string[];
+  try { files = await fs.readdir(dir); } catch { return Infinity; }
+  let oldest = Infinity;
+  for (const f of files) {
+    const path = join(dir, f);
+    try {
+      const lease = JSON.parse(await fs.readFile(path, 'utf8')) as { pid: number; host: string; since: number };
+      if (lease.host === hostname() && !alive(lease.pid)) { await fs.rm(path, { force: true }); continue; }
+      oldest = Math.min(oldest, lease.since);
+    } catch { /* unreadable or just removed */ }
+  }
+  return oldest;
+}
