@@ -376,7 +376,7 @@ export class PveClient {
     try {
       return await call();
     } catch (err) {
-      if (err instanceof PveApiError && re.test(err.pveMessage)) return undefined;
+      if (err instanceof PveApiError && [err.pveMessage, ...Object.values(err.errors)].some((m) => re.test(m))) return undefined;
       if (err instanceof TaskFailedError && re.test(err.exitstatus)) return undefined;
       throw err;
     }

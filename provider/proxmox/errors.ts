@@ -20,9 +20,24 @@ export class TlsFingerprintError extends ProxmoxPodsError {
 
 /** The request never got an HTTP answer (DNS, refused, reset, TLS, timeout). */
 export class PveConnectionError extends ProxmoxPodsError {
-  constructor(readonly method: string, readonly path: string, detail: string, options?: { cause?: unknown }) {
-    super(`PVE ${method} ${path}: cannot reach the API (${detail}); check proxmox-pods:endpoint and that pveproxy runs on the node`, 'E_PVE_CONNECTION', options);
+  /** The server's certificate was not accepted; repeating will not help. */
+  readonly certificate: boolean;
+  constructor(readonly method: string, readonly path: string, detail: string, options?: { cause?: unknown; code?: string }) {
+    const certificate = isCertificateCode(options?.code);
+    super(
+      `PVE ${method} ${path}: cannot reach the API (${detail}); ` +
+        (certificate
+          ? 'the server certificate is not trusted: set proxmox-pods:tlsFingerprint (PVE nodes use self-signed certs) or proxmox-pods:caCert, or insecure=true for testing'
+          : 'check proxmox-pods:endpoint and that pveproxy runs on the node'),
+      'E_PVE_CONNECTION',
+      options,
+    );
+    this.certificate = certificate;
   }
+}
+
+function isCertificateCode(code: string | undefined): boolean {
+  return !!code && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS_CERT_ALTNAME_INVALID/.test(code);
 }
 
 export interface PveApiErrorInit {

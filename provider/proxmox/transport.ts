@@ -203,7 +203,7 @@ export class PveTransport {
     if (err instanceof TlsFingerprintError) return err;
     const e = (cause ?? err) as { code?: string; message?: string; name?: string };
     const detail = e?.name === 'TimeoutError' || (err as Error)?.name === 'TimeoutError' ? 'request timed out' : `${e?.code ? `${e.code}: ` : ''}${e?.message ?? String(err)}`;
-    return new PveConnectionError(method, path, this.scrub(detail), { cause: err });
+    return new PveConnectionError(method, path, this.scrub(detail), { cause: err, code: e?.code });
   }
 
   private scrub(text: string): string {
@@ -236,7 +236,7 @@ export function isRetryable(err: unknown, idempotent: boolean): boolean {
     return false;
   }
   if (err instanceof TlsFingerprintError) return false;
-  if (err instanceof PveConnectionError) return idempotent;
+  if (err instanceof PveConnectionError) return idempotent && !err.certificate;
   return false;
 }
 

@@ -12,7 +12,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fetch } from 'undici';
 import { InputError } from '../errors';
-import { PveConnectionError } from './errors';
+import { PveConnectionError, TlsFingerprintError } from './errors';
 import type { Deadline } from './retry';
 import type { PveTransport } from './transport';
 
@@ -101,8 +101,9 @@ export async function uploadToStorage(
         signal: AbortSignal.timeout(Math.max(1, deadline.remaining())),
       });
     } catch (err) {
-      const e = ((err as { cause?: unknown }).cause ?? err) as Error;
-      throw new PveConnectionError('POST', apiPath, e?.message ?? String(err), { cause: err });
+      const e = ((err as { cause?: unknown }).cause ?? err) as Error & { code?: string };
+      if (e instanceof TlsFingerprintError) throw e;
+      throw new PveConnectionError('POST', apiPath, e?.message ?? String(err), { cause: err, code: e?.code });
     }
     return await transport.parseResponse<string>('POST', apiPath, res);
   } finally {
