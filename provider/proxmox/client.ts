@@ -6,7 +6,7 @@ import type { Dispatcher } from 'undici';
 import { InputError } from '../errors';
 import { allocateAndCreate } from './allocate';
 import type { ConnectionConfig } from './config';
-import { PveApiError, TaskFailedError } from './errors';
+import { CreateOutcomeUnknownError, PveApiError, TaskFailedError, isAmbiguousFailure } from './errors';
 import { Deadline, type Clock, type RetryPolicy, systemClock } from './retry';
 import {
   clusterResourceSchema,
@@ -191,8 +191,14 @@ export class PveClient {
   async createContainer(node: string, params: ConfigValues, opts: Budget & { vmid?: number } = {}): Promise<{ vmid: number; upid: string }> {
     checkNode(node);
     const deadline = this.deadline(`create CT on ${node}`, opts);
-    const post = async (vmid: number) =>
-      (await this.api({ deadline }).nodes.$(node).lxc.$post(loose({ ...params, vmid: checkVmid(vmid) }))) as string;
+    const post = async (vmid: number) => {
+      try {
+        return (await this.api({ deadline }).nodes.$(node).lxc.$post(loose({ ...params, vmid: checkVmid(vmid) }))) as string;
+      } catch (err) {
+        if (isAmbiguousFailure(err)) throw new CreateOutcomeUnknownError(node, vmid, err);
+        throw err;
+      }
+    };
     if (opts.vmid !== undefined) return { vmid: opts.vmid, upid: await post(opts.vmid) };
     return allocateAndCreate({
       nextId: () => this.nextId(),

@@ -86,6 +86,27 @@ export class PveApiError extends ProxmoxPodsError {
   }
 }
 
+/**
+ * A create POST got no definite answer (gateway timeout, lost connection): the CT may or may not
+ * exist now. The create is not repeated blindly; the caller can look for `vmid` and adopt or remove it.
+ */
+export class CreateOutcomeUnknownError extends ProxmoxPodsError {
+  constructor(readonly node: string, readonly vmid: number, readonly last: Error) {
+    super(
+      `creating CT ${vmid} on ${node} may or may not have started (${last.message}); ` +
+        `check it with \`pct status ${vmid}\` on the node or run \`pulumi refresh\`, then retry`,
+      'E_PVE_CREATE_UNKNOWN',
+      { cause: last },
+    );
+  }
+}
+
+/** Whether a failed request may still have been carried out by PVE. */
+export function isAmbiguousFailure(err: unknown): err is Error {
+  if (err instanceof PveConnectionError) return !err.certificate;
+  return err instanceof PveApiError && [502, 503, 504, 595, 596, 599].includes(err.status);
+}
+
 /** A task (UPID) ended with an error exit status. */
 export class TaskFailedError extends ProxmoxPodsError {
   constructor(readonly upid: string, readonly exitstatus: string, readonly logTail: string[]) {
