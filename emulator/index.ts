@@ -68,6 +68,8 @@ export interface RunningEmulator {
     volumeData(node: string, volid: string): Buffer | undefined;
     /** Make a CT ignore clean shutdown requests (to exercise `container did not stop`). */
     setIgnoreShutdown(vmid: number, ignore: boolean): void;
+    /** Set or clear a CT's config lock, as `pct set --lock` / `pct unlock` on the host would (the API cannot). */
+    setLock(vmid: number, lock?: string): void;
     /** Register a QEMU guest, which only matters for VMID collisions. */
     addQemuGuest(node: string, vmid: number): void;
     /** Resolves when every task started so far has finished. */
@@ -160,6 +162,12 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Running
       setIgnoreShutdown: (vmid, ignore) => {
         const ct = core.state.guests.get(vmid);
         if (ct) ct.ignoreShutdown = ignore;
+      },
+      setLock: (vmid, lock) => {
+        const ct = core.state.guests.get(vmid);
+        if (!ct) return;
+        if (lock === undefined) delete ct.conf['lock'];
+        else ct.conf['lock'] = lock;
       },
       addQemuGuest: (node, vmid) => void core.state.qemu.set(vmid, node),
       idle: async () => {
