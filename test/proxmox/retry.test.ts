@@ -4,6 +4,7 @@ import { PveApiError, RetriesExhaustedError, TaskFailedError } from '../../provi
 import { backoffDelay, Deadline, withRetry } from '../../provider/proxmox/retry';
 import { isTaskSuccess } from '../../provider/proxmox/tasks';
 import { encodeParams, isRetryable } from '../../provider/proxmox/transport';
+import { redact } from '../../provider/proxmox/secret';
 
 const apiError = (status: number, pveMessage: string, errors?: Record<string, string>) =>
   new PveApiError({ status, method: 'GET', path: '/x', pveMessage, errors, auth: 'token' });
@@ -114,5 +115,13 @@ describe('encodeParams', () => {
   it('encodes booleans as 1/0, repeats arrays, drops null/undefined, keeps NUL in env', () => {
     const f = encodeParams({ start: true, onboot: false, a: [1, 2], skip: undefined, nothing: null, env: 'A=1\0B=2' });
     expect(f.toString()).toBe('start=1&onboot=0&a=1&a=2&env=A%3D1%00B%3D2');
+  });
+});
+
+describe('redact', () => {
+  it('removes secrets and their URI-encoded forms, ignores tiny or empty ones', () => {
+    const ticket = 'PVE:root@pam:66A1B2C3::ab+c/d=';
+    expect(redact(`cookie ${ticket} and ${encodeURIComponent(ticket)}`, [ticket])).toBe('cookie [secret] and [secret]');
+    expect(redact('abc', ['', undefined, 'ab'])).toBe('abc');
   });
 });
