@@ -63,6 +63,7 @@ export function startTask(ctx: Ctx, node: string, type: string, id: string, work
   return ctx.core.tasks.start({
     node, type, id, user: ctx.identity?.full ?? 'root@pam', worker,
     ...(ctx.fault?.taskError !== undefined ? { failWith: ctx.fault.taskError } : {}),
+    ...(ctx.fault?.taskWarnings ? { warnings: ctx.fault.taskWarnings } : {}),
   });
 }
 

@@ -7,10 +7,13 @@ export interface FaultRule {
   status?: number;
   message?: string;
   taskError?: string;
+  /** The task succeeds but logs this many warnings (exitstatus `WARNINGS: n`). */
+  taskWarnings?: number;
   latencyMs?: number;
 }
 
 export interface MatchedFault {
+  taskWarnings?: number;
   status?: number;
   message?: string;
   taskError?: string;
@@ -36,7 +39,7 @@ export class FaultTable {
     if (!rule) return undefined;
     rule.left--;
     this.rules = this.rules.filter((r) => r.left > 0);
-    const { status, message, taskError, latencyMs } = rule;
-    return { status, message, taskError, latencyMs };
+    const { status, message, taskError, taskWarnings, latencyMs } = rule;
+    return { status, message, taskError, taskWarnings, latencyMs };
   }
 }

@@ -1,6 +1,6 @@
 // UPID tasks: PVE's long operations return a UPID at once and do their work in a worker whose end
 // state is read from the last line of its log.
-import { ApiError, ParamError } from './errors';
+import { ParamError } from './errors';
 
 export interface TaskRecord {
   upid: string;
@@ -64,7 +64,7 @@ export class TaskManager {
   constructor(private readonly clock: () => number, private readonly durationMs: number) {}
 
   /** Start a worker; `failWith` (fault injection) replaces its work with that error. */
-  start(opts: { node: string; type: string; id: string; user: string; worker: Worker; failWith?: string }): string {
+  start(opts: { node: string; type: string; id: string; user: string; worker: Worker; failWith?: string; warnings?: number }): string {
     const pid = this.nextPid++;
     const starttime = Math.floor(this.clock() / 1000);
     const upid = `UPID:${opts.node}:${hex8(pid)}:${hex8(this.pstart)}:${hex8(starttime)}:${upidField(opts.type)}:${upidField(opts.id)}:${upidField(opts.user)}:`;
@@ -85,9 +85,13 @@ export class TaskManager {
       sleep: (ms = this.durationMs) => new Promise((r) => setTimeout(r, ms)),
     };
     const failWith = opts.failWith;
+    const extraWarnings = opts.warnings ?? 0;
     const body: Worker = failWith !== undefined
       ? async (t) => { await t.sleep(); throw new Error(failWith); }
-      : opts.worker;
+      : async (t) => {
+          await opts.worker(t);
+          for (let i = 0; i < extraWarnings; i++) t.warn(`injected warning ${i + 1}`);
+        };
     this.tasks.set(upid, rec);
     // Run on the next tick so the UPID is returned before the worker does anything observable.
     rec.done = new Promise<void>((r) => setImmediate(r))
@@ -99,8 +103,9 @@ export class TaskManager {
         },
         (err: unknown) => {
           const msg = (err instanceof Error ? err.message : String(err)).replace(/\n+$/, '');
+          // fork_worker flattens the error onto the one last line that status is read from.
           rec.exitstatus = msg.replace(/\n/g, ' ');
-          rec.log.push(`TASK ERROR: ${msg}`);
+          rec.log.push(`TASK ERROR: ${rec.exitstatus}`);
         },
       )
       .finally(() => {
@@ -112,8 +117,11 @@ export class TaskManager {
 
   /** Look a task up by its UPID string with PVE's 400 errors. */
   get(upid: string): TaskRecord {
-    if (!parseUpid(upid)) throw new ParamError({ upid: 'unable to parse worker upid' });
-    const rec = this.tasks.get(upid) ?? this.tasks.get(upid.toUpperCase().replace(/^UPID/, 'UPID'));
+    const p = parseUpid(upid);
+    if (!p) throw new ParamError({ upid: 'unable to parse worker upid' });
+    // Hex fields decode in either case; look the task up by its canonical (uppercase) form.
+    const canonical = `UPID:${p.node}:${hex8(p.pid)}:${hex8(p.pstart)}:${hex8(p.starttime)}:${p.type}:${p.id}:${p.user}:`;
+    const rec = this.tasks.get(canonical);
     if (!rec) throw new ParamError({ upid: 'no such task' });
     return rec;
   }
@@ -135,8 +143,4 @@ export class TaskManager {
   clear(): void {
     this.tasks.clear();
   }
-}
-
-export function notFound(): never {
-  throw new ApiError(400, 'no such task');
 }
