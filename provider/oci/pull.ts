@@ -117,14 +117,14 @@ export async function pullImage(reference: string | ImageReference, options: Pul
     const manifest: ImageManifest = doc.manifest;
     const what = `image ${name}@${manifestDigest}`;
     assertRunnable(manifest, what);
-    const configBytes = await fetchBlobDocument(store, source, manifest.config, `config of ${what}`, options.onProgress);
+    const configBytes = await fetchBlobDocument(store, source, manifest.config, `config of ${what}`, options.onProgress, options);
     const config = parseConfig(configBytes, manifest, `config of ${what}`);
     const actual = normalizePlatform({ os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) });
     if (platformScore(wanted, actual) === 0) {
       throw new ManifestError(what, `is for ${formatPlatform(actual)}, not the requested ${formatPlatform(wanted)}`);
     }
     await pool(manifest.layers, options.concurrency ?? 3, async (layer) => {
-      await ingestDescriptor(store, source, layer, `layer ${layer.digest} of ${name}`, 'layer', options.onProgress);
+      await ingestDescriptor(store, source, layer, `layer ${layer.digest} of ${name}`, 'layer', options.onProgress, options);
     });
     if (options.refName) await store.setRef({ name: options.refName, reference: name, digest: root.digest, manifestDigest });
     return {
@@ -155,19 +155,20 @@ async function fetchDocument(store: ContentStore, source: ImageSource, desc: Des
   return fetched;
 }
 
-async function ingestDescriptor(store: ContentStore, source: ImageSource, desc: Descriptor, what: string, kind: PullProgress['kind'], onProgress?: PullOptions['onProgress']): Promise<void> {
+async function ingestDescriptor(store: ContentStore, source: ImageSource, desc: Descriptor, what: string, kind: PullProgress['kind'], onProgress: PullOptions['onProgress'], retry: { retries?: number; backoffMs?: number }): Promise<void> {
   if (await store.has(desc.digest)) {
     await store.touch(desc.digest);
     onProgress?.({ digest: desc.digest, kind, bytes: desc.size, total: desc.size, done: true });
     return;
   }
   await store.ingest({ digest: desc.digest, size: desc.size, what }, (offset) => source.openBlob(desc, offset), {
+    ...(retry.retries !== undefined ? { retries: retry.retries } : {}), ...(retry.backoffMs !== undefined ? { backoffMs: retry.backoffMs } : {}),
     ...(onProgress ? { onBytes: (bytes: number, total: number) => onProgress({ digest: desc.digest, kind, bytes, total, done: false }) } : {}),
   });
   onProgress?.({ digest: desc.digest, kind, bytes: desc.size, total: desc.size, done: true });
 }
 
-async function fetchBlobDocument(store: ContentStore, source: ImageSource, desc: Descriptor, what: string, onProgress?: PullOptions['onProgress']): Promise<Buffer> {
-  await ingestDescriptor(store, source, desc, what, 'config', onProgress);
+async function fetchBlobDocument(store: ContentStore, source: ImageSource, desc: Descriptor, what: string, onProgress: PullOptions['onProgress'], retry: { retries?: number; backoffMs?: number }): Promise<Buffer> {
+  await ingestDescriptor(store, source, desc, what, 'config', onProgress, retry);
   return store.readDocument(desc.digest);
 }

@@ -2,7 +2,7 @@
 // ingest/<alg>-<hex>.partial while they are hashed; only a verified file is renamed into blobs/. A short read
 // leaves the partial for the next attempt (resumed with Range); any other mismatch removes it.
 import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
-import { pipeline } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { newHash, parseDigest } from '../digest';
 import { DigestMismatchError, RegistryAuthError, RegistryError, SizeMismatchError, SourceError } from '../errors';
@@ -79,7 +79,15 @@ export async function ingestBlob(paths: IngestPaths, target: IngestTarget, open:
           const onBytes = options.onBytes;
           verifier.on('data', () => onBytes(verifier.bytes, target.size));
         }
-        await pipeline(range.stream, verifier, createWriteStream(paths.partial, { flags: 'a' }));
+        // The partial must keep every byte that reached it even when the source fails mid-way (so the next
+        // attempt resumes from there): on a source error the file stream is ended, not destroyed.
+        const out = createWriteStream(paths.partial, { flags: 'a' });
+        const written = finished(out);
+        verifier.pipe(out);
+        let failure: unknown;
+        try { await pipeline(range.stream, verifier); } catch (err) { failure = err; verifier.unpipe(out); out.end(); }
+        await written;
+        if (failure !== undefined) throw failure;
       } catch (err) {
         range?.stream.destroy();
         if (permanent(err)) {
