@@ -72,6 +72,7 @@ export function paramError(key: string, msg: string): never {
   throw new ParamError({ [key]: msg });
 }
 
+/** Unref'd so pending delays never hold a closed emulator's process open. */
 export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+  return new Promise((r) => setTimeout(r, ms).unref());
 }

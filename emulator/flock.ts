@@ -35,6 +35,7 @@ export class FlockTable {
         if (i >= 0) queue.splice(i, 1);
         reject(new ApiError(500, FlockTable.message(vmid)));
       }, timeoutMs);
+      timer.unref();
       queue.push(waiter);
     });
   }

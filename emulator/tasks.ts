@@ -82,12 +82,19 @@ export class TaskManager {
         warnings++;
         rec.log.push(`WARN: ${line}`);
       },
-      sleep: (ms = this.durationMs) => new Promise((r) => setTimeout(r, ms)),
+      // Unref'd: a task still sleeping must not keep a closed emulator's process alive.
+      sleep: (ms = this.durationMs) => new Promise((r) => setTimeout(r, ms).unref()),
     };
     const failWith = opts.failWith;
     const extraWarnings = opts.warnings ?? 0;
+    // An injected failure surfaces at the worker's first sleep, inside the worker, so that its own cleanup (a failed
+    // create removes its config and disks, locks are released) runs exactly as for a real failure.
     const body: Worker = failWith !== undefined
-      ? async (t) => { await t.sleep(); throw new Error(failWith); }
+      ? async (t) => {
+          const failing = { ...t, sleep: async (ms?: number) => { await t.sleep(ms); throw new Error(failWith); } };
+          await opts.worker(failing);
+          throw new Error(failWith);
+        }
       : async (t) => {
           await opts.worker(t);
           for (let i = 0; i < extraWarnings; i++) t.warn(`injected warning ${i + 1}`);
