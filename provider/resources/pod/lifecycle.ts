@@ -2,6 +2,7 @@
 // only sequences API calls, enforces the resource's deadlines and never loses a container it created.
 import type { PveClient } from '../../proxmox/client';
 import { InputError, ProxmoxPodsError } from '../../errors';
+import { CreateOutcomeUnknownError } from '../../proxmox/errors';
 import { Deadline, timeoutMs } from '../common/duration';
 import { defaultNode, defaultStorage, pveClient } from '../common/connection';
 import { PartialCreateError } from '../common/partial';
@@ -96,14 +97,21 @@ export async function createPod(inputs: PodInputs, ctxIn?: Partial<PodContext>):
   const deadline = new Deadline(`create pod ${inputs.name}`, timeoutMs(inputs.timeouts, 'create'));
   if (inputs.adopt) return adoptPod(ctx, inputs, deadline);
   const node = inputs.node ?? (await defaultNode(pve));
-  const { vmid, upid } = await pve.createContainer(node, createParams(inputs, defaultStorage(), ctx.identity), { vmid: inputs.vmid });
+  const partial = (err: unknown, vmid: number) => new PartialCreateError(err, String(vmid), { ...inputs, node, vmid, hostname: hostnameFor(inputs), status: 'unknown' });
+  let created: { vmid: number; upid: string };
+  try {
+    created = await pve.createContainer(node, createParams(inputs, defaultStorage(), ctx.identity), { vmid: inputs.vmid, deadlineMs: deadline.remaining() });
+  } catch (err) {
+    // No definite answer (596, lost connection): if the container is there, keep it in state rather than leak it.
+    if (err instanceof CreateOutcomeUnknownError && (await pve.containerConfig(err.node, err.vmid).catch(() => undefined))) throw partial(err, err.vmid);
+    throw err;
+  }
+  const { vmid, upid } = created;
   try {
     // A failed create task removes its own config (PVE); anything after this point leaves a container behind.
     await pve.waitTask(node, upid, { deadlineMs: deadline.remaining() });
   } catch (err) {
-    if (await pve.containerConfig(node, vmid).catch(() => undefined)) {
-      throw new PartialCreateError(err, String(vmid), { ...inputs, node, vmid, hostname: hostnameFor(inputs), status: 'unknown' });
-    }
+    if (await pve.containerConfig(node, vmid).catch(() => undefined)) throw partial(err, vmid);
     throw err;
   }
   try {
