@@ -4,6 +4,7 @@ import { ClusterState } from './cluster';
 import { ParamError } from './errors';
 import { FaultTable, MatchedFault } from './faults';
 import { FlockTable } from './flock';
+import type { Permissions } from './permissions';
 import type { ParamSchema, Params } from './params';
 import { TaskManager, Worker } from './tasks';
 
@@ -21,6 +22,7 @@ export interface Core {
   flocks: FlockTable;
   auth: AuthService;
   faults: FaultTable;
+  perms: Permissions;
   fingerprint: string;
 }
 
@@ -50,6 +52,8 @@ export interface Route {
   noToken?: boolean;
   csrfExempt?: boolean;
   multipart?: boolean;
+  /** Privileges checked after parameter validation: [acl path, privilege] pairs. */
+  perms?: (params: Params) => Array<[string, string]>;
   handler(ctx: Ctx): unknown;
 }
 
@@ -65,6 +69,15 @@ export function startTask(ctx: Ctx, node: string, type: string, id: string, work
     ...(ctx.fault?.taskError !== undefined ? { failWith: ctx.fault.taskError } : {}),
     ...(ctx.fault?.taskWarnings ? { warnings: ctx.fault.taskWarnings } : {}),
   });
+}
+
+/** Privilege check from inside a handler. */
+export function checkPerm(ctx: Ctx, path: string, priv: string): void {
+  ctx.core.perms.check(ctx.identity, path, priv);
+}
+
+export function canPerm(ctx: Ctx, path: string, priv: string): boolean {
+  return ctx.core.perms.can(ctx.identity, path, priv);
 }
 
 /** `raise_param_exc` for a single key. */

@@ -10,6 +10,7 @@ import { ClusterState, nodeNames } from './cluster';
 import type { Core } from './core';
 import { FaultTable, FaultRule } from './faults';
 import { FlockTable } from './flock';
+import { AclEntry, Permissions } from './permissions';
 import { volumeRow } from './routes/storage';
 import { accessRoutes } from './routes/access';
 import { clusterRoutes } from './routes/cluster';
@@ -22,6 +23,7 @@ import { createHandler } from './server';
 import { TaskManager } from './tasks';
 
 export type { FaultRule } from './faults';
+export type { AclEntry } from './permissions';
 
 export interface EmulatorOptions {
   /** default 1 → node 'pve'; N>1 → 'pve1'..'pveN' */
@@ -46,6 +48,11 @@ export interface EmulatorOptions {
   legacyErrors?: boolean;
   /** ms epoch, for ticket expiry tests */
   clock?: () => number;
+  /**
+   * Extra privilege-separated tokens (privsep=1), each with its own ACL; with an empty ACL every
+   * privileged call answers 403 `Permission check failed (<path>, <priv>)`. Not included in `token`.
+   */
+  privsepTokens?: Array<{ token: string; acl?: AclEntry[] }>;
   /** /cluster/resources reports `unknown` guest status this long after a status change (PVE: ~10 s). Default 0. */
   resourcesLagMs?: number;
 }
@@ -106,6 +113,13 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Running
     if (!def) throw new InputError('tokens', `'${t.replace(/=.*$/, '=***')}' is not a token`, 'use USER@REALM!ID=SECRET, e.g. root@pam!ci=<uuid>');
     return def;
   });
+  const perms = new Permissions();
+  for (const p of opts.privsepTokens ?? []) {
+    const def = parseTokenString(p.token);
+    if (!def) throw new InputError('privsepTokens', `'${p.token.replace(/=.*$/, '=***')}' is not a token`, 'use USER@REALM!ID=SECRET');
+    tokens.push({ ...def, privsep: 1 });
+    perms.addPrivsepToken(`${def.user}!${def.tokenid}`, p.acl ?? []);
+  }
   const rootPassword = opts.rootPassword ?? randomBytes(12).toString('base64url');
   const nodes = nodeNames(opts.nodes ?? 1);
   const cert = await createSelfSigned(host);
@@ -117,6 +131,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Running
     flocks: new FlockTable(opts.lockTimeoutMs ?? 10000),
     auth: new AuthService(tokens, rootPassword, clock),
     faults: new FaultTable(),
+    perms,
     fingerprint: cert.fingerprint,
   };
   const router = new Router();

@@ -151,6 +151,7 @@ export function createHandler(core: Core, router: Router, opts: ServerOptions) {
     }
     if (Object.keys(conflicts).length) throw new ParamError(conflicts);
     const params = validateParams(route.schema, input);
+    for (const [path, priv] of route.perms?.(params) ?? []) core.perms.check(identity, path, priv);
 
     const ctx: Ctx = { core, identity, params, ...(file ? { file } : {}), ...(fault ? { fault } : {}) };
     const result = await runHandler(route, ctx);

@@ -1,5 +1,5 @@
 // /version, /nodes, /nodes/{node}/status, /cluster/nextid, /cluster/resources, /cluster/status.
-import { Ctx, paramError, Route } from '../core';
+import { canPerm, Ctx, paramError, Route } from '../core';
 import { int, nodeProp, str } from '../params';
 import { vmStatus } from './lxc';
 import { storageResource } from './storage';
@@ -32,6 +32,7 @@ function resources(ctx: Ctx): unknown {
   if (type === undefined || type === 'vm') {
     const now = core.opts.clock();
     for (const ct of core.state.guests.values()) {
+      if (!canPerm(ctx, `/vms/${ct.vmid}`, 'VM.Audit')) continue;
       const s = vmStatus(core, ct);
       // pvestatd pushes guest stats every ~10 s; fresh changes may show `unknown` until then.
       const lagging = core.opts.resourcesLagMs > 0 && now - ct.changedAt < core.opts.resourcesLagMs;
@@ -44,7 +45,7 @@ function resources(ctx: Ctx): unknown {
   }
   if (type === undefined || type === 'node') for (const n of core.state.nodeList) out.push(nodeRow(ctx, n));
   if (type === undefined || type === 'storage') {
-    for (const n of core.state.nodes.values()) for (const st of n.storages.values()) out.push(storageResource(n.name, st));
+    for (const n of core.state.nodes.values()) for (const st of n.storages.values()) if (canPerm(ctx, `/storage/${st.def.storage}`, 'Datastore.Audit')) out.push(storageResource(n.name, st));
   }
   return out;
 }
@@ -68,7 +69,7 @@ export const clusterRoutes: Route[] = [
     method: 'GET', path: '/nodes/{node}', schema: { props: { node: nodeProp } },
     handler: (ctx) => (ctx.core.state.node(String(ctx.params['node'])), ['lxc', 'network', 'status', 'storage', 'tasks'].map((subdir) => ({ name: subdir }))),
   },
-  { method: 'GET', path: '/nodes/{node}/status', schema: { props: { node: nodeProp } }, handler: nodeStatus },
+  { method: 'GET', path: '/nodes/{node}/status', perms: (p) => [[`/nodes/${p['node']}`, 'Sys.Audit']], schema: { props: { node: nodeProp } }, handler: nodeStatus },
   { method: 'GET', path: '/cluster/nextid', schema: { props: { vmid: int({ minimum: 100, maximum: 999999999 }) } }, handler: nextid },
   { method: 'GET', path: '/cluster/resources', schema: { props: { type: str({ enum: ['vm', 'storage', 'node', 'sdn'] }) } }, handler: resources },
   {

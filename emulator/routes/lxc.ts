@@ -1,7 +1,8 @@
 // /nodes/{node}/lxc…: list, create, config, pending, power, destroy, resize, template, interfaces.
 import { Container, ConfigValues, configDigest, mergedConfig } from '../cluster';
 import { ApiError, fail, ParamError } from '../errors';
-import { Core, Ctx, paramError, Route, startTask } from '../core';
+import { canPerm, checkPerm, Core, Ctx, paramError, Route, startTask } from '../core';
+import { privForConfigKey } from '../permissions';
 import { bool, int, nodeProp, ParamSchema, Params, str, vmidProp } from '../params';
 import { formatSize, parseSize } from '../property-string';
 import {
@@ -125,6 +126,7 @@ async function createCt(ctx: Ctx): Promise<string> {
       const st = core.state.node(node).storages.get(sid);
       if (!st) fail(`storage '${sid}' does not exist`);
       if (!st.def.content.includes('rootdir')) paramError('storage', `storage '${sid}' does not support container directories`);
+      checkPerm(ctx, `/storage/${sid}`, 'Datastore.AllocateSpace');
       disks.push({ key, values, newSize: Number(m[2]), sid });
     } else disks.push({ key, values });
   }
@@ -240,6 +242,7 @@ async function configPut(ctx: Ctx): Promise<null> {
     if (k === 'unprivileged') fail(`unable to modify read-only option: 'unprivileged'`);
   }
   if (sets['unprivileged'] !== undefined) fail(`unable to modify read-only option: 'unprivileged'`);
+  for (const k of [...Object.keys(sets), ...deletes, ...reverts]) checkPerm(ctx, `/vms/${vmid}`, privForConfigKey(k));
 
   await core.flocks.with(vmid, () => {
     const ct = core.state.ct(node, vmid);
@@ -494,7 +497,8 @@ function interfaces(ctx: Ctx): unknown {
 function list(ctx: Ctx): unknown {
   const node = String(ctx.params['node']);
   ctx.core.state.node(node);
-  return [...ctx.core.state.guests.values()].filter((c) => c.node === node).map((c) => vmStatus(ctx.core, c));
+  // Only CTs the caller may audit are listed.
+  return [...ctx.core.state.guests.values()].filter((c) => c.node === node && canPerm(ctx, `/vms/${c.vmid}`, 'VM.Audit')).map((c) => vmStatus(ctx.core, c));
 }
 
 function statusCurrent(ctx: Ctx): unknown {
@@ -505,24 +509,24 @@ function statusCurrent(ctx: Ctx): unknown {
 const ct = '/nodes/{node}/lxc/{vmid}';
 export const lxcRoutes: Route[] = [
   { method: 'GET', path: '/nodes/{node}/lxc', schema: nodeOnly, handler: list },
-  { method: 'POST', path: '/nodes/{node}/lxc', schema: createSchema, handler: createCt },
+  { method: 'POST', path: '/nodes/{node}/lxc', perms: (p) => [[`/vms/${p['vmid']}`, 'VM.Allocate']], schema: createSchema, handler: createCt },
   { method: 'GET', path: ct, schema: ctOnly, handler: () => [{ subdir: 'config' }, { subdir: 'status' }, { subdir: 'pending' }, { subdir: 'interfaces' }, { subdir: 'resize' }, { subdir: 'template' }] },
-  { method: 'DELETE', path: ct, schema: { props: { ...base, force: bool(), purge: bool(), 'destroy-unreferenced-disks': bool() } }, handler: destroy },
-  { method: 'GET', path: `${ct}/config`, schema: { props: { ...base, current: bool(), snapshot: str() } }, handler: configGet },
+  { method: 'DELETE', path: ct, perms: (p) => [[`/vms/${p['vmid']}`, 'VM.Allocate']], schema: { props: { ...base, force: bool(), purge: bool(), 'destroy-unreferenced-disks': bool() } }, handler: destroy },
+  { method: 'GET', path: `${ct}/config`, perms: (p) => [[`/vms/${p['vmid']}`, 'VM.Audit']], schema: { props: { ...base, current: bool(), snapshot: str() } }, handler: configGet },
   { method: 'PUT', path: `${ct}/config`, schema: putSchema, handler: configPut },
-  { method: 'GET', path: `${ct}/pending`, schema: ctOnly, handler: pendingGet },
+  { method: 'GET', path: `${ct}/pending`, perms: (p) => [[`/vms/${p['vmid']}`, 'VM.Audit']], schema: ctOnly, handler: pendingGet },
   { method: 'GET', path: `${ct}/status`, schema: ctOnly, handler: () => [{ subdir: 'current' }, { subdir: 'start' }, { subdir: 'stop' }, { subdir: 'shutdown' }, { subdir: 'reboot' }] },
-  { method: 'GET', path: `${ct}/status/current`, schema: ctOnly, handler: statusCurrent },
-  { method: 'POST', path: `${ct}/status/start`, schema: { props: { ...base, skiplock: bool(), debug: bool() } }, handler: powerStart },
-  { method: 'POST', path: `${ct}/status/stop`, schema: { props: { ...base, skiplock: bool(), 'overrule-shutdown': bool() } }, handler: powerStop },
-  { method: 'POST', path: `${ct}/status/shutdown`, schema: { props: { ...base, timeout: int({ minimum: 0 }), forceStop: bool() } }, handler: powerShutdown },
-  { method: 'POST', path: `${ct}/status/reboot`, schema: { props: { ...base, timeout: int({ minimum: 0 }) } }, handler: powerReboot },
+  { method: 'GET', path: `${ct}/status/current`, perms: (p) => [[`/vms/${p['vmid']}`, 'VM.Audit']], schema: ctOnly, handler: statusCurrent },
+  { method: 'POST', path: `${ct}/status/start`, perms: (p) => [[`/vms/${p['vmid']}`, 'VM.PowerMgmt']], schema: { props: { ...base, skiplock: bool(), debug: bool() } }, handler: powerStart },
+  { method: 'POST', path: `${ct}/status/stop`, perms: (p) => [[`/vms/${p['vmid']}`, 'VM.PowerMgmt']], schema: { props: { ...base, skiplock: bool(), 'overrule-shutdown': bool() } }, handler: powerStop },
+  { method: 'POST', path: `${ct}/status/shutdown`, perms: (p) => [[`/vms/${p['vmid']}`, 'VM.PowerMgmt']], schema: { props: { ...base, timeout: int({ minimum: 0 }), forceStop: bool() } }, handler: powerShutdown },
+  { method: 'POST', path: `${ct}/status/reboot`, perms: (p) => [[`/vms/${p['vmid']}`, 'VM.PowerMgmt']], schema: { props: { ...base, timeout: int({ minimum: 0 }) } }, handler: powerReboot },
   {
-    method: 'PUT', path: `${ct}/resize`, handler: resize,
+    method: 'PUT', path: `${ct}/resize`, perms: (p) => [[`/vms/${p['vmid']}`, 'VM.Config.Disk']], handler: resize,
     schema: { props: { ...base, disk: { type: 'string', enum: ['rootfs', ...Array.from({ length: 256 }, (_, i) => `mp${i}`)] }, size: { type: 'string', pattern: /^\+?\d+(\.\d+)?[KMGT]?$/ }, digest: str({ maxLength: 40 }) } },
   },
-  { method: 'POST', path: `${ct}/template`, schema: ctOnly, handler: template },
-  { method: 'GET', path: `${ct}/interfaces`, schema: ctOnly, handler: interfaces },
+  { method: 'POST', path: `${ct}/template`, perms: (p) => [[`/vms/${p['vmid']}`, 'VM.Allocate']], schema: ctOnly, handler: template },
+  { method: 'GET', path: `${ct}/interfaces`, perms: (p) => [[`/vms/${p['vmid']}`, 'VM.Audit']], schema: ctOnly, handler: interfaces },
 ];
 
 export type { Params };

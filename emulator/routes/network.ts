@@ -165,18 +165,18 @@ function revert(ctx: Ctx): null {
 
 const oneIface: ParamSchema = { props: { node: nodeProp, iface: ifaceProp } };
 export const networkRoutes: Route[] = [
-  { method: 'GET', path: '/nodes/{node}/network', schema: { props: { node: nodeProp, type: str({ enum: [...TYPES, 'any_bridge', 'any_local_bridge', 'include_sdn'] }) } }, handler: index },
-  { method: 'POST', path: '/nodes/{node}/network', schema: { props: editProps }, handler: create },
-  { method: 'PUT', path: '/nodes/{node}/network', schema: { props: { node: nodeProp, 'regenerate-frr': bool() } }, handler: apply },
-  { method: 'DELETE', path: '/nodes/{node}/network', schema: { props: { node: nodeProp } }, handler: revert },
+  { method: 'GET', path: '/nodes/{node}/network', perms: (p) => [[`/nodes/${p['node']}`, 'Sys.Audit']], schema: { props: { node: nodeProp, type: str({ enum: [...TYPES, 'any_bridge', 'any_local_bridge', 'include_sdn'] }) } }, handler: index },
+  { method: 'POST', path: '/nodes/{node}/network', perms: (p) => [[`/nodes/${p['node']}`, 'Sys.Modify']], schema: { props: editProps }, handler: create },
+  { method: 'PUT', path: '/nodes/{node}/network', perms: (p) => [[`/nodes/${p['node']}`, 'Sys.Modify']], schema: { props: { node: nodeProp, 'regenerate-frr': bool() } }, handler: apply },
+  { method: 'DELETE', path: '/nodes/{node}/network', perms: (p) => [[`/nodes/${p['node']}`, 'Sys.Modify']], schema: { props: { node: nodeProp } }, handler: revert },
   {
-    method: 'GET', path: '/nodes/{node}/network/{iface}', schema: oneIface,
+    method: 'GET', path: '/nodes/{node}/network/{iface}', perms: (p) => [[`/nodes/${p['node']}`, 'Sys.Audit']], schema: oneIface,
     handler: (ctx) => {
       const found = current(ctx.core.state.node(String(ctx.params['node']))).find((i) => i.iface === ctx.params['iface']);
       if (!found) paramError('iface', 'interface does not exist');
       return { ...found };
     },
   },
-  { method: 'PUT', path: '/nodes/{node}/network/{iface}', schema: { props: { ...editProps, delete: str() } }, handler: update },
-  { method: 'DELETE', path: '/nodes/{node}/network/{iface}', schema: oneIface, handler: remove },
+  { method: 'PUT', path: '/nodes/{node}/network/{iface}', perms: (p) => [[`/nodes/${p['node']}`, 'Sys.Modify']], schema: { props: { ...editProps, delete: str() } }, handler: update },
+  { method: 'DELETE', path: '/nodes/{node}/network/{iface}', perms: (p) => [[`/nodes/${p['node']}`, 'Sys.Modify']], schema: oneIface, handler: remove },
 ];

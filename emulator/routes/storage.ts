@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import type { StorageState, Volume } from '../cluster';
 import { ApiError, fail } from '../errors';
-import { Core, Ctx, paramError, Route, sleep, startTask } from '../core';
+import { canPerm, Core, Ctx, paramError, Route, sleep, startTask } from '../core';
 import { bool, int, nodeProp, ParamSchema, str } from '../params';
 import { formatSize, parseSize } from '../property-string';
 
@@ -62,6 +62,7 @@ function index(ctx: Ctx): unknown {
   return [...n.storages.values()]
     .filter((st) => ctx.params['storage'] === undefined || st.def.storage === ctx.params['storage'])
     .filter((st) => content.every((c) => st.def.content.includes(c)))
+    .filter((st) => canPerm(ctx, `/storage/${st.def.storage}`, 'Datastore.Audit') || canPerm(ctx, `/storage/${st.def.storage}`, 'Datastore.AllocateSpace'))
     .map(storageRow);
 }
 
@@ -175,18 +176,18 @@ export const storageRoutes: Route[] = [
   },
   { method: 'GET', path: '/nodes/{node}/storage/{storage}', schema: { props: nodeStorage }, handler: () => [{ subdir: 'content' }, { subdir: 'status' }, { subdir: 'upload' }] },
   {
-    method: 'GET', path: '/nodes/{node}/storage/{storage}/status', schema: { props: nodeStorage },
+    method: 'GET', path: '/nodes/{node}/storage/{storage}/status', perms: (p) => [[`/storage/${p['storage']}`, 'Datastore.Audit']], schema: { props: nodeStorage },
     handler: (ctx) => storageRow(ctx.core.state.storage(String(ctx.params['node']), String(ctx.params['storage']))),
   },
-  { method: 'GET', path: '/nodes/{node}/storage/{storage}/content', schema: { props: { ...nodeStorage, content: str(), vmid: int({ minimum: 100 }) } }, handler: contentList },
+  { method: 'GET', path: '/nodes/{node}/storage/{storage}/content', perms: (p) => [[`/storage/${p['storage']}`, 'Datastore.Audit']], schema: { props: { ...nodeStorage, content: str(), vmid: int({ minimum: 100 }) } }, handler: contentList },
   {
-    method: 'POST', path: '/nodes/{node}/storage/{storage}/content', handler: contentAlloc,
+    method: 'POST', path: '/nodes/{node}/storage/{storage}/content', perms: (p) => [[`/storage/${p['storage']}`, 'Datastore.AllocateSpace']], handler: contentAlloc,
     schema: { props: { ...nodeStorage, filename: { type: 'string' }, size: { type: 'string', pattern: /^\d+[KMG]?$/ }, vmid: { type: 'integer', minimum: 100 }, format: str({ enum: ['raw', 'qcow2', 'subvol', 'vmdk'] }) } },
   },
-  { method: 'GET', path: '/nodes/{node}/storage/{storage}/content/{volume*}', schema: contentSchema, handler: contentGet },
-  { method: 'DELETE', path: '/nodes/{node}/storage/{storage}/content/{volume*}', schema: { props: { ...contentSchema.props, delay: int({ minimum: 1, maximum: 30 }) } }, handler: contentDelete },
+  { method: 'GET', path: '/nodes/{node}/storage/{storage}/content/{volume*}', perms: (p) => [[`/storage/${p['storage']}`, 'Datastore.Audit']], schema: contentSchema, handler: contentGet },
+  { method: 'DELETE', path: '/nodes/{node}/storage/{storage}/content/{volume*}', perms: (p) => [[`/storage/${p['storage']}`, 'Datastore.Allocate']], schema: { props: { ...contentSchema.props, delay: int({ minimum: 1, maximum: 30 }) } }, handler: contentDelete },
   {
-    method: 'POST', path: '/nodes/{node}/storage/{storage}/upload', multipart: true, csrfExempt: true, handler: upload,
+    method: 'POST', path: '/nodes/{node}/storage/{storage}/upload', perms: (p) => [[`/storage/${p['storage']}`, 'Datastore.AllocateTemplate']], multipart: true, csrfExempt: true, handler: upload,
     schema: {
       props: {
         ...nodeStorage, content: { type: 'string', enum: ['iso', 'vztmpl', 'import'] }, filename: { type: 'string', maxLength: 255 },

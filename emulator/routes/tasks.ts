@@ -1,7 +1,22 @@
 // /nodes/{node}/tasks…: list, status, log, stop.
 import type { TaskRecord } from '../tasks';
-import { Ctx, Reply, Route } from '../core';
+import { canPerm, checkPerm, Ctx, Reply, Route } from '../core';
 import { bool, int, nodeProp, str } from '../params';
+
+/** A token sees its own tasks; a user sees theirs and their tokens'; others need Sys.Audit/Sys.Modify. */
+function visible(ctx: Ctx, t: TaskRecord, priv = 'Sys.Audit'): boolean {
+  const who = ctx.identity;
+  if (!who) return false;
+  const owner = t.tokenid ? `${t.user}!${t.tokenid}` : t.user;
+  if (owner === who.full || (!who.tokenid && t.user === who.user)) return true;
+  return canPerm(ctx, `/nodes/${t.node}`, priv);
+}
+
+function owned(ctx: Ctx, upid: string, priv = 'Sys.Audit'): TaskRecord {
+  const t = ctx.core.tasks.get(upid);
+  if (!visible(ctx, t, priv)) checkPerm(ctx, `/nodes/${t.node}`, priv);
+  return t;
+}
 
 function taskRow(t: TaskRecord): Record<string, unknown> {
   const row: Record<string, unknown> = {
@@ -19,7 +34,7 @@ function list(ctx: Ctx): Reply {
   const p = ctx.params;
   const node = String(p['node']);
   ctx.core.state.node(node);
-  let tasks = ctx.core.tasks.list(node);
+  let tasks = ctx.core.tasks.list(node).filter((t) => visible(ctx, t));
   const source = String(p['source'] ?? 'archive');
   if (source === 'active') tasks = tasks.filter((t) => t.status === 'running');
   if (source === 'archive') tasks = tasks.filter((t) => t.status === 'stopped');
@@ -35,7 +50,7 @@ function list(ctx: Ctx): Reply {
 }
 
 function status(ctx: Ctx): unknown {
-  const t = ctx.core.tasks.get(String(ctx.params['upid']));
+  const t = owned(ctx, String(ctx.params['upid']));
   return {
     upid: t.upid, node: t.node, pid: t.pid, pstart: t.pstart, starttime: t.starttime, type: t.type, id: t.id, user: t.user,
     ...(t.tokenid ? { tokenid: t.tokenid } : {}), status: t.status, ...(t.status === 'stopped' ? { exitstatus: t.exitstatus } : {}),
@@ -43,7 +58,7 @@ function status(ctx: Ctx): unknown {
 }
 
 function log(ctx: Ctx): Reply {
-  const t = ctx.core.tasks.get(String(ctx.params['upid']));
+  const t = owned(ctx, String(ctx.params['upid']));
   const start = Number(ctx.params['start'] ?? 0);
   const limit = Number(ctx.params['limit'] ?? 50);
   const lines = t.log.map((line, i) => ({ n: i + 1, t: line }));
@@ -61,8 +76,8 @@ export const taskRoutes: Route[] = [
       },
     },
   },
-  { method: 'GET', path: '/nodes/{node}/tasks/{upid}', schema: { props: upidSchema }, handler: (ctx) => (ctx.core.tasks.get(String(ctx.params['upid'])), [{ name: 'log' }, { name: 'status' }]) },
+  { method: 'GET', path: '/nodes/{node}/tasks/{upid}', schema: { props: upidSchema }, handler: (ctx) => (owned(ctx, String(ctx.params['upid'])), [{ name: 'log' }, { name: 'status' }]) },
   { method: 'GET', path: '/nodes/{node}/tasks/{upid}/status', schema: { props: upidSchema }, handler: status },
   { method: 'GET', path: '/nodes/{node}/tasks/{upid}/log', schema: { props: { ...upidSchema, start: int({ minimum: 0 }), limit: int({ minimum: 0 }), download: bool() } }, handler: log },
-  { method: 'DELETE', path: '/nodes/{node}/tasks/{upid}', schema: { props: upidSchema }, handler: (ctx) => (ctx.core.tasks.get(String(ctx.params['upid'])), null) },
+  { method: 'DELETE', path: '/nodes/{node}/tasks/{upid}', schema: { props: upidSchema }, handler: (ctx) => (owned(ctx, String(ctx.params['upid']), 'Sys.Modify'), null) },
 ];

@@ -211,3 +211,39 @@ describe('legacy error mode and auth delay', () => {
     }
   });
 });
+
+describe('privilege separation (privsep=1 tokens)', () => {
+  test('effective privileges are the token ACL: 403 with path and privilege, lists filtered, own tasks only', async () => {
+    const ro = 'root@pam!ro=6f1c1a9e-0d7b-4c55-9a0e-2b4c1d3e5f60';
+    const none = 'root@pam!none=7a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d';
+    const pe = await startEmulator({
+      taskDurationMs: 5, httpPort: 0,
+      privsepTokens: [{ token: ro, acl: [{ path: '/vms/100', privs: ['VM.Audit', 'VM.PowerMgmt'] }] }, { token: none }],
+    });
+    const pc = new Client(pe);
+    try {
+      await pc.waitTask('pve', await pc.data('POST', '/nodes/pve/lxc', { form: { vmid: '100', ostemplate: TEMPLATE, rootfs: 'local-zfs:1' } }));
+      await pc.waitTask('pve', await pc.data('POST', '/nodes/pve/lxc', { form: { vmid: '101', ostemplate: TEMPLATE, rootfs: 'local-zfs:1' } }));
+      const denied = await pc.call('POST', '/nodes/pve/lxc', { auth: { token: none }, form: { vmid: '102', ostemplate: TEMPLATE, rootfs: 'local-zfs:1' } });
+      expect(denied.status).toBe(403);
+      expect(denied.reason).toBe('Permission check failed (/vms/102, VM.Allocate)');
+      expect(denied.json.message).toBe('Permission check failed (/vms/102, VM.Allocate)\n');
+      expect(await pc.data('GET', '/nodes/pve/lxc', { auth: { token: none } })).toEqual([]);
+      expect((await pc.data('GET', '/nodes/pve/lxc', { auth: { token: ro } })).map((x: any) => x.vmid)).toEqual([100]);
+      expect((await pc.call('GET', '/nodes/pve/lxc/101/config', { auth: { token: ro } })).reason).toBe('Permission check failed (/vms/101, VM.Audit)');
+      const put = await pc.call('PUT', '/nodes/pve/lxc/100/config', { auth: { token: ro }, form: { memory: '1024' } });
+      expect(put.reason).toBe('Permission check failed (/vms/100, VM.Config.Memory)');
+      // A token sees its own tasks but not root's.
+      const upid = await pc.data('POST', '/nodes/pve/lxc/100/status/start', { auth: { token: ro } });
+      expect((await pc.data('GET', `/nodes/pve/tasks/${upid}/status`, { auth: { token: ro } })).tokenid).toBe('ro');
+      const tasks = await pc.data('GET', '/nodes/pve/tasks', { auth: { token: ro }, query: { source: 'all' } });
+      expect(tasks.map((t: any) => t.upid)).toEqual([upid]);
+      const rootTask = (await pc.data('GET', '/nodes/pve/tasks', { query: { typefilter: 'vzcreate' } }))[0].upid;
+      expect((await pc.call('GET', `/nodes/pve/tasks/${rootTask}/status`, { auth: { token: ro } })).reason).toBe('Permission check failed (/nodes/pve, Sys.Audit)');
+      expect((await pc.call('GET', '/nodes/pve/network', { auth: { token: ro } })).status).toBe(403);
+    } finally {
+      await pc.close();
+      await pe.close();
+    }
+  });
+});

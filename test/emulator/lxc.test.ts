@@ -268,11 +268,25 @@ describe('destroy, resize, template, missing CTs', () => {
     r = await c.call('DELETE', `/nodes/${node}/lxc/240`);
     expect(r.reason).toBe('unable to destroy CT 240 - container is running');
     const upid = await c.data('DELETE', `/nodes/${node}/lxc/240`, { query: { force: '1', purge: '1', 'destroy-unreferenced-disks': '1' } });
-    await new Promise((res) => setTimeout(res, 5));
-    expect((await c.data('GET', `/nodes/${node}/lxc/240/config`)).lock).toBe('destroyed');
     expect((await c.waitTask(node, upid)).exitstatus).toBe('OK');
     expect((await c.call('GET', `/nodes/${node}/lxc/240/config`)).status).toBe(500);
     expect(emu.state.storageContent(node, 'local-zfs').some((v) => v['vmid'] === 240)).toBe(false);
+
+    // The `destroyed` lock window, observed on a slower emulator so it is deterministic.
+    const slow = await startEmulator({ taskDurationMs: 300, httpPort: 0 });
+    const sc = new Client(slow);
+    try {
+      await createCt(sc, 100);
+      const d = await sc.data('DELETE', `/nodes/pve/lxc/100`);
+      expect((await sc.data('GET', `/nodes/pve/lxc/100/config`)).lock).toBe('destroyed');
+      // A PUT queues on the flock the destroy worker holds, and then finds the config gone.
+      expect((await sc.call('PUT', `/nodes/pve/lxc/100/config`, { form: { cores: '2' } })).reason).toBe("Configuration file 'nodes/pve/lxc/100.conf' does not exist");
+      await sc.waitTask('pve', d);
+      expect((await sc.call('GET', `/nodes/pve/lxc/100/config`)).status).toBe(500);
+    } finally {
+      await sc.close();
+      await slow.close();
+    }
   });
 
   test('resize grows, refuses shrink and same size', async () => {
