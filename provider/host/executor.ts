@@ -1,0 +1,57 @@
+// Host commands on a PVE node. Every command is an argument array; nothing is ever joined into a shell string here.
+// Implementations: LocalExecutor (execa on this machine, optionally inside a network namespace that stands for a
+// node in tests) and SshExecutor (ssh.ts).
+import { execa } from 'execa';
+import { ProxmoxPodsError } from '../errors';
+
+export interface RunOptions {
+  /** Bytes for the command's stdin. */
+  input?: string | Buffer;
+  timeoutMs?: number;
+  /** Return a non-zero exit instead of throwing. */
+  allowFailure?: boolean;
+}
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+export interface Executor {
+  /** The PVE node this executor reaches (for messages). */
+  readonly node: string;
+  run(cmd: string, args: readonly string[], opts?: RunOptions): Promise<RunResult>;
+}
+
+export class HostCommandError extends ProxmoxPodsError {
+  constructor(readonly node: string, readonly cmd: string, readonly args: readonly string[], readonly result: RunResult) {
+    const detail = (result.stderr || result.stdout).trim().split('\n').slice(-3).join(' | ');
+    super(`node ${node}: \`${[cmd, ...args].join(' ')}\` failed (exit ${result.exitCode}): ${detail}`, 'E_HOST_COMMAND');
+  }
+}
+
+export interface LocalExecutorOptions {
+  /** Run every command inside `ip netns exec <netns>` (tests: a namespace stands for a node). */
+  netns?: string;
+  defaultTimeoutMs?: number;
+}
+
+export class LocalExecutor implements Executor {
+  constructor(readonly node: string, private readonly opts: LocalExecutorOptions = {}) {}
+
+  async run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+    const [file, argv] = this.opts.netns ? ['ip', ['netns', 'exec', this.opts.netns, cmd, ...args]] : [cmd, [...args]];
+    const r = await execa(file, argv, {
+      input: opts.input,
+      timeout: opts.timeoutMs ?? this.opts.defaultTimeoutMs ?? 60_000,
+      reject: false,
+      maxBuffer: 64 * 1024 * 1024,
+      stripFinalNewline: false,
+    });
+    const result: RunResult = { stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), exitCode: r.exitCode ?? (r.timedOut ? 124 : 1) };
+    if (r.failed && r.exitCode === undefined) result.stderr ||= r.message;
+    if (result.exitCode !== 0 && !opts.allowFailure) throw new HostCommandError(this.node, cmd, args, result);
+    return result;
+  }
+}
