@@ -50,7 +50,7 @@ export class LocalExecutor implements Executor {
       stripFinalNewline: false,
     });
     const result: RunResult = { stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), exitCode: r.exitCode ?? (r.timedOut ? 124 : 1) };
-    if (r.failed && r.exitCode === undefined) result.stderr ||= r.message;
+    if (r.failed && r.exitCode === undefined) result.stderr ||= r.message ?? 'command failed to start';
     if (result.exitCode !== 0 && !opts.allowFailure) throw new HostCommandError(this.node, cmd, args, result);
     return result;
   }
