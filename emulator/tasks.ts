@@ -2,6 +2,9 @@
 // state is read from the last line of its log.
 import { ParamError } from './errors';
 
+/** A task failure injected through a FaultRule; workers pass it through unwrapped. */
+export class InjectedTaskError extends Error {}
+
 export interface TaskRecord {
   upid: string;
   node: string;
@@ -63,7 +66,7 @@ export class TaskManager {
 
   constructor(private readonly clock: () => number, private readonly durationMs: number) {}
 
-  /** Start a worker; `failWith` (fault injection) replaces its work with that error. */
+  /** Start a worker; `failWith` (fault injection) makes it fail with exactly that error at its first sleep. */
   start(opts: { node: string; type: string; id: string; user: string; worker: Worker; failWith?: string; warnings?: number }): string {
     const pid = this.nextPid++;
     const starttime = Math.floor(this.clock() / 1000);
@@ -76,6 +79,9 @@ export class TaskManager {
       status: 'running', log: [], done: Promise.resolve(),
     };
     let warnings = 0;
+    const failWith = opts.failWith;
+    let injected = false;
+    const plainSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
     const handle: TaskHandle = {
       log: (line) => rec.log.push(...line.split('\n')),
       warn: (line) => {
@@ -83,22 +89,22 @@ export class TaskManager {
         rec.log.push(`WARN: ${line}`);
       },
       // Unref'd: a task still sleeping must not keep a closed emulator's process alive.
-      sleep: (ms = this.durationMs) => new Promise((r) => setTimeout(r, ms).unref()),
-    };
-    const failWith = opts.failWith;
-    const extraWarnings = opts.warnings ?? 0;
-    // An injected failure surfaces at the worker's first sleep, inside the worker, so that its own cleanup (a failed
-    // create removes its config and disks, locks are released) runs exactly as for a real failure.
-    const body: Worker = failWith !== undefined
-      ? async (t) => {
-          const failing = { ...t, sleep: async (ms?: number) => { await t.sleep(ms); throw new Error(failWith); } };
-          await opts.worker(failing);
-          throw new Error(failWith);
+      // An injected failure fires at the worker's first sleep, i.e. before it changes anything,
+      // so the worker's own error path (cleanup, unlock) runs as it would for a real failure.
+      sleep: async (ms = this.durationMs) => {
+        await plainSleep(ms);
+        if (failWith !== undefined && !injected) {
+          injected = true;
+          throw new InjectedTaskError(failWith);
         }
-      : async (t) => {
-          await opts.worker(t);
-          for (let i = 0; i < extraWarnings; i++) t.warn(`injected warning ${i + 1}`);
-        };
+      },
+    };
+    const extraWarnings = opts.warnings ?? 0;
+    const body: Worker = async (t) => {
+      await opts.worker(t);
+      if (failWith !== undefined && !injected) throw new InjectedTaskError(failWith);
+      for (let i = 0; i < extraWarnings; i++) t.warn(`injected warning ${i + 1}`);
+    };
     this.tasks.set(upid, rec);
     // Run on the next tick so the UPID is returned before the worker does anything observable.
     rec.done = new Promise<void>((r) => setImmediate(r))

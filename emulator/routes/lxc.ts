@@ -9,6 +9,7 @@ import {
   appliesLive, configSchema, deletesLive, isConfigKey, parseKey, printKey, REQUIRED_KEYS, rootOnlyFeatureChange, storedValue,
 } from '../lxc-config';
 import { allocateDisk, freeVolume } from './storage';
+import { InjectedTaskError } from '../tasks';
 
 const base = { node: nodeProp, vmid: vmidProp };
 const nodeOnly: ParamSchema = { props: { node: nodeProp } };
@@ -174,6 +175,7 @@ async function createCt(ctx: Ctx): Promise<string> {
     } catch (err) {
       for (const volid of allocated) freeVolume(core, node, volid);
       if (core.state.guests.get(vmid) === ct) core.state.guests.delete(vmid);
+      if (err instanceof InjectedTaskError) throw err;
       throw new Error(`unable to create CT ${vmid} - ${(err as Error).message}`);
     } finally {
       release();
@@ -378,7 +380,12 @@ function destroy(ctx: Ctx): string {
   return startTask(ctx, node, 'vzdestroy', String(vmid), (t) =>
     core.flocks.with(vmid, async () => {
       ct.conf['lock'] = 'destroyed';
-      await t.sleep();
+      try {
+        await t.sleep();
+      } catch (err) {
+        delete ct.conf['lock'];
+        throw err;
+      }
       if (ct.status === 'running') setStatus(core, ct, 'stopped');
       for (const volid of ownedVolumes(ct)) freeVolume(core, node, volid);
       if (params['destroy-unreferenced-disks'] ?? 1) {

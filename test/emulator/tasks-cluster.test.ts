@@ -84,6 +84,23 @@ describe('tasks', () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(140);
   });
 
+  test('an injected create failure runs the worker cleanup: no config, no lock, vmid reusable', async () => {
+    emu.faults.add({ method: 'POST', path: '/nodes/pve2/lxc', taskError: 'unable to create CT 150 - disk full' });
+    const upid = await c.data('POST', '/nodes/pve2/lxc', { form: { vmid: '150', ostemplate: TEMPLATE, rootfs: 'local-zfs:1' } });
+    expect((await c.waitTask('pve2', upid)).exitstatus).toBe('unable to create CT 150 - disk full');
+    expect(emu.state.containers().some((x) => x.vmid === 150)).toBe(false);
+    expect(emu.state.storageContent('pve2', 'local-zfs').some((v) => v['vmid'] === 150)).toBe(false);
+    const again = await c.data('POST', '/nodes/pve2/lxc', { form: { vmid: '150', ostemplate: TEMPLATE, rootfs: 'local-zfs:1' } });
+    expect((await c.waitTask('pve2', again)).exitstatus).toBe('OK');
+    // Injected destroy failure leaves the CT, unlocked.
+    emu.faults.add({ method: 'DELETE', path: '/nodes/pve2/lxc/150', taskError: 'zfs error: dataset is busy' });
+    const d = await c.data('DELETE', '/nodes/pve2/lxc/150');
+    expect((await c.waitTask('pve2', d)).exitstatus).toBe('zfs error: dataset is busy');
+    expect(emu.state.containers().find((x) => x.vmid === 150)!.config['lock']).toBeUndefined();
+    await c.waitTask('pve2', await c.data('DELETE', '/nodes/pve2/lxc/150'));
+    expect(emu.state.containers().some((x) => x.vmid === 150)).toBe(false);
+  });
+
   test('task list: filters, total, stopped tasks carry status/endtime', async () => {
     const r = await c.call('GET', '/nodes/pve1/tasks', { query: { typefilter: 'vzstop', limit: '1' } });
     expect(r.json.total).toBe(2);
@@ -92,7 +109,9 @@ describe('tasks', () => {
     expect(r.json.data[0].endtime).toEqual(expect.any(Number));
     const errors = await c.data('GET', '/nodes/pve1/tasks', { query: { errors: '1' } });
     expect(errors.map((t: any) => t.status)).toEqual(['command lxc-stop failed exit code 1']);
-    expect(await c.data('GET', '/nodes/pve2/tasks')).toEqual([]);
+    const pve2 = await c.data('GET', '/nodes/pve2/tasks');
+    expect(pve2.length).toBeGreaterThan(0);
+    expect(pve2.every((t: any) => t.node === 'pve2')).toBe(true);
   });
 });
 
