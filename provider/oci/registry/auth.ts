@@ -69,7 +69,9 @@ export class Authenticator {
     if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new RegistryAuthError(this.ctx.host, `bearer realm must be http(s), got ${url.protocol}`);
     if (ch.params.service) url.searchParams.set('service', ch.params.service);
     // Several scopes are space-separated; each becomes its own `scope` parameter.
-    for (const s of (ch.params.scope || scope).split(' ').filter(Boolean)) url.searchParams.append('scope', s);
+    // Ask for what we need plus what the challenge names (it may name less, e.g. pull for a HEAD during a push).
+    const scopes = new Set([scope, ...(ch.params.scope ?? '').split(' ')].filter(Boolean));
+    for (const s of scopes) url.searchParams.append('scope', s);
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.ctx.credentials) {
       if (!this.ctx.mayCarrySecrets(url)) {

@@ -50,7 +50,8 @@ function serveBytes(req: IncomingMessage, res: ServerResponse, bytes: Buffer, fa
   if (left > 0) {
     faults.truncate!.set(digest, left - 1);
     res.writeHead(status, headers);
-    res.write(body.subarray(0, Math.min(faults.truncateAt ?? Math.floor(body.length / 2), body.length - 1)), () => res.socket?.destroy());
+    // A graceful FIN (not RST) so every byte sent reaches the client before the connection drops.
+    res.write(body.subarray(0, Math.min(faults.truncateAt ?? Math.floor(body.length / 2), body.length - 1)), () => res.socket?.end());
     return;
   }
   res.writeHead(status, headers).end(req.method === 'HEAD' ? undefined : body);
