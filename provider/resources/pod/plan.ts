@@ -20,7 +20,7 @@ const STATE_ONLY = new Set(['timeouts', 'restartPlanned', 'adopt', 'name']);
 /** PVE applies these on a running CT right away (fastplug or hotplug). */
 const LIVE = new Set(['hostname', 'cores', 'memory', 'swap', 'tags', 'description', 'onboot', 'network', 'running']);
 /** PVE keeps these pending until the next start; the provider reboots the pod to apply them. */
-const RESTART = new Set(['env', 'entrypoint', 'nameserver', 'searchdomain', 'nesting']);
+const RESTART = new Set(['env', 'entrypoint', 'nameserver', 'searchdomain', 'nesting', 'mounts']);
 /** A different container: a new rootfs from another image, another node, another id, another storage. */
 const REPLACE = new Set(['image', 'node', 'vmid', 'unprivileged']);
 

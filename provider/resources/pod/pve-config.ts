@@ -125,6 +125,9 @@ export function managedConfig(inputs: PodInputs, identity: PodIdentity = {}): Re
     }),
   };
   if (inputs.network) cfg.net0 = netParam(inputs.network);
+  inputs.mounts?.forEach((m, i) => {
+    cfg[`mp${i}`] = printMount({ volume: m.source, mp: m.path, ro: m.readOnly, backup: m.backup });
+  });
   if (inputs.nameserver?.length) cfg.nameserver = inputs.nameserver.join(' ');
   if (inputs.searchdomain) cfg.searchdomain = inputs.searchdomain;
   if (inputs.onboot !== undefined) cfg.onboot = inputs.onboot ? 1 : 0;
@@ -137,7 +140,7 @@ export function managedConfig(inputs: PodInputs, identity: PodIdentity = {}): Re
 }
 
 /** Keys that, when absent from the desired config, must be deleted from the live one. */
-export const OPTIONAL_KEYS = ['net0', 'nameserver', 'searchdomain', 'onboot', 'features', 'env', 'entrypoint'] as const;
+export const OPTIONAL_KEYS = ['net0', 'nameserver', 'searchdomain', 'onboot', 'features', 'env', 'entrypoint', ...Array.from({ length: 10 }, (_, i) => `mp${i}`)] as const;
 
 export function createParams(inputs: PodInputs, storage: string, identity: PodIdentity = {}): Record<string, string | number> {
   return {
@@ -204,6 +207,13 @@ export function inputsFromConfig(cfg: Record<string, unknown>, base: Partial<Pod
     if (n.rate !== undefined) net.rateMbps = n.rate;
     inputs.network = net;
   }
+  const mounts = Array.from({ length: 10 }, (_, i) => cfg[`mp${i}`])
+    .filter((v): v is string => typeof v === 'string')
+    .map((text) => {
+      const m = parseMount(text);
+      return { source: m.volume, path: m.mp ?? '/', ...(m.ro !== undefined ? { readOnly: m.ro } : {}), ...(m.backup !== undefined ? { backup: m.backup } : {}) };
+    });
+  if (mounts.length) inputs.mounts = mounts;
   if (typeof cfg.nameserver === 'string' && cfg.nameserver) inputs.nameserver = cfg.nameserver.split(/\s+/);
   if (typeof cfg.searchdomain === 'string' && cfg.searchdomain) inputs.searchdomain = cfg.searchdomain;
   if (cfg.onboot !== undefined) inputs.onboot = Number(cfg.onboot) === 1;

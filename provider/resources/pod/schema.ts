@@ -56,6 +56,16 @@ export const rootfsSchema = z
   })
   .strict();
 
+export const mountSchema = z
+  .object({
+    /** A host path (bind mount, root@pam only in PVE) or a PVE volume id. */
+    source: z.string().refine((s) => s.startsWith('/') || volid.test(s), { message: 'must be an absolute host path or a PVE volume id such as "local-zfs:subvol-100-disk-1"' }),
+    path: z.string().regex(/^\/[^\0,;=]*$/, { message: 'must be an absolute path inside the pod without , ; or =' }),
+    readOnly: z.boolean().optional(),
+    backup: z.boolean().optional(),
+  })
+  .strict();
+
 export const podInputsSchema = z
   .object({
     /** The Pulumi resource name; the default hostname. */
@@ -74,6 +84,7 @@ export const podInputsSchema = z
     swap: z.number().int().min(0, { message: 'must be 0 or more (MiB)' }).default(512),
     rootfs: rootfsSchema.default({ sizeGiB: 4 }),
     network: networkSchema.optional(),
+    mounts: z.array(mountSchema).max(10, { message: 'at most 10 mounts (mp0..mp9)' }).optional(),
     nameserver: z.array(z.string().regex(ipv4, { message: 'must be an IPv4 address' })).optional(),
     searchdomain: z.string().regex(dnsName, { message: 'must be a DNS domain such as "lab.example"' }).optional(),
     env: z
@@ -97,6 +108,7 @@ export const podInputsSchema = z
 
 export type PodInputs = z.infer<typeof podInputsSchema>;
 export type PodNetwork = z.infer<typeof networkSchema>;
+export type PodMount = z.infer<typeof mountSchema>;
 export type PodImage = z.infer<typeof imageSchema>;
 
 export interface PodOutputs extends PodInputs {
