@@ -70,7 +70,7 @@ function checkSkiplock(ctx: Ctx): void {
 
 /** `vm_start` applies pending changes before starting. */
 export function applyPending(ct: Container): void {
-  for (const [k, v] of Object.entries(ct.pending)) ct.conf[k] = v;
+  for (const [k, v] of Object.entries(ct.pending)) setConfValue(ct, k, v);
   for (const k of ct.pendingDelete) delete ct.conf[k];
   ct.pending = {};
   ct.pendingDelete.clear();
@@ -253,6 +253,7 @@ async function configPut(ctx: Ctx): Promise<null> {
       fail('detected modified configuration - file changed by other user? Try again.');
     }
     checkRootOnly(ctx, sets, mergedConfig(ct));
+    allocateNewDisks(ctx, ct, sets);
     for (const k of reverts) {
       delete ct.pending[k];
       ct.pendingDelete.delete(k);
@@ -269,11 +270,46 @@ async function configPut(ctx: Ctx): Promise<null> {
       ct.pendingDelete.delete(k);
       if (!running || appliesLive(k, ct.conf)) {
         delete ct.pending[k];
-        ct.conf[k] = value;
+        setConfValue(ct, k, value);
       } else ct.pending[k] = value;
     }
   });
   return null;
+}
+
+/**
+ * `STORAGE:SIZE` volumes in a config update are allocated at once (as PVE's update does); a mount
+ * point that replaces another volume leaves the old one as `unusedN`.
+ */
+function allocateNewDisks(ctx: Ctx, ct: Container, sets: ConfigValues): void {
+  for (const key of Object.keys(sets).filter((k) => k === 'rootfs' || /^mp\d+$/.test(k))) {
+    const values = parseKey(key, String(sets[key]));
+    const m = NEW_DISK.exec(String(values['volume']));
+    if (!m) continue;
+    const sid = m[1]!;
+    const st = ctx.core.state.node(ct.node).storages.get(sid);
+    if (!st) fail(`storage '${sid}' does not exist`);
+    if (!st.def.content.includes('rootdir')) paramError(key, `storage '${sid}' does not support container directories`);
+    checkPerm(ctx, `/storage/${sid}`, 'Datastore.AllocateSpace');
+    const vol = allocateDisk(ctx.core, ct.node, sid, ct.vmid, Math.round(Number(m[2]) * 1024 ** 3));
+    values['volume'] = vol.volid;
+    values['size'] = formatSize(vol.size);
+    sets[key] = printKey(key, values);
+  }
+}
+
+/** Before a disk key takes a new value, keep the volume it drops as `unusedN` (as PVE does). */
+function setConfValue(ct: Container, key: string, value: string | number): void {
+  const previous = ct.conf[key];
+  if ((key === 'rootfs' || /^mp\d+$/.test(key)) && typeof previous === 'string' && typeof value === 'string') {
+    const old = parseKey(key, previous)['volume'];
+    if (!isBind(old) && old !== parseKey(key, value)['volume']) {
+      let n = 0;
+      while (ct.conf[`unused${n}`] !== undefined) n++;
+      ct.conf[`unused${n}`] = String(old);
+    }
+  }
+  ct.conf[key] = value;
 }
 
 function pendingGet(ctx: Ctx): unknown {

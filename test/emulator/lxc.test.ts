@@ -145,6 +145,25 @@ describe('config, pending and digest', () => {
     expect((await c.data('GET', `/nodes/${node}/lxc/211/pending`)).some((p: any) => p.pending !== undefined || p.delete)).toBe(false);
   });
 
+  test('new volumes in a config update are allocated; a running CT hot-plugs a new mount point', async () => {
+    await startCt(c, 210);
+    await c.data('PUT', `/nodes/${node}/lxc/210/config`, { form: { mp0: 'local-zfs:2,mp=/var/lib/data,backup=1' } });
+    const conf = await c.data('GET', `/nodes/${node}/lxc/210/config`, { query: { current: '1' } });
+    expect(conf.mp0).toBe('local-zfs:subvol-210-disk-1,mp=/var/lib/data,backup=1,size=2G');
+    expect(emu.state.storageContent(node, 'local-zfs').some((v) => v['volid'] === 'local-zfs:subvol-210-disk-1')).toBe(true);
+    // Changing an existing mount point on a running CT stays pending; the old volume becomes unused0.
+    await c.data('PUT', `/nodes/${node}/lxc/210/config`, { form: { mp0: 'local-lvm:1,mp=/var/lib/data' } });
+    const pending = await c.data('GET', `/nodes/${node}/lxc/210/pending`);
+    expect(pending.find((p: any) => p.key === 'mp0')).toEqual({ key: 'mp0', value: conf.mp0, pending: 'local-lvm:vm-210-disk-0,mp=/var/lib/data,size=1G' });
+    expect((await c.data('GET', `/nodes/${node}/lxc/210/config`)).unused0).toBeUndefined();
+    // The reboot applies it; only then does the old volume become unused0.
+    await c.waitTask(node, await c.data('POST', `/nodes/${node}/lxc/210/status/reboot`));
+    const after = await c.data('GET', `/nodes/${node}/lxc/210/config`);
+    expect(after.mp0).toBe('local-lvm:vm-210-disk-0,mp=/var/lib/data,size=1G');
+    expect(after.unused0).toBe('local-zfs:subvol-210-disk-1');
+    await c.waitTask(node, await c.data('POST', `/nodes/${node}/lxc/210/status/stop`));
+  });
+
   test('delete/revert rules', async () => {
     const put = (form: Record<string, string>) => c.call('PUT', `/nodes/${node}/lxc/210/config`, { form });
     let r = await put({ delete: 'bogus' });
