@@ -136,6 +136,9 @@ export function assertRunnable(manifest: ImageManifest, what: string): void {
   if (manifest.artifactType || manifest.config.mediaType === MediaTypes.ociEmpty) {
     throw new ManifestError(what, `is an artifact (${manifest.artifactType ?? manifest.config.mediaType}), not a runnable image`);
   }
+  if (manifest.config.size > MAX_JSON_BYTES) {
+    throw new ManifestError(what, `config claims ${manifest.config.size} bytes, more than the ${MAX_JSON_BYTES} byte limit`);
+  }
   if (!CONFIG_TYPES.includes(manifest.config.mediaType)) {
     throw new ManifestError(what, `config media type ${manifest.config.mediaType} is not an image config`);
   }

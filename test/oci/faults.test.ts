@@ -189,6 +189,24 @@ test('case 37: concurrent pulls of one image share one download per blob', async
   }
 });
 
+test('layers download in parallel under the bound', async () => {
+  const many = buildImage({ layers: await Promise.all(Array.from({ length: 6 }, async (_, i) => ({ tar: await makeTar([{ name: `f${i}`, content: `layer ${i}` }]) }))) });
+  const s = await serve({ 'repo/many:v1': many }, { blobDelayMs: 80 });
+  const pulled = await pullFrom(s, await freshStore(), 'repo/many:v1', { concurrency: 2 });
+  expect(pulled.layers).toHaveLength(6);
+  expect(s.stats.maxInflight).toBe(2);
+  const s3 = await serve({ 'repo/many:v1': many }, { blobDelayMs: 80 });
+  await pullFrom(s3, await freshStore(), 'repo/many:v1');
+  expect(s3.stats.maxInflight).toBe(3);
+});
+
+test('a config larger than the document limit is refused before download', async () => {
+  const huge = buildImage({ layers: [{ tar: await makeTar([{ name: 'x', content: 'x' }]) }], mutateManifest: (m) => ({ ...m, config: { ...m.config, size: 64 * 1024 * 1024 } }) });
+  const s = await serve({ 'repo/huge:v1': huge });
+  await expect(pullFrom(s, await freshStore(), 'repo/huge:v1')).rejects.toThrow(/config claims 67108864 bytes/);
+  expect(s.log.filter((r) => r.path.includes('/blobs/'))).toEqual([]);
+});
+
 describe('case 38: bearer tokens', () => {
   test('a cached token refused by the registry (expired) triggers exactly one re-auth', async () => {
     const s = await serve({ 'repo/img:v1': image }, { bearer: { expiresIn: 3600, serverTtlMs: 300 } });

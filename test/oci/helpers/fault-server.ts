@@ -27,7 +27,7 @@ export interface Faults {
 
 export interface RequestLog { method: string; path: string; range?: string; authorization?: string }
 
-export interface FaultServer { url: string; host: string; log: RequestLog[]; tokensIssued: number; faults: Faults; close(): Promise<void> }
+export interface FaultServer { url: string; host: string; log: RequestLog[]; tokensIssued: number; faults: Faults; stats: { inflight: number; maxInflight: number }; close(): Promise<void> }
 
 function serveBytes(req: IncomingMessage, res: ServerResponse, bytes: Buffer, faults: Faults, digest: string): void {
   const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
@@ -63,6 +63,7 @@ export async function startFaultRegistry(images: Record<string, Servable>, fault
   const log: RequestLog[] = [];
   const tokens = new Map<string, number>();
   const state = { tokensIssued: 0 };
+  const stats = { inflight: 0, maxInflight: 0 };
   const manifests = new Map<string, { bytes: Buffer; mediaType: string }>();
   const blobs = new Map<string, Buffer>();
   for (const img of Object.values(images)) {
@@ -105,6 +106,9 @@ export async function startFaultRegistry(images: Record<string, Servable>, fault
     }
     const bytes = blobs.get(ref);
     if (!bytes) { res.writeHead(404).end(); return; }
+    stats.inflight++;
+    stats.maxInflight = Math.max(stats.maxInflight, stats.inflight);
+    res.on('close', () => { stats.inflight--; });
     const send = () => {
       if (faults.redirectBlobsTo) { res.writeHead(307, { location: `${faults.redirectBlobsTo}/blobs/${ref}` }).end(); return; }
       serveBytes(req, res, faults.blobBody ? faults.blobBody(ref, bytes) : bytes, faults, ref);
@@ -113,7 +117,7 @@ export async function startFaultRegistry(images: Record<string, Servable>, fault
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   return {
-    url: `http://${host}`, host, log, faults,
+    url: `http://${host}`, host, log, faults, stats,
     get tokensIssued() { return state.tokensIssued; },
     close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
@@ -134,7 +138,7 @@ export async function startBlobHost(blobs: Map<string, Buffer>, faults: Faults =
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   return {
-    url: `http://${host}`, host, log, faults, tokensIssued: 0,
+    url: `http://${host}`, host, log, faults, tokensIssued: 0, stats: { inflight: 0, maxInflight: 0 },
     close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
 }
