@@ -278,8 +278,8 @@ async function configPut(ctx: Ctx): Promise<null> {
 }
 
 /**
- * `STORAGE:SIZE` volumes in a config update are allocated at once (as PVE's update does); a mount
- * point that replaces another volume leaves the old one as `unusedN`.
+ * `STORAGE:SIZE` volumes in a config update are allocated at once, as PVE's update does (the
+ * volume they replace becomes `unusedN` only when the change applies; see setConfValue).
  */
 function allocateNewDisks(ctx: Ctx, ct: Container, sets: ConfigValues): void {
   for (const key of Object.keys(sets).filter((k) => k === 'rootfs' || /^mp\d+$/.test(k))) {
