@@ -7,7 +7,7 @@ import { PartialCreateError } from '../../provider/resources/common/partial';
 import { createPod, deletePod, readPod, updatePod } from '../../provider/resources/pod/lifecycle';
 import { podInputsSchema, type PodOutputs } from '../../provider/resources/pod/schema';
 import { setStackConfig } from '../../provider/resources/common/connection';
-import { DeadlineError, InputError } from '../../provider/errors';
+import { InputError } from '../../provider/errors';
 
 const T = 'local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst';
 const spec = (over: Record<string, unknown> = {}) => podInputsSchema.parse({ name: 'web', image: T, rootfs: { storage: 'local-zfs', sizeGiB: 2 }, network: { ip: '10.9.0.2/24' }, ...over });
@@ -80,7 +80,8 @@ describe('Pod lifecycle against the emulator', () => {
       const err = await createPod(spec({ timeouts: { create: '700ms' } }), { pve: slowPve }).catch((e) => e);
       expect(Date.now() - started).toBeLessThan(2500);
       expect(err).toBeInstanceOf(PartialCreateError);
-      expect(err.cause).toBeInstanceOf(DeadlineError);
+      // The resource's own deadline ended the wait (the client reports it as a deadline or as retries cut short by it).
+      expect(String(err.cause?.message)).toMatch(/did not finish within|deadline reached/);
       expect(slow.state.containers()).toHaveLength(1);
     } finally {
       await slowPve.close();

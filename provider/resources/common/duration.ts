@@ -1,7 +1,6 @@
 // Deadlines: the engine gives dynamic providers no custom timeouts, so every resource takes its own
 // (`timeouts: { create: "10m" }`) and the provider enforces them.
 import { z } from 'zod';
-import { DeadlineError } from '../../errors';
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
@@ -26,16 +25,5 @@ export function timeoutMs(t: Timeouts | undefined, op: keyof typeof DEFAULT_TIME
   return (given && parseDuration(given)) || DEFAULT_TIMEOUTS_MS[op];
 }
 
-/** A point in time that every step of one operation shares. */
-export class Deadline {
-  private readonly end: number;
-  constructor(readonly what: string, readonly ms: number, now = Date.now()) {
-    this.end = now + ms;
-  }
-  remaining(): number {
-    return Math.max(0, this.end - Date.now());
-  }
-  check(step?: string): void {
-    if (this.remaining() <= 0) throw new DeadlineError(step ? `${this.what} (${step})` : this.what, this.ms);
-  }
-}
+// One clock for every step of one operation, shared with the PVE client's own waits and retries.
+export { Deadline } from '../../proxmox/retry';

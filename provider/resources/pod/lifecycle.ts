@@ -70,16 +70,16 @@ async function converge(ctx: PodContext, node: string, vmid: number, inputs: Pod
   const desired = managedConfig(inputs, ctx.identity);
   const { set, del } = configUpdate(live, desired);
   if (Object.keys(set).length || del.length) {
-    deadline.check('update config');
+    deadline.check();
     await pve.updateContainerConfig(node, vmid, set, { digest: typeof live.digest === 'string' ? live.digest : undefined, delete: del });
   }
   const liveSize = typeof live.rootfs === 'string' ? /size=(\d+(?:\.\d+)?)G/.exec(live.rootfs)?.[1] : undefined;
   if (liveSize !== undefined && inputs.rootfs.sizeGiB > Number(liveSize)) {
-    deadline.check('resize rootfs');
+    deadline.check();
     await pve.resizeContainerDisk(node, vmid, 'rootfs', `${inputs.rootfs.sizeGiB}G`, { deadlineMs: deadline.remaining() });
   }
   const status = (await pve.containerStatus(node, vmid))?.status;
-  deadline.check('power state');
+  deadline.check();
   if (inputs.running) {
     if (status !== 'running') await pve.startContainer(node, vmid, { deadlineMs: deadline.remaining() });
     else if ((await pve.pendingConfig(node, vmid)).some((p) => p.pending !== undefined || p.delete !== undefined)) {
@@ -170,6 +170,6 @@ export async function deletePod(id: string, props: PodOutputs, ctxIn?: Partial<P
   if (props.name && !isOurs(found.config, props.name)) return; // the vmid was reused by another container
   const status = (await ctx.pve.containerStatus(found.node, vmid))?.status;
   if (status === 'running') await ctx.pve.stopContainer(found.node, vmid, { deadlineMs: deadline.remaining() });
-  deadline.check('destroy');
+  deadline.check();
   await ctx.pve.destroyContainer(found.node, vmid, { purge: true, deadlineMs: deadline.remaining() });
 }
