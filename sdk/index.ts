@@ -1,1 +1,2 @@
 export { Pod, type PodArgs, type PodImageSource } from './pod';
+export { StatefulSetPod, type StatefulSetPodArgs } from './statefulset-pod';

@@ -1,7 +1,9 @@
 // Every resource kind the provider serves, by the name the SDK uses in its type token.
 import { podModule } from './pod';
+import { statefulSetPodModule } from './statefulset';
 import type { ResourceModule } from './types';
 
 export const resourceModules: Record<string, ResourceModule> = {
   [podModule.kind]: podModule,
+  [statefulSetPodModule.kind]: statefulSetPodModule,
 };

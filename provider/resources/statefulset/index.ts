@@ -1,0 +1,69 @@
+import { checkWithSchema } from '../common/check';
+import { pveClient } from '../common/connection';
+import { InputError } from '../../errors';
+import type { CheckFailure, ResourceModule } from '../types';
+import { createPod, deletePod, readPod, updatePod } from '../pod/lifecycle';
+import { planPodChange, restartReason } from '../pod/plan';
+import { spreadNode } from './identity';
+import { statefulSetPodInputsSchema, type StatefulSetPodInputs } from './schema';
+import { statefulInputsFromPod, toPodInputs, toPodOutputs, toStatefulOutputs, type StatefulSetPodOutputs } from './translate';
+
+/** Identity inputs: changing any of them is a different member of a different set. */
+const IDENTITY = ['set', 'ordinal', 'namespace'] as const;
+
+const identityOf = (s: StatefulSetPodInputs) => ({ kind: 'StatefulSetPod', extra: { set: s.set, ordinal: s.ordinal, namespace: s.namespace } });
+
+function derivationFailures(s: StatefulSetPodInputs): CheckFailure[] {
+  try {
+    toPodInputs(s);
+    if (s.network.gateway && !s.network.cidr) return [{ property: 'network.gateway', reason: 'a gateway needs network.cidr (static addresses); remove it for DHCP' }];
+    if (s.node && s.volume?.node && s.node !== s.volume.node) return [{ property: 'node', reason: `the volume lives on ${s.volume.node}; pin the pod there or leave node unset` }];
+    return [];
+  } catch (err) {
+    if (err instanceof InputError) return [{ property: err.field, reason: err.message.slice(err.field.length + 2) }];
+    throw err;
+  }
+}
+
+export const statefulSetPodModule: ResourceModule<StatefulSetPodInputs, StatefulSetPodOutputs> = {
+  kind: 'StatefulSetPod',
+  schema: statefulSetPodInputsSchema,
+  check(olds, news) {
+    const result = checkWithSchema(statefulSetPodInputsSchema, news, derivationFailures);
+    if (result.failures || !result.inputs) return result;
+    const { restartPlanned: _previous, ...inputs } = result.inputs;
+    const hasOlds = Object.keys(olds).some((k) => !k.startsWith('__'));
+    let reason: string | undefined;
+    if (hasOlds) {
+      const parsedOld = statefulSetPodInputsSchema.safeParse(olds);
+      if (parsedOld.success) reason = restartReason(toPodInputs(parsedOld.data), toPodInputs(inputs as StatefulSetPodInputs));
+    }
+    return { inputs: (reason ? { ...inputs, restartPlanned: reason } : inputs) as StatefulSetPodInputs };
+  },
+  diff(_id, olds, news) {
+    const plan = planPodChange(toPodOutputs(olds), toPodInputs(news));
+    const identity = IDENTITY.filter((k) => olds[k] !== news[k]);
+    const stateOnly = (['service', 'domain', 'timeouts'] as const).filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
+    const replaces = [...identity, ...plan.replace];
+    const changed = [...identity, ...plan.changed, ...stateOnly];
+    return { changes: changed.length > 0, replaces, changed, deleteBeforeReplace: replaces.length > 0 };
+  },
+  async create(inputs) {
+    const pve = pveClient();
+    const pod = toPodInputs(inputs);
+    if (!pod.node) pod.node = spreadNode((await pve.nodes()).filter((n) => !n.status || n.status === 'online').map((n) => n.node), inputs.ordinal);
+    const { id, outs } = await createPod(pod, { pve, identity: identityOf(inputs) });
+    return { id, outs: toStatefulOutputs(inputs, outs) };
+  },
+  async read(id, props) {
+    const r = await readPod(id, toPodOutputs(props));
+    if (!r.id || !r.inputs) return { id: '', props: {} as StatefulSetPodOutputs };
+    const inputs = statefulInputsFromPod(props, r.inputs);
+    return { id, props: toStatefulOutputs(inputs, r.props as never), inputs };
+  },
+  async update(id, olds, news) {
+    const { outs } = await updatePod(id, toPodOutputs(olds), { ...toPodInputs(news), node: olds.node }, { identity: identityOf(news) });
+    return { outs: toStatefulOutputs(news, outs) };
+  },
+  delete: (id, props) => deletePod(id, toPodOutputs(props)),
+};
