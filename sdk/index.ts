@@ -1,2 +1,3 @@
 export { Pod, type PodArgs, type PodImageSource } from './pod';
 export { StatefulSetPod, type StatefulSetPodArgs } from './statefulset-pod';
+export { PersistentVolume, type PersistentVolumeArgs } from './persistent-volume';

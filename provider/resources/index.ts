@@ -1,9 +1,11 @@
 // Every resource kind the provider serves, by the name the SDK uses in its type token.
 import { podModule } from './pod';
 import { statefulSetPodModule } from './statefulset';
+import { persistentVolumeModule } from './volume';
 import type { ResourceModule } from './types';
 
 export const resourceModules: Record<string, ResourceModule> = {
   [podModule.kind]: podModule,
   [statefulSetPodModule.kind]: statefulSetPodModule,
+  [persistentVolumeModule.kind]: persistentVolumeModule,
 };

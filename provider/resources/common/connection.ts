@@ -4,7 +4,7 @@ import { CONFIG_KEYS as CONNECTION_KEYS, resolveConnectionConfig } from '../../p
 import { PveClient } from '../../proxmox/client';
 
 /** Every stack config key the provider reads (`proxmox-pods:<key>`). */
-export const CONFIG_KEYS = [...Object.keys(CONNECTION_KEYS), 'storage'] as const;
+export const CONFIG_KEYS = [...Object.keys(CONNECTION_KEYS), 'storage', 'hosts', 'volumeDataset', 'dnsStateDir'] as const;
 
 let stackConfig: Record<string, string | undefined> = {};
 let client: PveClient | undefined;
@@ -22,6 +22,11 @@ export function pveClient(): PveClient {
 /** The node a resource lands on when it does not name one (proxmox-pods:node, or the only node). */
 export function defaultNode(pve: PveClient): Promise<string> {
   return pve.defaultNode();
+}
+
+/** A provider setting from the stack (`proxmox-pods:<key>`). */
+export function stackSetting(key: (typeof CONFIG_KEYS)[number]): string | undefined {
+  return stackConfig[`proxmox-pods:${key}`];
 }
 
 /** Rootfs storage when a pod does not name one: proxmox-pods:storage, PROXMOX_VE_STORAGE, else local-lvm. */

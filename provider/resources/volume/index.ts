@@ -1,0 +1,86 @@
+// PersistentVolume: a ZFS dataset on a node, bind-mounted into a pod. It has its own lifecycle so that it outlives
+// every replacement of the pod that uses it; its reclaim policy decides what happens when it leaves the program.
+import { InputError } from '../../errors';
+import { clearDatasetProperty, createDataset, destroyDataset, readDataset, RELEASED_PROPERTY, setDatasetProperty } from '../../host/zfs-dataset';
+import { checkWithSchema } from '../common/check';
+import { pveClient, stackSetting } from '../common/connection';
+import { hostExecutor } from '../common/hosts';
+import { spreadNode } from '../statefulset/identity';
+import type { ResourceModule } from '../types';
+import { persistentVolumeInputsSchema, type PersistentVolumeInputs, type PersistentVolumeOutputs } from './schema';
+
+function parentOf(inputs: PersistentVolumeInputs): string {
+  const parent = inputs.parentDataset ?? stackSetting('volumeDataset');
+  if (!parent) throw new InputError('parentDataset', 'is not set', 'give parentDataset or set proxmox-pods:volumeDataset (e.g. rpool/data/proxmox-pods)');
+  return parent;
+}
+
+async function nodeFor(inputs: PersistentVolumeInputs): Promise<string> {
+  if (inputs.node) return inputs.node;
+  const pve = pveClient();
+  if (inputs.ordinal === undefined) return pve.defaultNode();
+  return spreadNode((await pve.nodes()).filter((n) => !n.status || n.status === 'online').map((n) => n.node), inputs.ordinal);
+}
+
+export const persistentVolumeModule: ResourceModule<PersistentVolumeInputs, PersistentVolumeOutputs> = {
+  kind: 'PersistentVolume',
+  schema: persistentVolumeInputsSchema,
+  check: (_olds, news) => checkWithSchema(persistentVolumeInputsSchema, news),
+  diff(_id, olds, news) {
+    const replaces: string[] = [];
+    if (olds.name !== news.name) replaces.push('name');
+    if (news.parentDataset !== undefined && news.parentDataset !== olds.parentDataset) replaces.push('parentDataset');
+    if (news.node !== undefined && news.node !== olds.node) replaces.push('node');
+    const changed = [...replaces];
+    for (const k of ['sizeGiB', 'reclaimPolicy', 'ownerUid', 'timeouts'] as const) if (JSON.stringify(olds[k]) !== JSON.stringify(news[k])) changed.push(k);
+    // Same name, same dataset: the old one must be gone (or released) before the new one takes the name.
+    return { changes: changed.length > 0, replaces, changed, deleteBeforeReplace: replaces.length > 0 };
+  },
+  async create(inputs) {
+    const node = await nodeFor(inputs);
+    const exec = await hostExecutor(node);
+    const dataset = `${parentOf(inputs)}/${inputs.name}`;
+    const existing = await readDataset(exec, dataset);
+    let reused = false;
+    let info = existing;
+    if (existing) {
+      if (existing.owner !== inputs.name) {
+        throw new InputError('name', `dataset ${dataset} on ${node} exists and is not a proxmox-pods volume named "${inputs.name}"`, 'choose another name or parentDataset; proxmox-pods never takes over foreign data');
+      }
+      // A volume retained at scale-down comes back to its successor with its data.
+      reused = true;
+      await clearDatasetProperty(exec, dataset, RELEASED_PROPERTY);
+      if (existing.refquotaGiB !== inputs.sizeGiB) await setDatasetProperty(exec, dataset, 'refquota', `${inputs.sizeGiB}G`);
+    } else {
+      info = await createDataset(exec, dataset, { owner: inputs.name, quotaGiB: inputs.sizeGiB, uid: inputs.ownerUid });
+    }
+    return { id: `${node}/${dataset}`, outs: { ...inputs, node, dataset, hostPath: info!.mountpoint, reused } };
+  },
+  async read(id, props) {
+    const exec = await hostExecutor(props.node);
+    const info = await readDataset(exec, props.dataset);
+    if (!info || info.owner !== props.name || info.released) return { id: '', props: {} as PersistentVolumeOutputs };
+    const sizeGiB = Math.round(info.refquotaGiB ?? props.sizeGiB);
+    const { dataset: _d, hostPath: _h, reused: _r, ...inputs } = props;
+    return { id, props: { ...props, sizeGiB, hostPath: info.mountpoint }, inputs: { ...inputs, sizeGiB } };
+  },
+  async update(_id, olds, news) {
+    const exec = await hostExecutor(olds.node);
+    if (news.sizeGiB !== olds.sizeGiB) {
+      const info = await readDataset(exec, olds.dataset);
+      if (info && info.usedBytes > news.sizeGiB * 1024 ** 3) {
+        throw new InputError('sizeGiB', `volume ${olds.name} already holds ${(info.usedBytes / 1024 ** 3).toFixed(1)} GiB`, 'free space in the pod first or keep a larger size');
+      }
+      await setDatasetProperty(exec, olds.dataset, 'refquota', `${news.sizeGiB}G`);
+    }
+    return { outs: { ...olds, ...news, node: olds.node, dataset: olds.dataset, hostPath: olds.hostPath, reused: olds.reused } };
+  },
+  async delete(_id, props) {
+    const exec = await hostExecutor(props.node);
+    const info = await readDataset(exec, props.dataset);
+    if (!info || info.owner !== props.name) return; // gone, or no longer ours: nothing to do
+    if (props.reclaimPolicy === 'Delete') await destroyDataset(exec, props.dataset);
+    else await setDatasetProperty(exec, props.dataset, RELEASED_PROPERTY, new Date().toISOString());
+  },
+};
+

@@ -1,0 +1,30 @@
+import { z } from 'zod';
+import { timeoutsSchema } from '../common/duration';
+
+export const persistentVolumeInputsSchema = z
+  .object({
+    /** The volume's identity; with a StatefulSet, `<namespace>-<set>-<ordinal>`. Also the dataset's last component. */
+    name: z.string().regex(/^[a-z0-9]([a-z0-9._-]{0,126}[a-z0-9])?$/, { message: 'must be lowercase letters, digits and . _ - (at most 128)' }),
+    /** Parent dataset on the node's pool, e.g. "rpool/data/proxmox-pods" (or proxmox-pods:volumeDataset). */
+    parentDataset: z.string().regex(/^[A-Za-z0-9_.:-]+(\/[A-Za-z0-9_.:-]+)*$/, { message: 'must be a ZFS dataset such as "rpool/data/proxmox-pods"' }).optional(),
+    node: z.string().regex(/^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$/, { message: 'must be a PVE node name' }).optional(),
+    /** Spread volumes like StatefulSet members: ordinal i lands on the i-th node (sorted). */
+    ordinal: z.number().int().min(0).optional(),
+    sizeGiB: z.number().int().min(1, { message: 'must be at least 1 GiB' }).max(65536),
+    /** Retain (default): the dataset stays when the volume leaves the program, and a later volume of the same name takes it back. */
+    reclaimPolicy: z.enum(['Retain', 'Delete'], { message: 'must be "Retain" or "Delete"' }).default('Retain'),
+    /** Host uid/gid that owns the volume's root: 100000 is root inside an unprivileged container. */
+    ownerUid: z.number().int().min(0).default(100000),
+    timeouts: timeoutsSchema.optional(),
+  })
+  .strict();
+
+export type PersistentVolumeInputs = z.infer<typeof persistentVolumeInputsSchema>;
+
+export interface PersistentVolumeOutputs extends PersistentVolumeInputs {
+  node: string;
+  dataset: string;
+  hostPath: string;
+  /** True when create took back a dataset a previous volume of this name retained. */
+  reused: boolean;
+}

@@ -1,0 +1,22 @@
+import * as pulumi from '@pulumi/pulumi';
+import type { z } from 'zod';
+import type { persistentVolumeInputsSchema } from '../provider/resources/volume/schema';
+import type { WrappedArgs } from './inputs';
+import { providerFor } from './provider';
+
+export type PersistentVolumeArgs = WrappedArgs<z.input<typeof persistentVolumeInputsSchema>>;
+
+/**
+ * A ZFS dataset on a node that outlives the pods using it. `reclaimPolicy: "Retain"` (default) keeps the data when the
+ * volume leaves the program, and a later volume of the same name takes it back; `"Delete"` destroys it.
+ */
+export class PersistentVolume extends pulumi.dynamic.Resource {
+  declare readonly node: pulumi.Output<string>;
+  declare readonly dataset: pulumi.Output<string>;
+  declare readonly hostPath: pulumi.Output<string>;
+  declare readonly reused: pulumi.Output<boolean>;
+
+  constructor(name: string, args: PersistentVolumeArgs, opts?: pulumi.CustomResourceOptions) {
+    super(providerFor('PersistentVolume'), name, { node: undefined, dataset: undefined, hostPath: undefined, reused: undefined, ...args }, opts, 'proxmox-pods', 'PersistentVolume');
+  }
+}
