@@ -8,7 +8,17 @@ import type { Permissions } from './permissions';
 import type { ParamSchema, Params } from './params';
 import { TaskManager, Worker } from './tasks';
 
+/**
+ * A real backend for parts of a node (tests: a network namespace stands for the node). The in-memory state stays the
+ * source of truth for the API; the backend makes the host follow it.
+ */
+export interface HostBackend {
+  /** Called inside the `srvreload` task with the interfaces that were active before and are active now. */
+  applyNetwork?(node: string, before: ReadonlyArray<Record<string, unknown>>, after: ReadonlyArray<Record<string, unknown>>): Promise<void>;
+}
+
 export interface CoreOptions {
+  hostBackend?: HostBackend;
   taskDurationMs: number;
   lockTimeoutMs: number;
   resourcesLagMs: number;

@@ -7,7 +7,7 @@ import { InputError } from '../provider/errors';
 import { AuthService, newTokenString, parseTokenString } from './auth';
 import { createSelfSigned } from './certificate';
 import { ClusterState, nodeNames } from './cluster';
-import type { Core } from './core';
+import type { Core, HostBackend } from './core';
 import { FaultTable, FaultRule } from './faults';
 import { FlockTable } from './flock';
 import { AclEntry, Permissions } from './permissions';
@@ -24,6 +24,7 @@ import { TaskManager } from './tasks';
 
 export type { FaultRule } from './faults';
 export type { AclEntry } from './permissions';
+export type { HostBackend } from './core';
 
 export interface EmulatorOptions {
   /** default 1 → node 'pve'; N>1 → 'pve1'..'pveN' */
@@ -53,6 +54,8 @@ export interface EmulatorOptions {
    * privileged call answers 403 `Permission check failed (<path>, <priv>)`. Not included in `token`.
    */
   privsepTokens?: Array<{ token: string; acl?: AclEntry[] }>;
+  /** Make real host state follow the API (e.g. bridges in a network namespace per node). */
+  hostBackend?: HostBackend;
   /** /cluster/resources reports `unknown` guest status this long after a status change (PVE: ~10 s). Default 0. */
   resourcesLagMs?: number;
 }
@@ -125,7 +128,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Running
   const cert = await createSelfSigned(host);
 
   const core: Core = {
-    opts: { taskDurationMs: opts.taskDurationMs ?? 50, lockTimeoutMs: opts.lockTimeoutMs ?? 10000, resourcesLagMs: opts.resourcesLagMs ?? 0, clock },
+    opts: { hostBackend: opts.hostBackend, taskDurationMs: opts.taskDurationMs ?? 50, lockTimeoutMs: opts.lockTimeoutMs ?? 10000, resourcesLagMs: opts.resourcesLagMs ?? 0, clock },
     state: new ClusterState(nodes, clock),
     tasks: new TaskManager(clock, opts.taskDurationMs ?? 50),
     flocks: new FlockTable(opts.lockTimeoutMs ?? 10000),

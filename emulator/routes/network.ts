@@ -151,7 +151,11 @@ function apply(ctx: Ctx): string {
   return startTask(ctx, node, 'srvreload', 'networking', async (t) => {
     await t.sleep();
     if (n.network.pending) {
-      n.network.active = n.network.pending.map((i) => ({ ...i, active: 1 }));
+      const before = n.network.active;
+      const after = n.network.pending.map((i) => ({ ...i, active: 1 }));
+      // ifreload applies to the host first; a failure leaves the pending change in place, as on PVE.
+      await ctx.core.opts.hostBackend?.applyNetwork?.(node, before, after);
+      n.network.active = after;
       n.network.pending = null;
     }
     t.log('ifreload -a');
