@@ -1,0 +1,46 @@
+import { z } from 'zod';
+import { timeoutsSchema } from '../common/duration';
+
+const dnsLabel = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, { message: 'must be a DNS label: lowercase letters, digits and "-" (at most 63)' });
+const ipv4 = z.string().regex(/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/, { message: 'must be an IPv4 address' });
+
+export const headlessServiceInputsSchema = z
+  .object({
+    name: dnsLabel,
+    namespace: dnsLabel.default('default'),
+    domain: z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/, { message: 'must be a DNS domain such as "cluster.local"' }).default('cluster.local'),
+    /** The node whose dnsmasq serves the zone (default: proxmox-pods:node / the only node). */
+    node: z.string().optional(),
+    listen: z.object({ address: ipv4, port: z.number().int().min(1).max(65535).default(53) }).strict(),
+    ports: z
+      .array(z.object({ name: dnsLabel, port: z.number().int().min(1, { message: 'must be 1–65535' }).max(65535, { message: 'must be 1–65535' }), protocol: z.enum(['tcp', 'udp']).default('tcp') }).strict())
+      .default([])
+      .refine((ps) => new Set(ps.map((p) => `${p.name}/${p.protocol}`)).size === ps.length, { message: 'port names must be unique per protocol' }),
+    /** Members: an A record for each ready one. StatefulSetPods' outputs map onto this. */
+    pods: z
+      .array(z.object({ name: dnsLabel, ip: ipv4.optional(), ready: z.boolean().default(true) }).strict())
+      .default([])
+      .refine((ps) => new Set(ps.map((p) => p.name)).size === ps.length, { message: 'pod names must be unique' }),
+    timeouts: timeoutsSchema.optional(),
+  })
+  .strict();
+
+export type HeadlessServiceInputs = z.infer<typeof headlessServiceInputsSchema>;
+
+export interface HeadlessServiceOutputs extends HeadlessServiceInputs {
+  node: string;
+  zone: string;
+  /** The A records served: `<pod>.<zone>` → ip. */
+  records: Array<{ name: string; ip: string }>;
+  /** The SRV names served: `_<port>._<proto>.<zone>`. */
+  srv: string[];
+}
+
+export function zoneOf(s: Pick<HeadlessServiceInputs, 'name' | 'namespace' | 'domain'>): string {
+  return `${s.name}.${s.namespace}.svc.${s.domain}`;
+}
+
+/** Ready members with an address: the ones DNS answers for. Pure. */
+export function servedRecords(s: HeadlessServiceInputs): Array<{ hostname: string; ip: string }> {
+  return s.pods.filter((p) => p.ready && p.ip).map((p) => ({ hostname: p.name, ip: p.ip! }));
+}
