@@ -3,3 +3,4 @@ export { StatefulSetPod, type StatefulSetPodArgs } from './statefulset-pod';
 export { PersistentVolume, type PersistentVolumeArgs } from './persistent-volume';
 export { HeadlessService, type HeadlessServiceArgs } from './headless-service';
 export { StatefulSet, type StatefulSetArgs } from './statefulset';
+export { OciImage, type OciImageArgs } from './oci-image';

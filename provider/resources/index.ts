@@ -1,4 +1,5 @@
 // Every resource kind the provider serves, by the name the SDK uses in its type token.
+import { ociImageModule } from './oci-image';
 import { podModule } from './pod';
 import { statefulSetPodModule } from './statefulset';
 import { persistentVolumeModule } from './volume';
@@ -8,4 +9,5 @@ export const resourceModules: Record<string, ResourceModule> = {
   [podModule.kind]: podModule,
   [statefulSetPodModule.kind]: statefulSetPodModule,
   [persistentVolumeModule.kind]: persistentVolumeModule,
+  [ociImageModule.kind]: ociImageModule,
 };

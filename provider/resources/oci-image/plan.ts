@@ -1,0 +1,87 @@
+// Pure planning for an OciImage: what a change means (replace, or state only) and how things are named.
+import { parseDigest } from '../../oci/digest';
+import { containsUnknown } from '../common/unknowns';
+import type { DiffResult } from '../types';
+import type { OciImageInputs, OciImageOutputs, PodImageValue } from './schema';
+
+/** Inputs that shape what is pulled or where the template lives: a change is a new image. */
+const REPLACE = ['reference', 'platform', 'node', 'templateStorage'] as const;
+/** Inputs that only change how the provider reaches things: recorded in state, nothing to do. */
+const STATE_ONLY = ['credentials', 'insecureRegistries', 'store', 'timeouts'] as const;
+
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o).filter((k) => o[k] !== undefined).sort().map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+const differs = (a: unknown, b: unknown) => containsUnknown(b) || canonical(a) !== canonical(b);
+
+/**
+ * A moved tag is a replacement: check() resolved the tag's current digest into `resolvedDigest` (a manifest
+ * request, no layers), so the preview shows it without pulling anything.
+ */
+export function ociImageDiff(olds: OciImageOutputs, news: OciImageInputs): DiffResult {
+  const replaces: string[] = [];
+  for (const key of REPLACE) {
+    const before = olds[key];
+    const after = news[key];
+    // node is chosen at create time when not pinned: unpinned is not a change.
+    if (key === 'node' && after === undefined) continue;
+    if (differs(before, after)) replaces.push(key);
+  }
+  if (news.resolvedDigest !== undefined && (containsUnknown(news.resolvedDigest) || news.resolvedDigest !== olds.digest)) {
+    replaces.push('resolvedDigest');
+  }
+  const changed = [...replaces];
+  for (const key of STATE_ONLY) if (differs((olds as unknown as Record<string, unknown>)[key], news[key])) changed.push(key);
+  return { changes: changed.length > 0, replaces, changed, deleteBeforeReplace: false };
+}
+
+/** The template's file name on the storage: content-addressed by the platform manifest, so equal images share it. */
+export function templateFileName(manifestDigest: string): string {
+  const { hex } = parseDigest(manifestDigest);
+  return `oci-${hex.slice(0, 16)}.tar.zst`;
+}
+
+export function templateVolid(storage: string, manifestDigest: string): string {
+  return `${storage}:vztmpl/${templateFileName(manifestDigest)}`;
+}
+
+const ENV_NAME = /^\w+$/;
+// PVE refuses control characters in env values (pve-api.md §5).
+const hasControl = (s: string) => [...s].some((c) => c.charCodeAt(0) < 32);
+
+/**
+ * The image's `KEY=VALUE` list as a record. Entries PVE could not take (names outside \w, control characters) are
+ * returned separately so the caller can say so instead of failing the pod later.
+ */
+export function envRecord(list: readonly string[]): { env: Record<string, string>; dropped: string[] } {
+  const env: Record<string, string> = {};
+  const dropped: string[] = [];
+  for (const item of list) {
+    const eq = item.indexOf('=');
+    const name = eq < 0 ? item : item.slice(0, eq);
+    const value = eq < 0 ? '' : item.slice(eq + 1);
+    if (!ENV_NAME.test(name) || hasControl(value)) { dropped.push(name); continue; }
+    env[name] = value; // later entries win, as in the runtime
+  }
+  return { env, dropped };
+}
+
+/** The object a Pod's `image` input takes; empty image settings are left out so the Pod's defaults apply. */
+export function podImageOf(o: Pick<OciImageOutputs, 'templateVolid' | 'reference' | 'digest' | 'entrypoint' | 'cmd' | 'env' | 'workdir' | 'user'>): PodImageValue {
+  return {
+    template: o.templateVolid,
+    reference: o.reference,
+    digest: o.digest,
+    ...(o.entrypoint.length ? { entrypoint: o.entrypoint } : {}),
+    ...(o.cmd.length ? { cmd: o.cmd } : {}),
+    ...(Object.keys(o.env).length ? { env: o.env } : {}),
+    ...(o.workdir ? { workdir: o.workdir } : {}),
+    ...(o.user ? { user: o.user } : {}),
+  };
+}

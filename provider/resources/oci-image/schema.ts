@@ -1,0 +1,97 @@
+// The OciImage's inputs, validated once in check(); outputs are typed from the same schema.
+import { z } from 'zod';
+import { isValidDigest } from '../../oci/digest';
+import { parsePlatform } from '../../oci/platform';
+import { parseReference } from '../../oci/reference';
+import { timeoutsSchema } from '../common/duration';
+
+const nodeName = /^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$/;
+const storageId = /^[a-z][a-z0-9\-_.]*[a-z0-9]$/i;
+// host[:port] as written in a reference; brackets for IPv6 literals.
+const registryHost = /^(localhost|[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:.]+\])(:\d{1,5})?$/;
+
+/** Accepts what the reference parser accepts; its message says what is wrong. */
+const referenceSchema = z.string().superRefine((s, ctx) => {
+  try {
+    parseReference(s);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^reference: /, '') });
+  }
+});
+
+const platformSchema = z.string().superRefine((s, ctx) => {
+  try {
+    parsePlatform(s);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^platform: /, '') });
+  }
+});
+
+export const credentialsSchema = z
+  .object({
+    username: z.string().min(1, { message: 'must not be empty' }),
+    password: z.string().min(1, { message: 'must not be empty' }),
+  })
+  .strict();
+
+export const ociImageInputsSchema = z
+  .object({
+    reference: referenceSchema,
+    platform: platformSchema.default('linux/amd64'),
+    /** Registry login; give the password as a Pulumi secret. Without it ~/.docker/config.json is consulted. */
+    credentials: credentialsSchema.optional(),
+    /** Registries (host[:port]) reached over plain HTTP. */
+    insecureRegistries: z.array(z.string().regex(registryHost, { message: 'must be host[:port] such as "127.0.0.1:5000"' })).optional(),
+    /** Node whose storage receives the template; default proxmox-pods:node or the only node. */
+    node: z.string().regex(nodeName, { message: 'must be a PVE node name such as "pve1"' }).optional(),
+    templateStorage: z.string().regex(storageId, { message: 'must be a PVE storage id with vztmpl content, such as "local"' }).default('local'),
+    /** Content store directory on the machine running Pulumi (default ~/.cache/proxmox-pods). */
+    store: z.string().refine((s) => s.startsWith('/'), { message: 'must be an absolute path' }).optional(),
+    timeouts: timeoutsSchema.optional(),
+    /** Derived by check(): the digest the reference points to right now (manifest request only). */
+    resolvedDigest: z.string().refine(isValidDigest, { message: 'must be a digest such as "sha256:<64 hex>"' }).optional(),
+  })
+  .strict();
+
+export type OciImageInputs = z.infer<typeof ociImageInputsSchema>;
+export type OciImageCredentials = z.infer<typeof credentialsSchema>;
+
+/** Exactly what a Pod's `image` input accepts (provider/resources/pod/schema.ts imageSchema, object form). */
+export interface PodImageValue {
+  template: string;
+  reference: string;
+  digest: string;
+  entrypoint?: string[];
+  cmd?: string[];
+  env?: Record<string, string>;
+  workdir?: string;
+  user?: string;
+}
+
+export interface OciImageSizes {
+  /** Config + layers as downloaded. */
+  compressed: number;
+  /** Uncompressed layer tars (absent when the template was already on the storage and nothing was unpacked). */
+  unpacked?: number;
+  /** The tar.zst template on the PVE storage. */
+  template: number;
+}
+
+/** Outputs carry the inputs minus credentials: a secret never needs to live in outputs. */
+export interface OciImageOutputs extends Omit<OciImageInputs, 'credentials'> {
+  /** What the reference resolved to (an index or a manifest); changes when a tag moves. */
+  digest: string;
+  /** The platform manifest that was pulled. */
+  manifestDigest: string;
+  resolvedReference: string;
+  entrypoint: string[];
+  cmd: string[];
+  env: Record<string, string>;
+  workdir: string;
+  user: string;
+  exposedPorts: string[];
+  node: string;
+  templateVolid: string;
+  sizes: OciImageSizes;
+  podImage: PodImageValue;
+}

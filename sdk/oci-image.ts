@@ -1,0 +1,42 @@
+import * as pulumi from '@pulumi/pulumi';
+import type { z } from 'zod';
+import type { ociImageInputsSchema, OciImageSizes, PodImageValue } from '../provider/resources/oci-image/schema';
+import type { WrappedArgs } from './inputs';
+import type { PodImageSource } from './pod';
+import { providerFor } from './provider';
+
+export type OciImageArgs = Omit<WrappedArgs<z.input<typeof ociImageInputsSchema>>, 'resolvedDigest'>;
+
+/**
+ * An OCI image pulled (every blob verified), unpacked safely and uploaded as an LXC template to a PVE storage:
+ * `new OciImage("app", { reference: "ghcr.io/acme/app:1.4" })`, then `new Pod("web", { image: app })`.
+ * A tag that moves to another digest shows as a replacement in `pulumi preview`, without downloading layers.
+ */
+export class OciImage extends pulumi.dynamic.Resource implements PodImageSource {
+  /** What the reference resolved to (index or manifest digest). */
+  declare readonly digest: pulumi.Output<string>;
+  declare readonly manifestDigest: pulumi.Output<string>;
+  declare readonly resolvedReference: pulumi.Output<string>;
+  declare readonly platform: pulumi.Output<string>;
+  declare readonly entrypoint: pulumi.Output<string[]>;
+  declare readonly cmd: pulumi.Output<string[]>;
+  declare readonly env: pulumi.Output<Record<string, string>>;
+  declare readonly workdir: pulumi.Output<string>;
+  declare readonly user: pulumi.Output<string>;
+  declare readonly exposedPorts: pulumi.Output<string[]>;
+  declare readonly node: pulumi.Output<string>;
+  declare readonly templateVolid: pulumi.Output<string>;
+  declare readonly sizes: pulumi.Output<OciImageSizes>;
+  /** The value a Pod's `image` takes; `new Pod(name, { image: thisImage })` uses it. */
+  declare readonly podImage: pulumi.Output<PodImageValue>;
+
+  constructor(name: string, args: OciImageArgs, opts?: pulumi.CustomResourceOptions) {
+    const outputs = {
+      digest: undefined, manifestDigest: undefined, resolvedReference: undefined, entrypoint: undefined, cmd: undefined, env: undefined,
+      workdir: undefined, user: undefined, exposedPorts: undefined, templateVolid: undefined, sizes: undefined, podImage: undefined,
+    };
+    // The registry password stays a secret in state whatever the program passed.
+    const credentials = args.credentials ? pulumi.secret(args.credentials) : undefined;
+    super(providerFor('OciImage'), name, { ...outputs, node: undefined, ...args, credentials }, opts, 'proxmox-pods', 'OciImage');
+  }
+}
