@@ -3,11 +3,13 @@ import { ociImageModule } from './oci-image';
 import { podModule } from './pod';
 import { statefulSetPodModule } from './statefulset';
 import { persistentVolumeModule } from './volume';
+import { headlessServiceModule } from './headless-service';
 import type { ResourceModule } from './types';
 
 export const resourceModules: Record<string, ResourceModule> = {
   [podModule.kind]: podModule,
   [statefulSetPodModule.kind]: statefulSetPodModule,
   [persistentVolumeModule.kind]: persistentVolumeModule,
+  [headlessServiceModule.kind]: headlessServiceModule,
   [ociImageModule.kind]: ociImageModule,
 };

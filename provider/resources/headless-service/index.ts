@@ -1,0 +1,62 @@
+// HeadlessService: the StatefulSet's DNS zone, served by dnsmasq on a node through the host executor.
+import { checkWithSchema } from '../common/check';
+import { pveClient, stackSetting } from '../common/connection';
+import { hostExecutor } from '../common/hosts';
+import type { ResourceModule } from '../types';
+import { readZone, removeZone, upsertZone } from '../../host/zone-server';
+import { headlessServiceInputsSchema, servedRecords, zoneOf, type HeadlessServiceInputs, type HeadlessServiceOutputs } from './schema';
+
+const stateDir = () => stackSetting('dnsStateDir');
+
+async function apply(inputs: HeadlessServiceInputs, node: string): Promise<HeadlessServiceOutputs> {
+  const exec = await hostExecutor(node);
+  const zone = zoneOf(inputs);
+  const records = servedRecords(inputs);
+  await upsertZone(exec, { zone, records, ports: inputs.ports, listen: inputs.listen, stateDir: stateDir() });
+  return {
+    ...inputs,
+    node,
+    zone,
+    records: records.map((r) => ({ name: `${r.hostname}.${zone}`, ip: r.ip })),
+    srv: inputs.ports.map((p) => `_${p.name}._${p.protocol}.${zone}`),
+  };
+}
+
+export const headlessServiceModule: ResourceModule<HeadlessServiceInputs, HeadlessServiceOutputs> = {
+  kind: 'HeadlessService',
+  schema: headlessServiceInputsSchema,
+  check: (_olds, news) => checkWithSchema(headlessServiceInputsSchema, news),
+  diff(_id, olds, news) {
+    const replaces = (['name', 'namespace', 'domain'] as const).filter((k) => olds[k] !== news[k]);
+    if (news.node !== undefined && news.node !== olds.node) replaces.push('node' as never);
+    const changed = [...replaces];
+    for (const k of ['listen', 'ports', 'pods', 'timeouts'] as const) if (JSON.stringify(olds[k]) !== JSON.stringify(news[k])) changed.push(k as never);
+    return { changes: changed.length > 0, replaces, changed, deleteBeforeReplace: false };
+  },
+  async create(inputs) {
+    const node = inputs.node ?? (await pveClient().defaultNode());
+    const outs = await apply(inputs, node);
+    return { id: `${node}/${outs.zone}`, outs };
+  },
+  async read(id, props) {
+    const exec = await hostExecutor(props.node);
+    const live = await readZone(exec, props.zone, { listen: props.listen, stateDir: stateDir() });
+    if (!live) return { id: '', props: {} as HeadlessServiceOutputs };
+    // Drift: records or ports changed on the node show up as changed inputs.
+    const byName = new Map(live.records.map((r) => [r.hostname, r.ip]));
+    const pods = props.pods.map((p) => {
+      const ip = byName.get(p.name);
+      return { ...p, ready: ip !== undefined, ...(ip ? { ip } : {}) };
+    });
+    const inputs: HeadlessServiceInputs = { ...props, pods, ports: live.ports };
+    const { zone: _z, records: _r, srv: _s, ...rest } = { ...props, ...inputs };
+    return { id, props: { ...props, ...inputs }, inputs: rest as HeadlessServiceInputs };
+  },
+  async update(_id, olds, news) {
+    return { outs: await apply(news, olds.node) };
+  },
+  async delete(_id, props) {
+    const exec = await hostExecutor(props.node);
+    await removeZone(exec, props.zone, { listen: props.listen, stateDir: stateDir() });
+  },
+};

@@ -1,0 +1,74 @@
+// HeadlessService: a real dnsmasq inside a namespace that stands for the node, answering real DNS queries (dig) as
+// members come and go and ports change.
+import { execa } from 'execa';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { headlessServiceModule as m } from '../../provider/resources/headless-service';
+import type { HeadlessServiceInputs } from '../../provider/resources/headless-service/schema';
+import { setStackConfig } from '../../provider/resources/common/connection';
+import { renderZone, parseZone } from '../../provider/host/zone-server';
+import { Netns } from '../helpers/netns';
+
+describe('HeadlessService with real dnsmasq', () => {
+  const ns = new Netns();
+  let node: string;
+  let stateDir: string;
+  const dig = async (type: string, name: string) =>
+    String((await execa('ip', ['netns', 'exec', node, 'dig', '@127.0.0.53', '-p', '5353', '+short', '+time=1', '+tries=2', type, name], { reject: false })).stdout).trim().split('\n').filter(Boolean).sort();
+  const inputs = async (news: Record<string, unknown>) => {
+    const r = await m.check({}, { name: 'web', node: 'pve1', listen: { address: '127.0.0.53', port: 5353 }, ports: [{ name: 'http', port: 80 }], ...news });
+    expect(r.failures).toBeUndefined();
+    return r.inputs as HeadlessServiceInputs;
+  };
+
+  beforeAll(async () => {
+    for (const tool of ['dnsmasq', 'dig']) if ((await execa('sh', ['-c', `command -v ${tool}`], { reject: false })).exitCode !== 0) throw new Error(`${tool} is missing: run the tests through \`npm test\``);
+    node = await ns.add('dns');
+    stateDir = await mkdtemp(path.join(tmpdir(), 'pp-dns-'));
+    setStackConfig({ 'proxmox-pods:hosts': JSON.stringify({ pve1: { netns: node } }), 'proxmox-pods:dnsStateDir': stateDir });
+  });
+  afterAll(async () => {
+    setStackConfig({});
+    await ns.cleanup();
+    await rm(stateDir, { recursive: true, force: true });
+  });
+
+  test('zone files render deterministically and parse back', () => {
+    const spec = { zone: 'web.default.svc.cluster.local', records: [{ hostname: 'web-1', ip: '10.0.0.2' }, { hostname: 'web-0', ip: '10.0.0.1' }], ports: [{ name: 'http', port: 80, protocol: 'tcp' as const }], listen: { address: '127.0.0.1', port: 53 } };
+    expect(renderZone(spec)).toBe(renderZone({ ...spec, records: [...spec.records].reverse() }));
+    expect(parseZone(renderZone(spec))).toEqual({ records: [{ hostname: 'web-0', ip: '10.0.0.1' }, { hostname: 'web-1', ip: '10.0.0.2' }], ports: spec.ports });
+  });
+
+  test('A and SRV records follow the members and ports; destroy stops the server', async () => {
+    const v1 = await inputs({ pods: [{ name: 'web-0', ip: '10.40.0.10' }, { name: 'web-1', ip: '10.40.0.11' }, { name: 'web-2', ip: '10.40.0.12', ready: false }] });
+    const { id, outs } = await m.create(v1);
+    expect(outs.zone).toBe('web.default.svc.cluster.local');
+    expect(await dig('A', 'web-0.web.default.svc.cluster.local')).toEqual(['10.40.0.10']);
+    expect(await dig('A', 'web-2.web.default.svc.cluster.local')).toEqual([]); // not ready: no record
+    expect(await dig('SRV', '_http._tcp.web.default.svc.cluster.local')).toEqual(['0 0 80 web-0.web.default.svc.cluster.local.', '0 0 80 web-1.web.default.svc.cluster.local.']);
+
+    // Scale up: a new member; change the port.
+    const v2 = await inputs({ ports: [{ name: 'http', port: 8080 }], pods: [...v1.pods.slice(0, 2), { name: 'web-3', ip: '10.40.0.13' }] });
+    expect(m.diff(id, outs, v2)).toMatchObject({ changes: true, replaces: [] });
+    const { outs: o2 } = await m.update!(id, outs, v2);
+    expect(await dig('A', 'web-3.web.default.svc.cluster.local')).toEqual(['10.40.0.13']);
+    expect(await dig('SRV', '_http._tcp.web.default.svc.cluster.local')).toContain('0 0 8080 web-3.web.default.svc.cluster.local.');
+    expect(await dig('SRV', '_http._tcp.web.default.svc.cluster.local')).not.toContain('0 0 80 web-0.web.default.svc.cluster.local.');
+
+    // Drift: a record edited on the node is seen by refresh.
+    const read = await m.read!(id, o2);
+    expect(read.inputs?.pods.map((p) => p.name)).toEqual(['web-0', 'web-1', 'web-3']);
+
+    await m.delete(id, o2);
+    await m.delete(id, o2); // idempotent
+    // The last zone went: the server is stopped and its state removed.
+    expect((await dig('A', 'web-0.web.default.svc.cluster.local')).join(' ')).toMatch(/no servers could be reached/);
+    expect((await execa('ls', [stateDir])).stdout).toBe('');
+  });
+
+  test('bad input names the field', async () => {
+    const r = await m.check({}, { name: 'Web', listen: { address: '999.1.1.1' }, ports: [{ name: 'http', port: 0 }], pods: [{ name: 'a', ip: '1.2.3.4' }, { name: 'a', ip: '1.2.3.5' }] });
+    expect((r.failures ?? []).map((f) => f.property).sort()).toEqual(['listen.address', 'name', 'pods', 'ports[0].port']);
+  });
+});
