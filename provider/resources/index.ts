@@ -4,6 +4,8 @@ import { podModule } from './pod';
 import { statefulSetPodModule } from './statefulset';
 import { persistentVolumeModule } from './volume';
 import { headlessServiceModule } from './headless-service';
+import { deploymentBridgeModule } from './bridge';
+import { portForwardModule } from './port-forward';
 import type { ResourceModule } from './types';
 
 export const resourceModules: Record<string, ResourceModule> = {
@@ -11,5 +13,7 @@ export const resourceModules: Record<string, ResourceModule> = {
   [statefulSetPodModule.kind]: statefulSetPodModule,
   [persistentVolumeModule.kind]: persistentVolumeModule,
   [headlessServiceModule.kind]: headlessServiceModule,
+  [deploymentBridgeModule.kind]: deploymentBridgeModule,
+  [portForwardModule.kind]: portForwardModule,
   [ociImageModule.kind]: ociImageModule,
 };

@@ -1,0 +1,120 @@
+// DeploymentBridge: a Linux bridge per deployment, created through the PVE network API (pending change + apply) and
+// secured on the host (multicast snooping, STP, MTU, VLAN filtering where the kernel has it, pod port isolation).
+import { ProxmoxPodsError, InputError } from '../../errors';
+import { applyBridgeSecurity, bridgePorts, isPodPort, readBridgeSettings } from '../../host/bridge-security';
+import { parseNet } from '../../proxmox/properties';
+import { checkWithSchema } from '../common/check';
+import { pveClient } from '../common/connection';
+import { hostExecutor } from '../common/hosts';
+import { PartialCreateError } from '../common/partial';
+import type { ResourceModule } from '../types';
+import { commentFor, deploymentBridgeInputsSchema, isManagedComment, type DeploymentBridgeInputs, type DeploymentBridgeOutputs } from './schema';
+
+function networkParams(i: DeploymentBridgeInputs): Record<string, string | number> {
+  const p: Record<string, string | number> = { autostart: 1, bridge_ports: 'none', comments: commentFor(i) };
+  if (i.cidr) p.cidr = i.cidr;
+  if (i.mtu !== undefined) p.mtu = i.mtu;
+  if (i.vlanAware) p.bridge_vlan_aware = 1;
+  return p;
+}
+
+async function secure(i: DeploymentBridgeInputs, node: string): Promise<Pick<DeploymentBridgeOutputs, 'applied' | 'warnings'>> {
+  const exec = await hostExecutor(node);
+  const r = await applyBridgeSecurity(exec, i.name, {
+    multicastSnooping: i.multicastSnooping, stp: i.stp, mtu: i.mtu, vlanFiltering: i.vlanAware, vlanFallback: i.vlanFallback, isolatePorts: i.isolatePorts,
+  });
+  return { applied: { vlanFiltering: r.applied.vlanFiltering, isolatePorts: i.isolatePorts, multicastSnooping: i.multicastSnooping, stp: i.stp, mtu: i.mtu }, warnings: r.warnings };
+}
+
+/** Pods (by their PVE config) and host ports still attached to the bridge. */
+async function usersOf(node: string, bridge: string): Promise<string[]> {
+  const pve = pveClient();
+  const users: string[] = [];
+  for (const ct of await pve.listContainers(node)) {
+    const cfg = await pve.containerConfig(node, ct.vmid);
+    const nets = Object.entries(cfg ?? {}).filter(([k, v]) => /^net\d+$/.test(k) && typeof v === 'string');
+    if (nets.some(([, v]) => parseNet(String(v)).bridge === bridge)) users.push(`CT ${ct.vmid}${ct.name ? ` (${ct.name})` : ''}`);
+  }
+  const exec = await hostExecutor(node);
+  for (const port of (await bridgePorts(exec, bridge)).filter(isPodPort)) if (!users.some((u) => u.startsWith(`CT ${/^veth(\d+)/.exec(port)![1]}`))) users.push(`port ${port}`);
+  return users;
+}
+
+export const deploymentBridgeModule: ResourceModule<DeploymentBridgeInputs, DeploymentBridgeOutputs> = {
+  kind: 'DeploymentBridge',
+  schema: deploymentBridgeInputsSchema,
+  check: (_olds, news) => checkWithSchema(deploymentBridgeInputsSchema, news),
+  diff(_id, olds, news) {
+    const replaces: string[] = [];
+    if (olds.name !== news.name) replaces.push('name');
+    if (news.node !== undefined && news.node !== olds.node) replaces.push('node');
+    const changed = [...replaces];
+    for (const k of ['cidr', 'mtu', 'stp', 'multicastSnooping', 'isolatePorts', 'vlanAware', 'vlanFallback', 'timeouts'] as const) if (JSON.stringify(olds[k]) !== JSON.stringify(news[k])) changed.push(k);
+    // The bridge name is unique on the node: the old one must go first.
+    return { changes: changed.length > 0, replaces, changed, deleteBeforeReplace: replaces.length > 0 };
+  },
+  async create(inputs) {
+    const pve = pveClient();
+    const node = inputs.node ?? (await pve.defaultNode());
+    const existing = (await pve.networks(node)).interfaces.find((i) => i.iface === inputs.name);
+    if (existing && !isManagedComment(existing.comments)) {
+      throw new InputError('name', `${inputs.name} already exists on ${node} and is not managed by proxmox-pods`, 'choose another bridge name');
+    }
+    // PVE creates the bridge (pending + apply); the host part follows. If the host cannot give what was asked (e.g.
+    // VLAN filtering), the bridge is taken away again below: nothing half-made.
+    if (!existing) {
+      try {
+        await pve.createNetwork(node, { iface: inputs.name, type: 'bridge', ...networkParams(inputs) });
+        await pve.applyNetwork(node);
+      } catch (err) {
+        await pve.revertNetwork(node).catch(() => undefined);
+        throw err;
+      }
+    }
+    const id = `${node}/${inputs.name}`;
+    try {
+      const sec = await secure(inputs, node);
+      return { id, outs: { ...inputs, node, bridge: inputs.name, ...sec } };
+    } catch (err) {
+      if (err instanceof InputError || (err as ProxmoxPodsError).code === 'E_CAPABILITY') {
+        // The host cannot do what was asked: take the bridge away again rather than leave it half-secured.
+        await pve.deleteNetwork(node, inputs.name).catch(() => undefined);
+        await pve.applyNetwork(node).catch(() => undefined);
+        throw err;
+      }
+      throw new PartialCreateError(err, id, { ...inputs, node, bridge: inputs.name, applied: { vlanFiltering: false, isolatePorts: false, multicastSnooping: false, stp: false }, warnings: [] });
+    }
+  },
+  async read(id, props) {
+    const pve = pveClient();
+    const iface = (await pve.networks(props.node)).interfaces.find((i) => i.iface === props.name);
+    if (!iface || !isManagedComment(iface.comments)) return { id: '', props: {} as DeploymentBridgeOutputs };
+    const live = await readBridgeSettings(await hostExecutor(props.node), props.name);
+    if (!live) return { id, props };
+    const inputs: DeploymentBridgeInputs = {
+      name: props.name, stp: live.stp, multicastSnooping: live.multicastSnooping,
+      isolatePorts: props.isolatePorts && live.openPodPorts.length === 0,
+      vlanAware: props.vlanAware, vlanFallback: props.vlanFallback,
+      ...(props.cidr ? { cidr: typeof iface.cidr === 'string' ? iface.cidr : props.cidr } : {}),
+      ...(props.mtu !== undefined ? { mtu: live.mtu } : {}),
+      ...(props.timeouts ? { timeouts: props.timeouts } : {}),
+      ...((props as DeploymentBridgeInputs).node ? { node: props.node } : {}),
+    };
+    return { id, props: { ...props, ...inputs, node: props.node }, inputs };
+  },
+  async update(_id, olds, news) {
+    const pve = pveClient();
+    await pve.updateNetwork(olds.node, olds.name, { type: 'bridge', ...networkParams(news) }, { delete: [...(news.cidr ? [] : ['cidr']), ...(news.mtu === undefined ? ['mtu'] : [])].filter((k) => (olds as unknown as Record<string, unknown>)[k] !== undefined) });
+    await pve.applyNetwork(olds.node);
+    return { outs: { ...news, node: olds.node, bridge: olds.name, ...(await secure(news, olds.node)) } };
+  },
+  async delete(_id, props) {
+    const pve = pveClient();
+    const iface = (await pve.networks(props.node)).interfaces.find((i) => i.iface === props.name);
+    if (!iface || !isManagedComment(iface.comments)) return;
+    const users = await usersOf(props.node, props.name);
+    if (users.length) throw new ProxmoxPodsError(`bridge ${props.name} on ${props.node} is still used by ${users.join(', ')}; delete or move those pods first`, 'E_IN_USE');
+    await pve.deleteNetwork(props.node, props.name);
+    await pve.applyNetwork(props.node);
+  },
+};

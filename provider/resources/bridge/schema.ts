@@ -1,0 +1,34 @@
+import { z } from 'zod';
+import { timeoutsSchema } from '../common/duration';
+
+export const deploymentBridgeInputsSchema = z
+  .object({
+    /** The bridge interface, PVE style: vmbrN. */
+    name: z.string().regex(/^vmbr\d{1,4}$/, { message: 'must be a PVE bridge name such as "vmbr10"' }),
+    node: z.string().regex(/^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$/, { message: 'must be a PVE node name' }).optional(),
+    /** The node's address on the bridge (the pods' gateway), e.g. "10.20.0.1/24". */
+    cidr: z.string().regex(/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}\/(3[0-2]|[12]?\d)$/, { message: 'must be an IPv4 CIDR such as "10.20.0.1/24"' }).optional(),
+    mtu: z.number().int().min(1280, { message: 'must be between 1280 and 65520 (PVE)' }).max(65520, { message: 'must be between 1280 and 65520 (PVE)' }).optional(),
+    stp: z.boolean().default(false),
+    multicastSnooping: z.boolean().default(true),
+    /** Pods on the bridge reach the gateway/uplink but not each other. */
+    isolatePorts: z.boolean().default(true),
+    vlanAware: z.boolean().default(false),
+    /** VLAN awareness on a kernel without bridge VLAN filtering: "fail" (default) or "downgrade" (run without it, reported). */
+    vlanFallback: z.enum(['fail', 'downgrade']).default('fail'),
+    timeouts: timeoutsSchema.optional(),
+  })
+  .strict();
+
+export type DeploymentBridgeInputs = z.infer<typeof deploymentBridgeInputsSchema>;
+
+export interface DeploymentBridgeOutputs extends DeploymentBridgeInputs {
+  node: string;
+  bridge: string;
+  applied: { vlanFiltering: boolean; isolatePorts: boolean; multicastSnooping: boolean; stp: boolean; mtu?: number };
+  warnings: string[];
+}
+
+/** The marker in the PVE interface comment: who owns the bridge, and whether pod ports are isolated. */
+export const commentFor = (i: Pick<DeploymentBridgeInputs, 'isolatePorts'>) => `proxmox-pods DeploymentBridge${i.isolatePorts ? ' isolate' : ''}`;
+export const isManagedComment = (c: unknown) => typeof c === 'string' && c.includes('proxmox-pods DeploymentBridge');

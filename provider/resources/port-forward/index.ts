@@ -1,0 +1,66 @@
+// PortForward: node address:port → pod ip:port through nftables DNAT in the provider's own table on the node.
+import { z } from 'zod';
+import { addForward, forwardSpecSchema, listForwards, pruneTable, removeForward } from '../../host/nft-forward';
+import { checkWithSchema } from '../common/check';
+import { pveClient } from '../common/connection';
+import { timeoutsSchema } from '../common/duration';
+import { hostExecutor } from '../common/hosts';
+import type { ResourceModule } from '../types';
+
+export const portForwardInputsSchema = forwardSpecSchema
+  .omit({ id: true })
+  .extend({
+    /** The resource name; identifies the forward's rules on the node. */
+    name: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, { message: 'must be 1–64 of [A-Za-z0-9_.:-] (it names the nft rules)' }),
+    node: z.string().regex(/^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$/, { message: 'must be a PVE node name' }).optional(),
+    timeouts: timeoutsSchema.optional(),
+  })
+  .strict();
+export type PortForwardInputs = z.infer<typeof portForwardInputsSchema>;
+export interface PortForwardOutputs extends PortForwardInputs {
+  node: string;
+  /** Where clients connect: `<address or *>:<port>/<protocol>`. */
+  listen: string;
+  /** False when a rule was removed on the node behind Pulumi's back (refresh); the next update restores it. */
+  complete: boolean;
+}
+
+const specOf = (i: PortForwardInputs) => ({ id: i.name, listenAddress: i.listenAddress, listenPort: i.listenPort, protocol: i.protocol, targetIp: i.targetIp, targetPort: i.targetPort, masquerade: i.masquerade });
+const listenOf = (i: PortForwardInputs) => `${i.listenAddress ?? '*'}:${i.listenPort}/${i.protocol}`;
+
+export const portForwardModule: ResourceModule<PortForwardInputs, PortForwardOutputs> = {
+  kind: 'PortForward',
+  schema: portForwardInputsSchema,
+  check: (_olds, news) => checkWithSchema(portForwardInputsSchema, news),
+  diff(_id, olds, news) {
+    const replaces = (['name'] as string[]).filter((k) => (olds as any)[k] !== (news as any)[k]);
+    if (news.node !== undefined && news.node !== olds.node) replaces.push('node');
+    const changed = [...replaces];
+    for (const k of ['listenAddress', 'listenPort', 'protocol', 'targetIp', 'targetPort', 'masquerade', 'timeouts'] as const) if (JSON.stringify(olds[k]) !== JSON.stringify(news[k])) changed.push(k);
+    // A rule removed by hand (seen on refresh) is put back by an update.
+    if (olds.complete === false && !changed.length) changed.push('complete');
+    return { changes: changed.length > 0, replaces, changed, deleteBeforeReplace: replaces.length > 0 };
+  },
+  async create(inputs) {
+    const node = inputs.node ?? (await pveClient().defaultNode());
+    await addForward(await hostExecutor(node), specOf(inputs));
+    return { id: `${node}/${inputs.name}`, outs: { ...inputs, node, listen: listenOf(inputs), complete: true } };
+  },
+  async read(id, props) {
+    const found = (await listForwards(await hostExecutor(props.node))).find((f) => f.id === props.name);
+    if (!found) return { id: '', props: {} as PortForwardOutputs };
+    const inputs: PortForwardInputs = { ...props, listenAddress: found.listenAddress, listenPort: found.listenPort, protocol: found.protocol, targetIp: found.targetIp, targetPort: found.targetPort, masquerade: found.masquerade };
+    const { listen: _l, complete: _c, ...rest } = inputs as PortForwardOutputs;
+    return { id, props: { ...props, ...inputs, listen: listenOf(inputs), complete: found.complete }, inputs: rest };
+  },
+  async update(_id, olds, news) {
+    // Same id: addForward swaps the old rules for the new ones in one nft transaction.
+    await addForward(await hostExecutor(olds.node), specOf(news));
+    return { outs: { ...news, node: olds.node, listen: listenOf(news), complete: true } };
+  },
+  async delete(_id, props) {
+    const exec = await hostExecutor(props.node);
+    await removeForward(exec, props.name);
+    await pruneTable(exec);
+  },
+};
