@@ -29,6 +29,4 @@ export interface DeploymentBridgeOutputs extends DeploymentBridgeInputs {
   warnings: string[];
 }
 
-/** The marker in the PVE interface comment: who owns the bridge, and whether pod ports are isolated. */
-export const commentFor = (i: Pick<DeploymentBridgeInputs, 'isolatePorts'>) => `proxmox-pods DeploymentBridge${i.isolatePorts ? ' isolate' : ''}`;
-export const isManagedComment = (c: unknown) => typeof c === 'string' && c.includes('proxmox-pods DeploymentBridge');
+export { commentFor, isManagedComment } from '../common/isolation';

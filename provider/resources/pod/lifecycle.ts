@@ -6,6 +6,7 @@ import { CreateOutcomeUnknownError } from '../../proxmox/errors';
 import { Deadline, timeoutMs } from '../common/duration';
 import { defaultNode, defaultStorage, pveClient } from '../common/connection';
 import { PartialCreateError } from '../common/partial';
+import { reapplyPortIsolation } from '../common/isolation';
 import { hostnameFor } from './plan';
 import { configUpdate, createParams, inputsFromConfig, managedConfig, MANAGED_TAG, parseDescription, type PodIdentity } from './pve-config';
 import type { PodInputs, PodOutputs } from './schema';
@@ -81,11 +82,17 @@ async function converge(ctx: PodContext, node: string, vmid: number, inputs: Pod
   const status = (await pve.containerStatus(node, vmid))?.status;
   deadline.check();
   if (inputs.running) {
-    if (status !== 'running') await pve.startContainer(node, vmid, { deadlineMs: deadline.remaining() });
-    else if ((await pve.pendingConfig(node, vmid)).some((p) => p.pending !== undefined || p.delete !== undefined)) {
+    let started = false;
+    if (status !== 'running') {
+      await pve.startContainer(node, vmid, { deadlineMs: deadline.remaining() });
+      started = true;
+    } else if ((await pve.pendingConfig(node, vmid)).some((p) => p.pending !== undefined || p.delete !== undefined)) {
       // env, entrypoint, nameserver... stay pending on a running CT; an API reboot applies them.
       await pve.rebootContainer(node, vmid, { deadlineMs: deadline.remaining() });
+      started = true;
     }
+    // A start makes a new veth: an isolating DeploymentBridge needs the flag set on it again.
+    if (started && inputs.network) await reapplyPortIsolation(pve, node, inputs.network.bridge);
   } else if (status === 'running') {
     await pve.shutdownContainer(node, vmid, { timeout: 30, forceStop: true, deadlineMs: deadline.remaining() });
   }

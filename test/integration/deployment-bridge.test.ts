@@ -1,0 +1,120 @@
+// DeploymentBridge against the emulator whose network apply creates real bridges in a namespace standing for the
+// node; pods are namespaces wired to the bridge with PVE-named veths. Isolation is checked with real TCP.
+import { execa, type ResultPromise } from 'execa';
+import { startEmulator, type RunningEmulator } from '../../emulator';
+import { deploymentBridgeModule as m } from '../../provider/resources/bridge';
+import type { DeploymentBridgeInputs } from '../../provider/resources/bridge/schema';
+import { setStackConfig, pveClient } from '../../provider/resources/common/connection';
+import { reapplyPortIsolation } from '../../provider/resources/common/isolation';
+import { planBridgeSecurity } from '../../provider/host/bridge-security';
+import { CapabilityError } from '../../provider/errors';
+import { Netns } from '../helpers/netns';
+
+const LISTEN = (ip: string) => `require('net').createServer((s) => s.end('ok')).listen(7000, '${ip}')`;
+const CONNECT = (ip: string) => `const s = require('net').connect(7000, '${ip}'); s.setTimeout(800, () => { console.log('blocked'); process.exit(0); });
+s.on('data', (d) => { console.log(String(d)); process.exit(0); }); s.on('error', () => { console.log('blocked'); process.exit(0); });`;
+
+describe('DeploymentBridge on a namespace node', () => {
+  const ns = new Netns();
+  let node: string, podA: string, podB: string;
+  let emu: RunningEmulator;
+  const servers: ResultPromise[] = [];
+  const inNode = (...args: string[]) => execa('ip', ['-n', node, ...args]);
+  const connect = async (from: string, ip: string) => String((await execa('ip', ['netns', 'exec', from, process.execPath, '-e', CONNECT(ip)])).stdout).trim();
+  const checked = async (over: Record<string, unknown>) => {
+    const r = await m.check({}, { name: 'vmbr10', node: 'pve', cidr: '10.50.0.1/24', ...over });
+    expect(r.failures).toBeUndefined();
+    return r.inputs as DeploymentBridgeInputs;
+  };
+  /** What PVE does when a pod starts on the bridge: a new veth<vmid>i0 enslaved to it. */
+  const plugPod = async (pod: string, vmid: number, ip: string) => {
+    await execa('ip', ['-n', node, 'link', 'del', `veth${vmid}i0`], { reject: false });
+    await execa('ip', ['link', 'add', `veth${vmid}i0`, 'netns', node, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', pod]);
+    await inNode('link', 'set', `veth${vmid}i0`, 'master', 'vmbr10', 'up');
+    await execa('ip', ['-n', pod, 'addr', 'replace', `${ip}/24`, 'dev', 'eth0']);
+    await execa('ip', ['-n', pod, 'link', 'set', 'eth0', 'up']);
+  };
+
+  beforeAll(async () => {
+    node = await ns.add('pve');
+    podA = await ns.add('podA');
+    podB = await ns.add('podB');
+    emu = await startEmulator({
+      nodes: 1, httpPort: false, taskDurationMs: 10,
+      hostBackend: {
+        // The emulator's ifreload: bridges appear and disappear in the node's namespace.
+        async applyNetwork(_n, before, after) {
+          const names = (l: ReadonlyArray<Record<string, unknown>>) => new Set(l.filter((i) => i.type === 'bridge' && /^vmbr[1-9]\d+$/.test(String(i.iface))).map((i) => String(i.iface)));
+          for (const b of names(after)) if (!names(before).has(b)) {
+            const i = after.find((x) => x.iface === b)!;
+            await inNode('link', 'add', b, 'type', 'bridge');
+            if (i.cidr) await inNode('addr', 'add', String(i.cidr), 'dev', b);
+            await inNode('link', 'set', b, 'up');
+          }
+          for (const b of names(before)) if (!names(after).has(b)) await inNode('link', 'del', b);
+        },
+      },
+    });
+    setStackConfig({ 'proxmox-pods:endpoint': emu.url, 'proxmox-pods:apiToken': emu.token, 'proxmox-pods:caCert': emu.caCertPem, 'proxmox-pods:hosts': JSON.stringify({ pve: { netns: node } }) });
+  });
+  afterAll(async () => {
+    for (const s of servers) s.kill('SIGKILL');
+    setStackConfig({});
+    await emu?.close();
+    await ns.cleanup();
+  });
+
+  test('VLAN filtering: the plan where the kernel has it, a clear error where it does not, and the opt-in downgrade', async () => {
+    const s = { multicastSnooping: true, stp: false, vlanFiltering: true, vlanFallback: 'fail' as const, isolatePorts: true };
+    expect(planBridgeSecurity('vmbr10', s, { vlanFiltering: true, multicastSnooping: true, portIsolation: true }).commands[0]!.args).toEqual(['link', 'set', 'dev', 'vmbr10', 'type', 'bridge', 'stp_state', '0', 'mcast_snooping', '1', 'vlan_filtering', '1']);
+    // This kernel: no vlan_filtering in sysfs. create fails and leaves nothing in PVE or on the host.
+    const err = await m.create(await checked({ name: 'vmbr11', vlanAware: true })).catch((e) => e);
+    expect(err).toBeInstanceOf(CapabilityError);
+    expect(err.message).toMatch(/bridge VLAN filtering is not available.*vlanFallback: "downgrade"/);
+    expect(emu.state.networks('pve').map((i) => i.iface)).not.toContain('vmbr11');
+    expect((await execa('ip', ['-n', node, 'link', 'show', 'vmbr11'], { reject: false })).exitCode).not.toBe(0);
+    const down = await m.create(await checked({ name: 'vmbr11', vlanAware: true, vlanFallback: 'downgrade' }));
+    expect(down.outs.applied.vlanFiltering).toBe(false);
+    expect(down.outs.warnings[0]).toMatch(/no bridge VLAN filtering/);
+    await m.delete(down.id, down.outs);
+  });
+
+  test('pods on an isolating bridge reach the gateway but not each other, also after a restart recreates a veth', async () => {
+    const { id, outs } = await m.create(await checked({}));
+    expect(String((await execa('ip', ['netns', 'exec', node, 'cat', '/sys/class/net/vmbr10/bridge/multicast_snooping'])).stdout).trim()).toBe('1');
+    await plugPod(podA, 101, '10.50.0.11');
+    await plugPod(podB, 102, '10.50.0.12');
+    await reapplyPortIsolation(pveClient(), 'pve', 'vmbr10'); // what the Pod does after each start
+    servers.push(execa('ip', ['netns', 'exec', podB, process.execPath, '-e', LISTEN('10.50.0.12')], { reject: false }));
+    servers.push(execa('ip', ['netns', 'exec', node, process.execPath, '-e', LISTEN('10.50.0.1')], { reject: false }));
+    await new Promise((r) => setTimeout(r, 400));
+    expect(await connect(podA, '10.50.0.1')).toBe('ok');
+    expect(await connect(podA, '10.50.0.12')).toBe('blocked');
+
+    // Pod A restarts: PVE recreates its veth without the flag. Refresh sees the open port as drift.
+    await plugPod(podA, 101, '10.50.0.11');
+    expect(await connect(podA, '10.50.0.12')).toBe('ok');
+    const read = await m.read!(id, outs);
+    expect(read.inputs?.isolatePorts).toBe(false);
+    await reapplyPortIsolation(pveClient(), 'pve', 'vmbr10');
+    expect(await connect(podA, '10.50.0.12')).toBe('blocked');
+    expect(await connect(podA, '10.50.0.1')).toBe('ok');
+
+    // Deleting a bridge that pods still use fails and names them.
+    const { upid, vmid } = await pveClient().createContainer('pve', { ostemplate: 'local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst', rootfs: 'local-zfs:1', hostname: 'user-pod', net0: 'name=eth0,bridge=vmbr10,ip=dhcp' });
+    await pveClient().waitTask('pve', upid);
+    await expect(m.delete(id, outs)).rejects.toThrow(new RegExp(`vmbr10 on pve is still used by CT ${vmid} \\(user-pod\\).*port veth101i0`));
+    await pveClient().destroyContainer('pve', vmid, { purge: true });
+    await inNode('link', 'del', 'veth101i0');
+    await inNode('link', 'del', 'veth102i0');
+    await m.delete(id, outs);
+    await m.delete(id, outs); // idempotent
+    expect((await execa('ip', ['-n', node, 'link', 'show', 'vmbr10'], { reject: false })).exitCode).not.toBe(0);
+    expect(emu.state.networks('pve').map((i) => i.iface)).not.toContain('vmbr10');
+  });
+
+  test('bad input names the field', async () => {
+    const r = await m.check({}, { name: 'br0', cidr: '10.0.0.1', mtu: 100 });
+    expect((r.failures ?? []).map((f) => f.property).sort()).toEqual(['cidr', 'mtu', 'name']);
+  });
+});
