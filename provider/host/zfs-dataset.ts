@@ -66,6 +66,11 @@ export async function clearDatasetProperty(exec: Executor, dataset: string, prop
 export async function destroyDataset(exec: Executor, dataset: string): Promise<void> {
   assertDatasetName('dataset', dataset);
   const args = ['destroy', '-r', dataset];
-  const r = await exec.run('zfs', args, { allowFailure: true });
-  if (r.exitCode !== 0 && !/does not exist/i.test(r.stderr)) throw new HostCommandError(exec.node, 'zfs', args, r);
+  // An unmount right after the last file was closed can report "busy" for a moment: safe to retry.
+  for (let attempt = 0; ; attempt++) {
+    const r = await exec.run('zfs', args, { allowFailure: true });
+    if (r.exitCode === 0 || /does not exist/i.test(r.stderr)) return;
+    if (!/busy/i.test(r.stderr) || attempt >= 20) throw new HostCommandError(exec.node, 'zfs', args, r);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
 }

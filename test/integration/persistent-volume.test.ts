@@ -1,0 +1,66 @@
+// PersistentVolume on a real ZFS pool (zfs-fuse, file vdev): quota, owner, reclaim policies, and a retained volume
+// that comes back — with its data — to the next volume of the same name.
+import { execa } from 'execa';
+import { readFile, writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { persistentVolumeModule as m } from '../../provider/resources/volume';
+import type { PersistentVolumeInputs } from '../../provider/resources/volume/schema';
+import { setStackConfig } from '../../provider/resources/common/connection';
+import { createTestPool, type TestPool } from '../helpers/zfs';
+
+describe('PersistentVolume on zfs-fuse', () => {
+  let pool: TestPool;
+  const checked = async (over: Record<string, unknown>) => {
+    const r = await m.check({}, { name: 'default-web-0', node: 'pve1', sizeGiB: 1, ...over });
+    expect(r.failures).toBeUndefined();
+    return r.inputs as PersistentVolumeInputs;
+  };
+  const zget = async (prop: string, ds: string) => String((await execa('zfs', ['get', '-H', '-p', '-o', 'value', prop, ds])).stdout).trim();
+
+  beforeAll(async () => {
+    pool = await createTestPool('ppv');
+    setStackConfig({ 'proxmox-pods:hosts': JSON.stringify({ pve1: { local: true } }), 'proxmox-pods:volumeDataset': `${pool.name}/volumes` });
+  }, 60_000);
+  afterAll(async () => {
+    setStackConfig({});
+    await pool?.destroy();
+  });
+
+  test('create sets quota, owner and uid shift; resize; Retain keeps the data for the successor', async () => {
+    const { id, outs } = await m.create(await checked({}));
+    expect(outs.dataset).toBe(`${pool.name}/volumes/default-web-0`);
+    expect(outs.reused).toBe(false);
+    expect(await zget('refquota', outs.dataset)).toBe(String(1024 ** 3));
+    expect(await zget('pods:volume', outs.dataset)).toBe('default-web-0');
+    expect(String((await execa('stat', ['-c', '%u:%g', outs.hostPath])).stdout)).toBe('100000:100000');
+    await writeFile(path.join(outs.hostPath, 'state.txt'), 'precious');
+
+    const { outs: bigger } = await m.update!(id, outs, await checked({ sizeGiB: 2 }));
+    expect(await zget('refquota', bigger.dataset)).toBe(String(2 * 1024 ** 3));
+    expect((await m.read!(id, bigger)).inputs).toMatchObject({ sizeGiB: 2 });
+
+    await m.delete(id, bigger); // Retain: released, not destroyed
+    expect(await zget('pods:released', bigger.dataset)).toMatch(/^\d{4}-/);
+    expect((await m.read!(id, bigger)).id).toBe('');
+
+    const again = await m.create(await checked({ sizeGiB: 2 }));
+    expect(again.outs.reused).toBe(true);
+    expect(await readFile(path.join(again.outs.hostPath, 'state.txt'), 'utf8')).toBe('precious');
+    expect(await zget('pods:released', again.outs.dataset)).toBe('-');
+    await m.delete(again.id, { ...again.outs, reclaimPolicy: 'Delete' });
+    expect((await execa('zfs', ['list', again.outs.dataset], { reject: false })).exitCode).not.toBe(0);
+  });
+
+  test('never takes over a dataset that is not its own', async () => {
+    await execa('zfs', ['create', '-p', `${pool.name}/volumes/foreign-data`]);
+    await expect(m.create(await checked({ name: 'foreign-data' }))).rejects.toThrow(/^name: dataset .* is not a proxmox-pods volume named "foreign-data"/);
+  });
+
+  test('without a parent dataset or host access the error names the setting', async () => {
+    setStackConfig({ 'proxmox-pods:hosts': JSON.stringify({ pve1: { local: true } }) });
+    await expect(m.create(await checked({}))).rejects.toThrow(/^parentDataset: is not set .*proxmox-pods:volumeDataset/);
+    setStackConfig({});
+    await expect(m.create(await checked({}))).rejects.toThrow(/^proxmox-pods:hosts: no host access is configured for node pve1/);
+    setStackConfig({ 'proxmox-pods:hosts': JSON.stringify({ pve1: { local: true } }), 'proxmox-pods:volumeDataset': `${pool.name}/volumes` });
+  });
+});
