@@ -28,11 +28,11 @@ export async function sha256File(path: string): Promise<string> {
 export async function packTemplate(rootfs: string, out: string, opts: { level?: number; threads?: number } = {}): Promise<PackedTemplate> {
   if (!rootfs.startsWith('/') || !out.startsWith('/')) throw new TemplatePackError(rootfs, 'paths must be absolute');
   const tar = execa('tar', ['--create', '--file=-', '--numeric-owner', '--sparse', '--one-file-system', '--xattrs', '--xattrs-include=*', '--acls', `--directory=${rootfs}`, '.'], {
-    stdout: 'pipe', stderr: 'pipe', reject: false, buffer: { stdout: false },
+    reject: false, buffer: { stdout: false },
   });
-  const zstd = execa('zstd', ['-q', `-${opts.level ?? 3}`, `-T${opts.threads ?? 0}`, '-f', '-o', out], { stdin: tar.stdout!, reject: false });
-  const [t, z] = await Promise.all([tar, zstd]);
-  if (t.exitCode !== 0) throw new TemplatePackError(rootfs, `tar exited ${t.exitCode}: ${String(t.stderr).trim().split('\n').slice(-3).join('; ')}`);
+  const z = await tar.pipe('zstd', ['-q', `-${opts.level ?? 3}`, `-T${opts.threads ?? 0}`, '-f', '-o', out], { reject: false });
+  const t = z.pipedFrom[0];
+  if (t && t.exitCode !== 0) throw new TemplatePackError(rootfs, `tar exited ${t.exitCode}: ${String(t.stderr).trim().split('\n').slice(-3).join('; ')}`);
   if (z.exitCode !== 0) throw new TemplatePackError(rootfs, `zstd exited ${z.exitCode}: ${String(z.stderr).trim()}`);
   const { size } = await stat(out);
   return { path: out, size, sha256: await sha256File(out) };

@@ -1,0 +1,193 @@
+// OciImage against real parts: Debian's docker-registry on loopback serves images our writer builds, the emulator
+// plays PVE (upload API with checksum). create → template uploaded with its sha256 → a second image of the same
+// digest skips the upload → the tag moves → check() resolves the new digest and diff() replaces → delete.
+import { promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { startEmulator, type RunningEmulator } from '../../emulator';
+import { PveClient } from '../../provider/proxmox/client';
+import { parseConnectionConfig } from '../../provider/proxmox/config';
+import { setStackConfig } from '../../provider/resources/common/connection';
+import { ContentStore } from '../../provider/oci/store/store';
+import { RegistryClient } from '../../provider/oci/registry/client';
+import { pushImage } from '../../provider/oci/registry/push';
+import { buildImage, makeTar } from '../../provider/oci/layout/writer';
+import { imageSchema } from '../../provider/resources/pod/schema';
+import { ociImageModule, createOciImage, deleteOciImage, readOciImage, templateFileName, type OciImageInputs, type OciImageOutputs } from '../../provider/resources/oci-image';
+import { startRegistry, type RunningRegistry } from '../oci/helpers/registry';
+import { requireTools } from '../oci/helpers/tools';
+
+jest.setTimeout(120_000);
+
+const ready = requireTools('OciImage integration', ['docker-registry', 'tar', 'zstd']);
+const d = ready ? describe : describe.skip;
+
+async function appImage(version: string) {
+  const base = await makeTar([
+    { name: 'etc/', type: 'directory' },
+    { name: 'etc/os-release', content: 'ID=pods-test\n' },
+    { name: 'bin/', type: 'directory' },
+    { name: 'bin/sh', content: '#!fake shell\n', mode: 0o755 },
+  ]);
+  const app = await makeTar([
+    { name: 'srv/', type: 'directory', uid: 1000, gid: 1000 },
+    { name: 'srv/version', content: `${version}\n`, uid: 1000, gid: 1000 },
+    { name: 'etc/os-release', type: 'symlink', linkname: '../usr/lib/os-release' },
+  ]);
+  return buildImage({
+    layers: [{ tar: base, compression: 'gzip' }, { tar: app, compression: 'zstd' }],
+    runtime: {
+      Entrypoint: ['/bin/sh', '-c'], Cmd: ['exec /srv/run'], Env: ['PATH=/usr/bin:/bin', `VERSION=${version}`, 'bad.name=x'],
+      WorkingDir: '/srv', User: '1000:1000', ExposedPorts: { '8080/tcp': {} },
+    },
+  });
+}
+
+d('OciImage against docker-registry and the emulator', () => {
+  let reg: RunningRegistry;
+  let emu: RunningEmulator;
+  let pve: PveClient;
+  let client: RegistryClient;
+  let dir: string;
+  let storeDir: string;
+  const logs: string[] = [];
+  const ctx = () => ({ pve, log: (m: string) => logs.push(m) });
+  const ref = () => `${reg.host}/team/app:stable`;
+
+  async function checked(olds: Record<string, unknown>, news: Record<string, unknown>): Promise<OciImageInputs> {
+    const r = await ociImageModule.check(olds, { insecureRegistries: [reg.host], store: storeDir, ...news });
+    expect(r.failures).toBeUndefined();
+    return r.inputs!;
+  }
+
+  beforeAll(async () => {
+    reg = await startRegistry();
+    emu = await startEmulator({ nodes: 1, httpPort: false, taskDurationMs: 10 });
+    pve = PveClient.create(parseConnectionConfig({ endpoint: emu.url, apiToken: emu.token, caCert: emu.caCertPem }));
+    client = new RegistryClient({ host: reg.host, insecureRegistries: [reg.host] });
+    dir = await fs.mkdtemp(join(tmpdir(), 'pp-ociimage-'));
+    storeDir = join(dir, 'store');
+    setStackConfig({});
+  });
+  afterAll(async () => {
+    await client?.close();
+    await pve?.close();
+    await emu?.close();
+    await reg?.close();
+    if (dir) await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  let first: { id: string; outs: OciImageOutputs };
+  let second: { id: string; outs: OciImageOutputs };
+  let v1: Awaited<ReturnType<typeof appImage>>;
+
+  test('create pulls, packs and uploads a template named by digest, with its checksum', async () => {
+    v1 = await appImage('1');
+    await pushImage(client, 'team/app', 'stable', v1);
+    const inputs = await checked({}, { reference: ref() });
+    expect(inputs.resolvedDigest).toBe(v1.root.digest);
+    expect(inputs.platform).toBe('linux/amd64');
+
+    first = await createOciImage(inputs, ctx());
+    const volid = `local:vztmpl/oci-${v1.root.digest.slice(7, 23)}.tar.zst`;
+    expect(first.outs).toMatchObject({
+      digest: v1.root.digest, manifestDigest: v1.root.digest, node: 'pve', templateVolid: volid,
+      resolvedReference: `${ref()}@${v1.root.digest}`,
+      entrypoint: ['/bin/sh', '-c'], cmd: ['exec /srv/run'], env: { PATH: '/usr/bin:/bin', VERSION: '1' },
+      workdir: '/srv', user: '1000:1000', exposedPorts: ['8080/tcp'],
+    });
+    expect(logs.join('\n')).toMatch(/left out: bad\.name/);
+    expect(JSON.stringify(first.outs)).not.toContain('credentials');
+    // The Pod accepts the podImage as it is.
+    expect(imageSchema.parse(first.outs.podImage)).toEqual(first.outs.podImage);
+    expect(first.outs.podImage).toMatchObject({ template: volid, digest: v1.root.digest, env: { VERSION: '1' } });
+
+    // The bytes on the storage are a zstd tar of the image's rootfs, ownership unshifted (PVE shifts on extract).
+    const bytes = emu.state.volumeData('pve', volid)!;
+    expect(bytes).toBeDefined();
+    expect(first.outs.sizes.template).toBe(bytes.length);
+    expect(first.outs.sizes.compressed).toBe(v1.config.bytes.length + v1.layers.reduce((n, l) => n + l.size, 0));
+    expect(first.outs.sizes.unpacked).toBeGreaterThan(0);
+    const file = join(dir, 'tpl.tar.zst');
+    await fs.writeFile(file, bytes);
+    const { stdout } = await execa('tar', ['--zstd', '--numeric-owner', '-tvf', file]);
+    expect(stdout).toMatch(/1000\/1000 +2 .* \.\/srv\/version/);
+    expect(stdout).toMatch(/0\/0 .* \.\/bin\/sh/);
+    expect(stdout).toMatch(/\.\/etc\/os-release -> \.\.\/usr\/lib\/os-release/);
+    // No staging tree is left in the store.
+    expect(await fs.readdir(join(storeDir, 'tmp'))).toEqual([]);
+    expect((await new ContentStore(storeDir).getRef(first.id))?.manifestDigest).toBe(v1.root.digest);
+  });
+
+  test('a checksum the storage does not confirm fails the create and leaves no ref', async () => {
+    emu.faults.add({ method: 'POST', path: /\/storage\/local\/upload$/, taskError: "checksum mismatch: got 'x' != expect 'y'" });
+    const other = await appImage('other');
+    await pushImage(client, 'team/other', 'v1', other);
+    const err = await createOciImage(await checked({}, { reference: `${reg.host}/team/other:v1` }), ctx()).catch((e) => e);
+    emu.faults.clear();
+    expect(String(err.message)).toMatch(/checksum mismatch/);
+    const refs = await new ContentStore(storeDir).listRefs();
+    expect(refs.map((r) => r.manifestDigest)).not.toContain(other.root.digest);
+    expect(emu.state.storageContent('pve', 'local').map((v) => v.volid)).not.toContain(`local:vztmpl/${templateFileName(other.root.digest)}`);
+  });
+
+  test('a second image of the same digest does not upload again', async () => {
+    // Any upload now fails: the create can only succeed by skipping it.
+    emu.faults.add({ method: 'POST', path: /\/storage\/local\/upload$/, status: 500, message: 'upload must be skipped' });
+    try {
+      second = await createOciImage(await checked({}, { reference: ref() }), ctx());
+    } finally {
+      emu.faults.clear();
+    }
+    expect(second.id).not.toBe(first.id);
+    expect(second.outs.templateVolid).toBe(first.outs.templateVolid);
+    expect(second.outs.sizes.template).toBe(first.outs.sizes.template);
+    expect(logs.join('\n')).toMatch(/upload skipped/);
+  });
+
+  test('no change while the tag stays; a moved tag resolves to the new digest and diff replaces', async () => {
+    const same = await checked(first.outs as unknown as Record<string, unknown>, { reference: ref() });
+    expect(ociImageModule.diff(first.id, first.outs, same)).toMatchObject({ changes: false, replaces: [] });
+
+    const v2 = await appImage('2');
+    await pushImage(client, 'team/app', 'stable', v2);
+    const moved = await checked(first.outs as unknown as Record<string, unknown>, { reference: ref() });
+    expect(moved.resolvedDigest).toBe(v2.root.digest);
+    const diff = ociImageModule.diff(first.id, first.outs, moved);
+    expect(diff).toMatchObject({ changes: true, replaces: ['resolvedDigest'], deleteBeforeReplace: false });
+    // Only the manifest was fetched: the layer v2 added is not in the store, nor its config.
+    const fresh = v2.layers.filter((l) => !v1.layers.some((o) => o.digest === l.digest));
+    expect(fresh.length).toBeGreaterThan(0);
+    for (const l of fresh) expect(await new ContentStore(storeDir).has(l.digest)).toBe(false);
+    expect(await new ContentStore(storeDir).has(v2.config.digest)).toBe(false);
+
+    const pinned = await checked(first.outs as unknown as Record<string, unknown>, { reference: `${reg.host}/team/app@${v1.root.digest}` });
+    expect(pinned.resolvedDigest).toBe(v1.root.digest);
+    expect(ociImageModule.diff(first.id, first.outs, pinned).replaces).toEqual(['reference']);
+  });
+
+  test('bad references and unreachable registries fail check with the field named', async () => {
+    const bad = await ociImageModule.check({}, { reference: 'UPPER/Case:tag' });
+    expect(bad.failures?.[0]?.property).toBe('reference');
+    const down = await ociImageModule.check({}, { reference: '127.0.0.1:1/x/y:z', insecureRegistries: ['127.0.0.1:1'] });
+    expect(down.failures?.[0]).toMatchObject({ property: 'reference', reason: expect.stringMatching(/cannot resolve 127\.0\.0\.1:1\/x\/y:z/) });
+    const plat = await ociImageModule.check({}, { reference: ref(), platform: 'amd64' });
+    expect(plat.failures?.[0]?.property).toBe('platform');
+  });
+
+  test('delete keeps a template another image uses, removes it with the last one, and is idempotent', async () => {
+    const volid = first.outs.templateVolid;
+    const present = () => emu.state.storageContent('pve', 'local').some((v) => v.volid === volid);
+    await deleteOciImage(first.id, first.outs, ctx());
+    expect(present()).toBe(true);
+    expect((await readOciImage(second.id, second.outs, ctx())).id).toBe(second.id);
+    await deleteOciImage(second.id, second.outs, ctx());
+    expect(present()).toBe(false);
+    await expect(deleteOciImage(second.id, second.outs, ctx())).resolves.toBeUndefined();
+    // Drift: the template is gone, so refresh reports the image gone.
+    expect((await readOciImage(second.id, second.outs, ctx())).id).toBe('');
+    // Nothing references the image's blobs now: gc removed them.
+    for (const l of v1.layers) expect(await new ContentStore(storeDir).has(l.digest)).toBe(false);
+  });
+});
