@@ -5,6 +5,8 @@ commands:
   emulator [--port N] [--http-port N] [--nodes N] [--token USER@REALM!ID=UUID] [--task-ms N]
                      serve an emulated Proxmox VE API (HTTPS + HTTP) until interrupted
   demo               start the emulator and run \`pulumi up\` on the quickstart program
+  image pull|unpack|inspect|gc ...
+                     OCI images: pull into the content store, unpack a rootfs, inspect, gc (image help)
   help               this text
 `;
 
@@ -14,6 +16,7 @@ const commands: Record<string, () => Promise<Command>> = {
   // Loaded on demand so that `proxmox-pods help` starts fast; require keeps this CommonJS.
   emulator: async () => (require('./emulator-command') as typeof import('./emulator-command')).runEmulatorCommand,
   demo: async () => (require('./demo') as typeof import('./demo')).runDemo,
+  image: async () => (require('./image-command') as typeof import('./image-command')).runImageCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {
