@@ -65,12 +65,13 @@ export class PulumiWorkspace {
 
   async setConfig(key: string, value: string | { secret: string }): Promise<void> {
     // Secrets go through stdin so they never appear in a process list.
-    if (typeof value === 'string') await this.mustRun(['config', 'set', key, value]);
+    // `--` so values that start with "-" (a PEM) are not taken for flags.
+    if (typeof value === 'string') await this.mustRun(['config', 'set', key, '--', value]);
     else await this.mustRun(['config', 'set', '--secret', key], value.secret);
   }
 
   async run(args: string[], input?: string): Promise<PulumiResult> {
-    const child = execa('pulumi', [...args, '--non-interactive', '--color', 'never'], {
+    const child = execa('pulumi', ['--non-interactive', '--color', 'never', ...args], {
       cwd: this.dir,
       env: this.env,
       extendEnv: true,

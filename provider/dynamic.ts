@@ -17,22 +17,31 @@ function moduleFor(kind: string): ResourceModule {
   return m;
 }
 
+/** Pulumi's Struct encoding rejects `undefined` anywhere in a value: drop such keys (deeply) from what we return. */
+export function withoutUndefined<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(withoutUndefined) as T;
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined).map(([k, v]) => [k, withoutUndefined(v)])) as T;
+  }
+  return value;
+}
+
 export function handler(kind: string): Required<Omit<pulumi.dynamic.ResourceProvider, 'configure'>> {
   const m = () => moduleFor(kind);
   return {
-    check: async (olds, news) => m().check(olds ?? {}, news ?? {}),
+    check: async (olds, news) => withoutUndefined(await m().check(olds ?? {}, news ?? {})),
     diff: async (id, olds, news) => {
       const d = m().diff(id, olds, news);
       return { changes: d.changes, replaces: d.replaces, stables: d.stables, deleteBeforeReplace: d.deleteBeforeReplace };
     },
-    create: async (inputs) => m().create(inputs),
+    create: async (inputs) => withoutUndefined(await m().create(inputs)),
     read: async (id, props) => {
       const mod = m();
-      return mod.read ? mod.read(id, props) : { id, props };
+      return withoutUndefined(mod.read ? await mod.read(id, props) : { id, props });
     },
     update: async (id, olds, news) => {
       const mod = m();
-      return mod.update ? mod.update(id, olds, news) : { outs: news };
+      return withoutUndefined(mod.update ? await mod.update(id, olds, news) : { outs: news });
     },
     delete: async (id, props) => m().delete(id, props),
   };

@@ -37,11 +37,24 @@ export interface LocalExecutorOptions {
   defaultTimeoutMs?: number;
 }
 
+/**
+ * Storage commands keep the host's mount namespace: `ip netns exec` also unshares mounts (to show the namespace's
+ * own /sys), and a ZFS mount made in there would not be the host's. nsenter --net enters the network only.
+ */
+const HOST_MOUNT_COMMANDS = new Set(['zfs', 'zpool']);
+
 export class LocalExecutor implements Executor {
   constructor(readonly node: string, private readonly opts: LocalExecutorOptions = {}) {}
 
+  private argv(cmd: string, args: readonly string[]): [string, string[]] {
+    const ns = this.opts.netns;
+    if (!ns) return [cmd, [...args]];
+    if (HOST_MOUNT_COMMANDS.has(cmd)) return ['nsenter', [`--net=/run/netns/${ns}`, '--', cmd, ...args]];
+    return ['ip', ['netns', 'exec', ns, cmd, ...args]];
+  }
+
   async run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
-    const [file, argv] = this.opts.netns ? ['ip', ['netns', 'exec', this.opts.netns, cmd, ...args]] : [cmd, [...args]];
+    const [file, argv] = this.argv(cmd, args);
     const r = await execa(file, argv, {
       input: opts.input,
       timeout: opts.timeoutMs ?? this.opts.defaultTimeoutMs ?? 60_000,

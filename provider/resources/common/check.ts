@@ -24,10 +24,38 @@ export function userInputs(news: Record<string, unknown>): Record<string, unknow
   return out;
 }
 
+/** The value with every unknown leaf removed, so that the schema can still judge (and default) the rest. */
+function stripUnknowns(v: unknown): unknown {
+  if (isUnknown(v)) return undefined;
+  // An element that is unknown as a whole (e.g. a member still being created) is left out, not turned into a hole.
+  if (Array.isArray(v)) return v.filter((x) => !isUnknown(x)).map(stripUnknowns);
+  if (v && typeof v === 'object') {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, stripUnknowns(x)] as const).filter(([, x]) => x !== undefined));
+  }
+  return v;
+}
+
+/** Puts the unknown leaves of `raw` back into the parsed (defaulted) value: the engine must still see them. */
+function overlayUnknowns(parsed: unknown, raw: unknown): unknown {
+  if (isUnknown(raw)) return raw;
+  if (Array.isArray(raw) && Array.isArray(parsed)) {
+    let known = 0;
+    return raw.map((x) => (isUnknown(x) ? x : overlayUnknowns(parsed[known++], x)));
+  }
+  if (raw && typeof raw === 'object' && parsed && typeof parsed === 'object') {
+    const out: Record<string, unknown> = { ...(parsed as Record<string, unknown>) };
+    for (const [k, x] of Object.entries(raw)) if (containsUnknown(x)) out[k] = overlayUnknowns(out[k], x);
+    return out;
+  }
+  return parsed;
+}
+
 export function checkWithSchema<I>(schema: ZodType<I>, news: Record<string, unknown>, extra?: (inputs: I) => CheckFailure[]): CheckResult<I> {
   const raw = userInputs(news);
-  const parsed = schema.safeParse(raw);
+  const hasUnknowns = containsUnknown(raw);
+  const parsed = schema.safeParse(hasUnknowns ? stripUnknowns(raw) : raw);
   if (parsed.success) {
+    if (hasUnknowns) return { inputs: overlayUnknowns(parsed.data, raw) as I };
     const failures = extra ? extra(parsed.data) : [];
     return failures.length ? { inputs: raw as I, failures } : { inputs: parsed.data };
   }

@@ -1,0 +1,93 @@
+// unpackImage: layers applied in order into a private staging rootfs, which becomes `target` only when
+// every layer verified (DiffID) and applied. Any failure removes the staging tree, so a half-unpacked
+// image is never visible at `target`.
+import { createReadStream } from 'node:fs';
+import { chmod, chown, mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { z } from 'zod';
+import { applyLayer, mapId, type LayerStats } from './apply-layer';
+import { UnpackOptionsError } from './errors';
+import { ApplyOptionsSchema, type ApplyOptionsInput } from './options';
+import type { ByteBudget } from './decompress';
+
+export { applyLayer, mapId, type LayerInput, type LayerStats } from './apply-layer';
+export * from './errors';
+export * from './options';
+export { TarFraming, type TarRecord } from './tar-framing';
+export { DiffIdHasher, decompressor, compressionOf } from './decompress';
+
+export interface UnpackLayer {
+  /** A blob file (e.g. in the content store) or an already open stream of it. */
+  path?: string;
+  stream?: Readable;
+  mediaType: string;
+  digest: string;
+  diffId?: string;
+  /** Compressed size, for the ratio limit; taken from the file when `path` is given. */
+  size?: number;
+}
+
+export interface UnpackImageOptions extends ApplyOptionsInput {
+  layers: UnpackLayer[];
+  /** Directory to create; must not exist yet. */
+  target: string;
+}
+
+export interface UnpackStats {
+  layers: LayerStats[];
+  bytes: number;
+  entries: number;
+  devicesSkipped: number;
+  xattrsSkipped: number;
+}
+
+const TargetSchema = z.string().min(1).refine((p) => p.startsWith('/'), 'must be an absolute path');
+
+async function exists(path: string): Promise<boolean> {
+  try { await stat(path); return true; } catch { return false; }
+}
+
+/**
+ * Unpacks `layers` (base first) into `target`. The staging directory sits next to the target
+ * (same filesystem, so the final rename is atomic) with mode 0700: setuid binaries of a half-unpacked
+ * tree are never reachable by other users (umoci #181).
+ */
+export async function unpackImage(options: UnpackImageOptions): Promise<UnpackStats> {
+  const { layers, target, ...rest } = options;
+  const parsed = TargetSchema.safeParse(target);
+  if (!parsed.success) throw new UnpackOptionsError('target', `${JSON.stringify(target)} ${parsed.error.issues[0]?.message}`, 'pass an absolute directory path');
+  const opts = ApplyOptionsSchema.parse(rest);
+  if (await exists(target)) throw new UnpackOptionsError('target', `${target} already exists`, 'remove it or choose a new directory');
+  for (const [i, l] of layers.entries()) {
+    if ((l.path === undefined) === (l.stream === undefined)) throw new UnpackOptionsError(`layers[${i}]`, 'needs exactly one of path or stream');
+  }
+
+  await mkdir(dirname(target), { recursive: true });
+  const staging = await mkdtemp(join(dirname(target), `.${basename(target)}.staging-`));
+  await chmod(staging, 0o700);
+  const rootfs = join(staging, 'rootfs');
+  try {
+    await mkdir(rootfs, { mode: 0o755 });
+    if (process.getuid?.() === 0) await chown(rootfs, mapId(opts.idmap, 'uid', 0, ''), mapId(opts.idmap, 'gid', 0, ''));
+    const budget: ByteBudget = { used: 0, max: opts.limits.maxImageBytes };
+    const stats: LayerStats[] = [];
+    for (const layer of layers) {
+      const size = layer.size ?? (layer.path !== undefined ? (await stat(layer.path)).size : undefined);
+      const stream = layer.stream ?? createReadStream(layer.path!);
+      stats.push(await applyLayer(rootfs, { stream, mediaType: layer.mediaType, digest: layer.digest, diffId: layer.diffId, compressedSize: size }, opts, budget));
+    }
+    await rename(rootfs, target);
+    await rm(staging, { recursive: true, force: true });
+    return {
+      layers: stats,
+      bytes: budget.used,
+      entries: stats.reduce((n, s) => n + s.entries, 0),
+      devicesSkipped: stats.reduce((n, s) => n + s.devicesSkipped, 0),
+      xattrsSkipped: stats.reduce((n, s) => n + s.xattrsSkipped, 0),
+    };
+  } catch (err) {
+    await rm(staging, { recursive: true, force: true });
+    throw err;
+  }
+}
