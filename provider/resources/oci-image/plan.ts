@@ -6,8 +6,11 @@ import type { OciImageInputs, OciImageOutputs, PodImageValue } from './schema';
 
 /** Inputs that shape what is pulled or where the template lives: a change is a new image. */
 const REPLACE = ['reference', 'platform', 'node', 'templateStorage'] as const;
-/** Inputs that only change how the provider reaches things: recorded in state, nothing to do. */
-const STATE_ONLY = ['credentials', 'insecureRegistries', 'store', 'timeouts'] as const;
+/**
+ * Inputs that only change how the provider reaches things: recorded in state, nothing to do. Credentials are not
+ * among them: outputs never carry the secret (the engine keeps the inputs), so comparing them would always differ.
+ */
+const STATE_ONLY = ['insecureRegistries', 'store', 'timeouts'] as const;
 
 function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;

@@ -1,0 +1,125 @@
+// OciImage + Pod through the real Pulumi CLI: the image comes from Debian's docker-registry on loopback (token auth,
+// credentials as a Pulumi secret), the pod from the emulator. up → the CT's ostemplate is the uploaded template and its
+// env/entrypoint come from the image; the tag moves → preview --diff replaces image and pod; destroy cleans up.
+import { promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startEmulator, type RunningEmulator } from '../../emulator';
+import { PulumiWorkspace } from '../../cli/pulumi-workspace';
+import { RegistryClient } from '../../provider/oci/registry/client';
+import { pushImage } from '../../provider/oci/registry/push';
+import { buildImage, makeTar } from '../../provider/oci/layout/writer';
+import { startRegistry, type RunningRegistry } from '../oci/helpers/registry';
+import { requireTools } from '../oci/helpers/tools';
+import { programPath, requirePulumiCli } from '../helpers/pulumi';
+
+jest.setTimeout(300_000);
+
+const PASSWORD = 'e2e-registry-pw-5b1f0c';
+
+async function webImage(version: string) {
+  const rootfs = await makeTar([
+    { name: 'bin/', type: 'directory' },
+    { name: 'bin/server', content: `#!/bin/sh\necho ${version}\n`, mode: 0o755 },
+    { name: 'www/', type: 'directory' },
+    { name: 'www/index.html', content: `<h1>${version}</h1>\n` },
+  ]);
+  return buildImage({
+    layers: [{ tar: rootfs }],
+    runtime: { Entrypoint: ['/bin/server'], Cmd: ['--port', '8080'], Env: ['PATH=/bin', `APP_VERSION=${version}`], WorkingDir: '/www' },
+  });
+}
+
+describe('OciImage and Pod through the real pulumi CLI', () => {
+  let emu: RunningEmulator;
+  let reg: RunningRegistry;
+  let client: RegistryClient;
+  let ws: PulumiWorkspace;
+  let dir: string;
+  let v1: Awaited<ReturnType<typeof webImage>>;
+  const templates = () => emu.state.storageContent('pve', 'local').map((v) => String(v.volid)).filter((v) => v.includes('vztmpl/oci-'));
+
+  beforeAll(async () => {
+    requirePulumiCli();
+    requireTools('OciImage e2e', ['docker-registry', 'tar', 'zstd']);
+    dir = await fs.mkdtemp(join(tmpdir(), 'pp-ociimage-e2e-'));
+    reg = await startRegistry({ auth: { users: { ci: PASSWORD }, grant: (user, _t, _n, actions) => (user === 'ci' ? actions : []) } });
+    client = new RegistryClient({ host: reg.host, insecureRegistries: [reg.host], credentials: { username: 'ci', password: PASSWORD } });
+    v1 = await webImage('v1');
+    await pushImage(client, 'shop/web', 'live', v1);
+    emu = await startEmulator({ nodes: 1, httpPort: false, taskDurationMs: 20 });
+    ws = await PulumiWorkspace.create({
+      program: programPath('oci-image'),
+      project: 'e2e-oci-image',
+      config: {
+        'proxmox-pods:endpoint': emu.url,
+        'proxmox-pods:tlsFingerprint': emu.fingerprint,
+        'proxmox-pods:apiToken': { secret: emu.token },
+        registry: reg.host,
+        reference: `${reg.host}/shop/web:live`,
+        store: join(dir, 'store'),
+        username: 'ci',
+        password: { secret: PASSWORD },
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await ws?.dispose();
+    await client?.close();
+    await emu?.close();
+    await reg?.close();
+    if (dir) await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  test('up uploads the template and the pod runs it with the image\'s entrypoint and env', async () => {
+    const r = await ws.mustRun(['up', '--yes']);
+    expect(r.stdout).toMatch(/\+ 3 created/);
+    const out = await ws.outputs();
+    const volid = `local:vztmpl/oci-${v1.root.digest.slice(7, 23)}.tar.zst`;
+    expect(out.digest).toBe(v1.root.digest);
+    expect(out.templateVolid).toBe(volid);
+    expect(out.imageEnv).toEqual({ PATH: '/bin', APP_VERSION: 'v1' });
+    expect(templates()).toEqual([volid]);
+    const [ct] = emu.state.containers();
+    // PVE keeps no ostemplate key; the create succeeded only because the volume exists, and the pod's metadata names it.
+    expect(String(ct!.config.description)).toContain(volid);
+    expect(String(ct!.config.entrypoint)).toBe('/bin/server --port 8080');
+    const env = String(ct!.config.env).split('\0');
+    expect(env).toEqual(expect.arrayContaining(['PATH=/bin', 'APP_VERSION=v1', 'MODE=e2e']));
+    expect(ct!.status).toBe('running');
+  });
+
+  test('the registry password stays a secret in state', async () => {
+    const state = JSON.stringify(await ws.exportState());
+    expect(state).not.toContain(PASSWORD);
+    const img = (await ws.exportState()).deployment.resources!.find((r) => String(r.type).endsWith(':OciImage'))!;
+    expect(img.type).toBe('pulumi-nodejs:dynamic/proxmox-pods:OciImage');
+    expect(JSON.stringify(img.inputs.credentials)).toMatch(/4dabf18193072939515e22adb298388d|ciphertext/);
+  });
+
+  test('a tag pushed to a new digest shows as a replacement of the image and the pod, without pulling layers', async () => {
+    const v2 = await webImage('v2');
+    await pushImage(client, 'shop/web', 'live', v2);
+    const blobs = await fs.readdir(join(dir, 'store', 'blobs', 'sha256'));
+    const r = await ws.mustRun(['preview', '--diff']);
+    expect(r.stdout).toMatch(/\+-pulumi-nodejs:dynamic\/proxmox-pods:OciImage: \(replace\)/);
+    expect(r.stdout).toMatch(/\+-pulumi-nodejs:dynamic\/proxmox-pods:Pod: \(replace\)/);
+    expect(r.stdout).toMatch(new RegExp(`~ resolvedDigest\\s*: "${v1.root.digest}" => "${v2.root.digest}"`));
+    expect(r.stdout).toMatch(/2 to replace/);
+    expect(await fs.readdir(join(dir, 'store', 'blobs', 'sha256'))).toEqual(blobs);
+
+    await ws.mustRun(['up', '--yes']);
+    const volid = `local:vztmpl/oci-${v2.root.digest.slice(7, 23)}.tar.zst`;
+    expect(templates()).toEqual([volid]);
+    expect(String(emu.state.containers()[0]!.config.env)).toContain('APP_VERSION=v2');
+    const again = await ws.mustRun(['preview', '--diff', '--expect-no-changes']);
+    expect(again.stdout).not.toMatch(/to replace|to update/);
+  });
+
+  test('destroy removes the pod and the template', async () => {
+    await ws.mustRun(['destroy', '--yes']);
+    expect(emu.state.containers()).toEqual([]);
+    expect(templates()).toEqual([]);
+  });
+});
