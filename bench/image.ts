@@ -1,0 +1,140 @@
+// `npm run bench:image`: a ≥200 MiB multi-layer image on a local docker-registry, then in one run
+//   (a) our pull + verify + unpack, (b) skopeo copy + umoci raw unpack of the same image (ratio b/a),
+//   (c) a cached re-pull, (d) ZFS: layer chains and the pod clone time as the image grows (zfs-fuse file pool),
+// plus the tar.zst template pack. Prints a table and writes bench/results/latest.json. Not part of `npm test`.
+import { promises as fs } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { execa } from 'execa';
+import { buildImage, ContentStore, makeTar, pullImage, pushImage, RegistryClient } from '../provider/oci';
+import { unpackImage } from '../provider/oci/unpack';
+import { packTemplate } from '../provider/resources/oci-image/template-pack';
+import { startRegistry } from '../test/oci/helpers/registry';
+import { BENCH_LAYERS, layerEntries } from './image-data';
+import { buildChains, cloneTime, createBenchPool, usedBytes, type ChainLayer } from './zfs-chain';
+
+const MiB = 1024 * 1024;
+const hrms = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e6;
+
+async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const t0 = process.hrtime.bigint();
+  const value = await fn();
+  return { ms: hrms(t0), value };
+}
+
+async function main(): Promise<number> {
+  for (const tool of ['docker-registry', 'skopeo', 'umoci', 'zstd', 'tar']) {
+    if ((await execa('which', [tool], { reject: false })).exitCode !== 0) throw new Error(`bench:image needs ${tool} (apt-get install -y ${tool})`);
+  }
+  const dir = await fs.mkdtemp(join(tmpdir(), 'pp-bench-image-'));
+  const reg = await startRegistry();
+  const results: Record<string, unknown> = { date: new Date().toISOString(), cpus: cpus().length, node: process.version };
+  const rows: [string, string][] = [];
+  try {
+    // ---------------------------------------------------------------- the image
+    process.stderr.write('building the image…\n');
+    const built = await timed(async () => {
+      const layers = [];
+      for (const [i, plan] of BENCH_LAYERS.entries()) layers.push({ tar: await makeTar(layerEntries(plan, 1000 + i)), compression: 'gzip' as const });
+      return buildImage({ layers, runtime: { Entrypoint: ['/app/run'], Env: ['PATH=/usr/bin:/bin'] } });
+    });
+    const image = built.value;
+    const uncompressed = BENCH_LAYERS.reduce((n, p) => n + p.files * p.fileBytes, 0);
+    const compressed = image.layers.reduce((n, l) => n + l.size, 0);
+    const entries = BENCH_LAYERS.reduce((n, p) => n + p.files + p.dirs + 1, 0);
+    const client = new RegistryClient({ host: reg.host, insecureRegistries: [reg.host] });
+    try { await pushImage(client, 'bench/big', 'v1', image); } finally { await client.close(); }
+    const ref = `${reg.host}/bench/big:v1`;
+    results.image = { layers: image.layers.length, uncompressedBytes: uncompressed, compressedBytes: compressed, entries, buildMs: Math.round(built.ms) };
+    rows.push(['image', `${image.layers.length} layers, ${(uncompressed / MiB).toFixed(0)} MiB in files (${(compressed / MiB).toFixed(0)} MiB gzip), ${entries} entries`]);
+
+    // ---------------------------------------------------------------- (a) ours
+    process.stderr.write('(a) proxmox-pods pull + verify + unpack…\n');
+    const store = await ContentStore.open(join(dir, 'store'));
+    const ourPull = await timed(() => pullImage(ref, { store, insecureRegistries: [reg.host], dockerConfig: false, refName: 'bench' }));
+    const ourRoot = join(dir, 'ours-rootfs');
+    const ourUnpack = await timed(() => unpackImage({
+      target: ourRoot, idmap: null,
+      layers: ourPull.value.layers.map((l) => ({ path: store.blobPath(l.digest), mediaType: l.mediaType, digest: l.digest, diffId: l.diffId, size: l.size })),
+    }));
+    const oursMs = ourPull.ms + ourUnpack.ms;
+
+    // ---------------------------------------------------------------- (b) skopeo + umoci
+    process.stderr.write('(b) skopeo copy + umoci raw unpack…\n');
+    const layout = join(dir, 'skopeo-layout');
+    const skopeo = await timed(() => execa('skopeo', ['copy', '--quiet', '--src-tls-verify=false', `docker://${ref}`, `oci:${layout}:v1`]));
+    const umociRoot = join(dir, 'umoci-rootfs');
+    const umoci = await timed(() => execa('umoci', ['raw', 'unpack', '--image', `${layout}:v1`, umociRoot]));
+    const theirsMs = skopeo.ms + umoci.ms;
+
+    // Same tree? A cheap check: same number of entries and the same bytes in regular files.
+    const count = async (root: string) => Number((await execa('sh', ['-c', 'find . | wc -l'], { cwd: root })).stdout.trim());
+    const duBytes = async (root: string) => Number((await execa('du', ['-sb', '--apparent-size', root])).stdout.split('\t')[0]);
+    const same = (await count(ourRoot)) === (await count(umociRoot)) && (await duBytes(ourRoot)) === (await duBytes(umociRoot));
+
+    // ---------------------------------------------------------------- (c) cached re-pull
+    process.stderr.write('(c) cached re-pull…\n');
+    const cached = await timed(() => pullImage(ref, { store, insecureRegistries: [reg.host], dockerConfig: false, refName: 'bench' }));
+
+    // ---------------------------------------------------------------- template pack
+    process.stderr.write('template pack (GNU tar + zstd)…\n');
+    const pack = await timed(() => packTemplate(ourRoot, join(dir, 'template.tar.zst')));
+
+    results.ours = { pullMs: Math.round(ourPull.ms), unpackMs: Math.round(ourUnpack.ms), totalMs: Math.round(oursMs), unpackedBytes: ourUnpack.value.bytes };
+    results.skopeoUmoci = { skopeoCopyMs: Math.round(skopeo.ms), umociUnpackMs: Math.round(umoci.ms), totalMs: Math.round(theirsMs), sameTree: same };
+    results.ratio = Number((theirsMs / oursMs).toFixed(2));
+    results.cachedRepullMs = Math.round(cached.ms);
+    results.template = { packMs: Math.round(pack.ms), bytes: pack.value.size };
+    rows.push(['(a) ours: pull + verify', `${(ourPull.ms / 1000).toFixed(2)} s`]);
+    rows.push(['(a) ours: unpack', `${(ourUnpack.ms / 1000).toFixed(2)} s`]);
+    rows.push(['(a) ours: total', `${(oursMs / 1000).toFixed(2)} s`]);
+    rows.push(['(b) skopeo copy', `${(skopeo.ms / 1000).toFixed(2)} s`]);
+    rows.push(['(b) umoci raw unpack', `${(umoci.ms / 1000).toFixed(2)} s`]);
+    rows.push(['(b) total', `${(theirsMs / 1000).toFixed(2)} s (same tree: ${same ? 'yes' : 'NO'})`]);
+    rows.push(['ratio (b)/(a)', `${(theirsMs / oursMs).toFixed(2)}× ${theirsMs > oursMs ? '(ours faster)' : '(ours slower)'}`]);
+    rows.push(['(c) cached re-pull', `${cached.ms.toFixed(0)} ms`]);
+    rows.push(['template pack', `${(pack.ms / 1000).toFixed(2)} s → ${(pack.value.size / MiB).toFixed(1)} MiB tar.zst`]);
+    await fs.rm(umociRoot, { recursive: true, force: true });
+    await fs.rm(layout, { recursive: true, force: true });
+
+    // ---------------------------------------------------------------- (d) ZFS chains + clone
+    process.stderr.write('(d) ZFS layer chains and pod clones (zfs-fuse)…\n');
+    try {
+      const pool = await createBenchPool(3);
+      try {
+        const layers: ChainLayer[] = ourPull.value.layers.map((l) => ({ path: store.blobPath(l.digest), mediaType: l.mediaType, digest: l.digest, diffId: l.diffId, size: l.size }));
+        const chains = await buildChains(pool.name, layers);
+        const zfsRows = [];
+        for (const [i, c] of chains.entries()) {
+          const ms = await cloneTime(pool.name, c.snapshot);
+          const bytes = await usedBytes(c.snapshot);
+          zfsRows.push({ layers: i + 1, chainBytes: bytes, chainBuildMs: Math.round(c.buildMs), cloneMedianMs: Number(ms.toFixed(1)) });
+          rows.push([`(d) clone of ${i + 1}-layer chain`, `${ms.toFixed(1)} ms (image ${(bytes / MiB).toFixed(0)} MiB; chain built in ${(c.buildMs / 1000).toFixed(1)} s)`]);
+        }
+        results.zfs = zfsRows;
+      } finally {
+        await pool.destroy();
+      }
+    } catch (err) {
+      results.zfs = { error: (err as Error).message };
+      rows.push(['(d) zfs', `not measured: ${(err as Error).message.split('\n')[0]}`]);
+    }
+  } finally {
+    await reg.close();
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+
+  const width = Math.max(...rows.map(([k]) => k.length));
+  process.stdout.write(`\nproxmox-pods image benchmark (${cpus().length} CPUs, Node ${process.version})\n`);
+  for (const [k, v] of rows) process.stdout.write(`  ${k.padEnd(width)}  ${v}\n`);
+  const outDir = resolve(__dirname, '..', '..', 'bench', 'results');
+  await fs.mkdir(outDir, { recursive: true });
+  await fs.writeFile(join(outDir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+  process.stdout.write(`\nwrote ${join(outDir, 'latest.json')}\n`);
+  return 0;
+}
+
+main().then((code) => { process.exitCode = code; }, (err) => {
+  process.stderr.write(`bench:image: ${(err as Error).message}\n`);
+  process.exitCode = 1;
+});
