@@ -2,14 +2,13 @@
 // release, destroy. Every name is validated before it reaches `zfs`.
 import { InputError } from '../errors';
 import { HostCommandError, type Executor } from './executor';
-
-const COMPONENT = /^[A-Za-z0-9_.:-]+$/;
+import { zfsDatasetSchema } from './names';
 export const OWNER_PROPERTY = 'pods:volume';
 export const RELEASED_PROPERTY = 'pods:released';
 
 export function assertDatasetName(field: string, name: string): void {
-  const parts = name.split('/');
-  if (name.length >= 256 || parts.length < 2 || parts.some((p) => !COMPONENT.test(p) || p === '.' || p === '..')) {
+  // Under a pool (never the pool itself), and nothing zfs could read as an option.
+  if (name.split('/').length < 2 || !zfsDatasetSchema.safeParse(name).success) {
     throw new InputError(field, `"${name}" is not a ZFS dataset name under a pool`, 'use pool/path/name with letters, digits and _ . : -');
   }
 }

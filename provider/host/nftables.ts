@@ -1,0 +1,214 @@
+// PortForward on a node: node address:port → pod ip:port through nftables DNAT, in the provider's own table
+// (`table ip proxmox_pods`) so that no other table or rule on the node is ever touched. Each forward's rules carry a
+// comment with the resource id and the spec, which is how list/remove find them again (and how refresh sees drift).
+// Scripts are built from schema-validated values only and fed to `nft -f -` on stdin: one script, one transaction.
+import { z } from 'zod';
+import { InputError, ProxmoxPodsError, CapabilityError } from '../errors';
+import { detectCapabilities, requireCapability } from './capabilities';
+import type { Executor } from './executor';
+import { ipv4Schema, portSchema, validate } from './names';
+
+export const TABLE = 'proxmox_pods';
+const CHAINS = ['prerouting', 'output', 'postrouting'] as const;
+type Chain = (typeof CHAINS)[number];
+
+export const forwardIdSchema = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, { message: 'must be 1–64 of [A-Za-z0-9_.:-]' });
+
+export const forwardSpecSchema = z
+  .object({
+    id: forwardIdSchema,
+    /** Absent: every address of the node (`fib daddr type local`). */
+    listenAddress: ipv4Schema.optional(),
+    listenPort: portSchema,
+    protocol: z.enum(['tcp', 'udp'], { message: 'must be "tcp" or "udp"' }),
+    targetIp: ipv4Schema,
+    targetPort: portSchema,
+    /**
+     * SNAT forwarded connections to the node so replies come back through it: needed when the pod's default route is
+     * not this node, and for connections the node makes itself. Only connections this forward DNATed are masqueraded.
+     */
+    masquerade: z.boolean().default(true),
+  })
+  .strict();
+export type ForwardSpec = z.infer<typeof forwardSpecSchema>;
+export type ForwardInput = z.input<typeof forwardSpecSchema>;
+export type ForwardState = ForwardSpec & { complete: boolean };
+
+export class PortInUseError extends ProxmoxPodsError {
+  constructor(readonly node: string, spec: ForwardSpec, readonly owner: string) {
+    super(`node ${node}: ${spec.protocol} port ${spec.listenAddress ?? '*'}:${spec.listenPort} is already forwarded by PortForward ${owner}; pick another listenPort or remove that forward`, 'E_PORT_IN_USE');
+  }
+}
+
+export function parseForwardSpec(input: unknown): ForwardSpec {
+  const r = forwardSpecSchema.safeParse(input);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    throw new InputError(issue.path.join('.') || 'forward', issue.message);
+  }
+  return r.data;
+}
+
+/** The comment every rule of a forward carries: `pp|<id>|<proto>|<addr or *>|<port>|<ip>|<port>|<m or ->` (< 128 bytes). */
+export function encodeComment(s: ForwardSpec): string {
+  return ['pp', s.id, s.protocol, s.listenAddress ?? '*', s.listenPort, s.targetIp, s.targetPort, s.masquerade ? 'm' : '-'].join('|');
+}
+
+export function decodeComment(comment: string): ForwardSpec | undefined {
+  const p = comment.split('|');
+  if (p.length !== 8 || p[0] !== 'pp') return undefined;
+  const r = forwardSpecSchema.safeParse({
+    id: p[1], protocol: p[2], listenAddress: p[3] === '*' ? undefined : p[3], listenPort: Number(p[4]), targetIp: p[5], targetPort: Number(p[6]), masquerade: p[7] === 'm',
+  });
+  return r.success ? r.data : undefined;
+}
+
+/** Whether two forwards would answer the same packets. Pure. */
+export function listensOverlap(a: ForwardSpec, b: ForwardSpec): boolean {
+  return a.protocol === b.protocol && a.listenPort === b.listenPort && (!a.listenAddress || !b.listenAddress || a.listenAddress === b.listenAddress);
+}
+
+/** The table and chains, declared idempotently (a declaration merges with what exists). Pure. */
+export function baseScript(): string[] {
+  return [
+    `table ip ${TABLE} {`,
+    '  chain prerouting { type nat hook prerouting priority dstnat; policy accept; }',
+    '  chain output { type nat hook output priority -100; policy accept; }',
+    '  chain postrouting { type nat hook postrouting priority srcnat; policy accept; }',
+    '}',
+  ];
+}
+
+/** The rules of one forward. Pure; every value in them went through the schema. */
+export function forwardRules(input: ForwardInput): string[] {
+  const s = parseForwardSpec(input);
+  const c = `comment "${encodeComment(s)}"`;
+  const match = s.listenAddress ? `ip daddr ${s.listenAddress}` : 'fib daddr type local';
+  const dnat = `${match} ${s.protocol} dport ${s.listenPort} dnat to ${s.targetIp}:${s.targetPort} ${c}`;
+  const rules = [`add rule ip ${TABLE} prerouting ${dnat}`, `add rule ip ${TABLE} output ${dnat}`];
+  if (s.masquerade) {
+    rules.push(`add rule ip ${TABLE} postrouting ip daddr ${s.targetIp} ${s.protocol} dport ${s.targetPort} ct status dnat ct original proto-dst ${s.listenPort} masquerade ${c}`);
+  }
+  return rules;
+}
+
+const requiredChains = (s: ForwardSpec): Chain[] => (s.masquerade ? ['prerouting', 'output', 'postrouting'] : ['prerouting', 'output']);
+
+const nftListSchema = z.object({
+  nftables: z.array(z.object({ rule: z.object({ chain: z.string(), handle: z.number().int(), comment: z.string().optional() }).loose().optional() }).loose()),
+});
+
+interface RuleRef {
+  chain: string;
+  handle: number;
+  spec?: ForwardSpec;
+}
+
+/** Every rule in our table (also rules without our comment, which count when deciding whether the table is empty). */
+async function listRules(exec: Executor): Promise<RuleRef[] | undefined> {
+  const r = await exec.run('nft', ['-j', 'list', 'table', 'ip', TABLE], { allowFailure: true });
+  if (r.exitCode !== 0) {
+    if (/No such file or directory|does not exist/i.test(r.stderr)) return undefined;
+    throw new ProxmoxPodsError(`node ${exec.node}: nft list table ip ${TABLE} failed: ${r.stderr.trim()}`, 'E_HOST_COMMAND');
+  }
+  const doc = nftListSchema.parse(JSON.parse(r.stdout));
+  return doc.nftables.flatMap((i) => (i.rule ? [{ chain: i.rule.chain, handle: i.rule.handle, spec: i.rule.comment ? decodeComment(i.rule.comment) : undefined }] : []));
+}
+
+/** Groups rules by forward id; `complete` is false when a rule was removed behind our back (drift). Pure. */
+export function forwardsFromRules(rules: readonly RuleRef[]): ForwardState[] {
+  const byId = new Map<string, { spec: ForwardSpec; chains: Set<string>; consistent: boolean }>();
+  for (const r of rules) {
+    if (!r.spec) continue;
+    const e = byId.get(r.spec.id);
+    if (!e) byId.set(r.spec.id, { spec: r.spec, chains: new Set([r.chain]), consistent: true });
+    else {
+      e.chains.add(r.chain);
+      if (encodeComment(e.spec) !== encodeComment(r.spec)) e.consistent = false;
+    }
+  }
+  return [...byId.values()]
+    .map(({ spec, chains, consistent }) => ({ ...spec, complete: consistent && requiredChains(spec).every((c) => chains.has(c)) }))
+    .sort((a, b) => a.id.localeCompare(b.id));
+}
+
+/** Every forward on the node (for read/refresh). */
+export async function listForwards(exec: Executor): Promise<ForwardState[]> {
+  return forwardsFromRules((await listRules(exec)) ?? []);
+}
+
+async function runScript(exec: Executor, lines: string[]): Promise<void> {
+  await exec.run('nft', ['-f', '-'], { input: `${lines.join('\n')}\n` });
+}
+
+// Check-then-change must not interleave for one node: Pulumi runs resources in parallel within one provider process.
+const queues = new Map<string, Promise<unknown>>();
+function serialized<T>(exec: Executor, fn: () => Promise<T>): Promise<T> {
+  const prev = queues.get(exec.node) ?? Promise.resolve();
+  const next = prev.then(fn, fn);
+  const tail = next.catch(() => undefined);
+  queues.set(exec.node, tail);
+  void tail.then(() => {
+    if (queues.get(exec.node) === tail) queues.delete(exec.node);
+  });
+  return next;
+}
+
+async function requireNat(exec: Executor): Promise<void> {
+  const caps = await detectCapabilities(exec);
+  requireCapability(caps, 'nft');
+  requireCapability(caps, 'nftablesNat');
+  // A setting, not a capability: read it every time.
+  const fwd = await exec.run('sysctl', ['-n', 'net.ipv4.ip_forward'], { allowFailure: true });
+  if (fwd.stdout.trim() !== '1') {
+    throw new CapabilityError(exec.node, 'IPv4 forwarding (net.ipv4.ip_forward)', 'enable it with `sysctl -w net.ipv4.ip_forward=1` and persist it in /etc/sysctl.d (PVE nodes that route for their guests have it on)');
+  }
+}
+
+/**
+ * Idempotent: the same id and spec is a no-op; the same id with another spec (or with rules missing) is replaced in
+ * one transaction. A different id already listening on the same address/port/protocol is a PortInUseError.
+ */
+export async function addForward(exec: Executor, input: ForwardInput): Promise<ForwardSpec> {
+  const spec = parseForwardSpec(input);
+  return serialized(exec, async () => {
+    await requireNat(exec);
+    const rules = (await listRules(exec)) ?? [];
+    const current = forwardsFromRules(rules);
+    const clash = current.find((f) => f.id !== spec.id && listensOverlap(f, spec));
+    if (clash) throw new PortInUseError(exec.node, spec, clash.id);
+    const mine = current.find((f) => f.id === spec.id);
+    if (mine?.complete && encodeComment(mine) === encodeComment(spec)) return spec;
+    const stale = rules.filter((r) => r.spec?.id === spec.id);
+    await runScript(exec, [...baseScript(), ...stale.map((r) => `delete rule ip ${TABLE} ${r.chain} handle ${r.handle}`), ...forwardRules(spec)]);
+    return spec;
+  });
+}
+
+/**
+ * Removes the forward's rules; idempotent (already gone = false). When no rule is left, the table goes too, so a
+ * destroyed stack leaves the node's ruleset as it found it.
+ */
+export async function removeForward(exec: Executor, id: string): Promise<boolean> {
+  validate(forwardIdSchema, 'id', id);
+  return serialized(exec, async () => {
+    const rules = await listRules(exec);
+    if (!rules) return false;
+    const mine = rules.filter((r) => r.spec?.id === id);
+    if (mine.length === rules.length) {
+      await runScript(exec, [`delete table ip ${TABLE}`]);
+      return mine.length > 0;
+    }
+    if (!mine.length) return false;
+    await runScript(exec, mine.map((r) => `delete rule ip ${TABLE} ${r.chain} handle ${r.handle}`));
+    return true;
+  });
+}
+
+/** Drops the provider's table when no rule is left in it. */
+export function pruneTable(exec: Executor): Promise<void> {
+  return serialized(exec, async () => {
+    const rules = await listRules(exec);
+    if (rules && rules.length === 0) await runScript(exec, [`delete table ip ${TABLE}`]);
+  });
+}
