@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { HostCommandError } from '../../provider/host/executor';
 import { HostKeyMismatchError, remoteCommand, shellQuote, SshConnectError, SshExecutor } from '../../provider/host/ssh';
-import { startSshd, type TestSshd } from '../helpers/sshd';
+import { createServer } from 'node:net';
+import { startSshdIn, type NodeSshd } from './support/sshd';
 import { requireTools } from './support/tools';
 
 const marker = `/tmp/pp-ssh-pwned-${process.pid}`;
@@ -15,6 +16,15 @@ const hostile = [
   'two\nlines', '', ' ', '  spaces  ', '*', '~', '\\', '\\\'', '$HOME', '${IFS}', '| cat', '&& touch x', '> /tmp/x', '-n', '--',
   '\t\r', 'ünïcødé ✓', '!', '#comment',
 ];
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
 
 function randomArg(seed: number): string {
   // Deterministic bytes from 1..255 (NUL cannot pass through argv at all).
@@ -46,7 +56,7 @@ describe('shellQuote', () => {
 });
 
 describe('SshExecutor against a real sshd', () => {
-  let sshd: TestSshd;
+  let sshd: NodeSshd;
   let dir: string;
   let agent: ResultPromise | undefined;
   const savedSock = process.env.SSH_AUTH_SOCK;
@@ -54,7 +64,7 @@ describe('SshExecutor against a real sshd', () => {
   beforeAll(async () => {
     await requireTools('sshd', 'ssh', 'ssh-keygen', 'ssh-keyscan', 'ssh-agent', 'ssh-add');
     dir = await mkdtemp(path.join(tmpdir(), 'pp-ssh-test-'));
-    sshd = await startSshd();
+    sshd = await startSshdIn({ host: '127.0.0.1', port: await freePort() });
   }, 30_000);
 
   afterAll(async () => {
