@@ -3,7 +3,7 @@
 // key is checked twice: the scanned key must match the pin, and ssh itself then trusts only that key
 // (StrictHostKeyChecking=yes against a private known_hosts file), so a key swapped after the scan is refused too.
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { execa } from 'execa';
@@ -64,51 +64,35 @@ export class SshConnectError extends ProxmoxPodsError {
 
 const SSH_FAILURE = /^ssh: |Permission denied \(|Host key verification failed|kex_exchange_identification|^Connection (closed|timed out|refused)|host key for .* is not known|No .* host key is known/m;
 
-/** Temp dirs of pinned known_hosts files, removed when the process ends. */
-const tempDirs = new Set<string>();
-let exitHook = false;
-function privateTempDir(): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'proxmox-pods-ssh-'));
-  tempDirs.add(dir);
-  if (!exitHook) {
-    exitHook = true;
-    process.once('exit', () => {
-      for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
-    });
-  }
-  return dir;
-}
-
 export class SshExecutor implements Executor {
   readonly target: SshTarget;
-  private knownHosts?: Promise<string | undefined>;
+  /** The host's key line that matched the pinned fingerprint (scanned once per executor). */
+  private pinnedKey?: Promise<string>;
 
   constructor(readonly node: string, target: z.input<typeof sshTargetSchema>) {
     this.target = sshTargetSchema.parse(target);
   }
 
-  /** With a pinned fingerprint: scan the host's keys, keep the one that matches, and trust only it. */
-  private pinnedKnownHosts(): Promise<string | undefined> {
+  /** With a pinned fingerprint: scan the host's keys once and keep the line that matches. */
+  private pinnedKeyLine(): Promise<string> {
     const t = this.target;
-    if (!t.hostKeyFingerprint) return Promise.resolve(t.knownHostsFile);
-    this.knownHosts ??= (async () => {
+    this.pinnedKey ??= (async () => {
       const scan = await execa('ssh-keyscan', ['-p', String(t.port), '-T', String(t.connectTimeoutSec), '--', t.host], { reject: false });
       const lines = String(scan.stdout ?? '').split('\n').filter((l) => l.trim() && !l.startsWith('#'));
       const match = lines.find((l) => keyFingerprint(l) === t.hostKeyFingerprint);
-      if (!match) {
-        this.knownHosts = undefined; // a later call may succeed once the host is up
-        if (!lines.length) throw new SshConnectError(this.node, t, String(scan.stderr ?? '') || 'ssh-keyscan got no host key');
-        throw new HostKeyMismatchError(this.node, t.hostKeyFingerprint!, lines.map((l) => keyFingerprint(l) ?? '?'));
-      }
-      const file = path.join(privateTempDir(), 'known_hosts');
-      writeFileSync(file, `${match}\n`, { mode: 0o600 });
-      return file;
+      if (match) return match;
+      this.pinnedKey = undefined; // a later call may succeed once the host is up
+      if (!lines.length) throw new SshConnectError(this.node, t, String(scan.stderr ?? '') || 'ssh-keyscan got no host key');
+      throw new HostKeyMismatchError(this.node, t.hostKeyFingerprint!, lines.map((l) => keyFingerprint(l) ?? '?'));
     })();
-    return this.knownHosts;
+    return this.pinnedKey;
   }
 
-  /** ssh's options and destination, ending with `--` and the host; the remote command string follows. */
-  async sshArgs(): Promise<string[]> {
+  /**
+   * ssh's options and destination, ending with `--` and the host; the remote command string follows. `knownHosts`
+   * is the file that pins the host key (see withKnownHosts).
+   */
+  sshArgs(knownHosts?: string): string[] {
     const t = this.target;
     const args = [
       '-p', String(t.port),
@@ -121,21 +105,35 @@ export class SshExecutor implements Executor {
       '-T',
     ];
     if (t.identityFile) args.push('-i', t.identityFile, '-o', 'IdentitiesOnly=yes');
-    const known = await this.pinnedKnownHosts();
+    const known = knownHosts ?? t.knownHostsFile;
     if (known) args.push('-o', `UserKnownHostsFile=${known}`, '-o', 'GlobalKnownHostsFile=/dev/null');
     args.push('-l', t.user, '--', t.host);
     return args;
   }
 
+  /** Runs `fn` with a private known_hosts file holding only the pinned key; the file lives only for that call. */
+  private async withKnownHosts<T>(fn: (file?: string) => Promise<T>): Promise<T> {
+    if (!this.target.hostKeyFingerprint) return fn();
+    const line = await this.pinnedKeyLine();
+    const dir = await mkdtemp(path.join(tmpdir(), 'proxmox-pods-ssh-'));
+    try {
+      const file = path.join(dir, 'known_hosts');
+      await writeFile(file, `${line}\n`, { mode: 0o600 });
+      return await fn(file);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
   async run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
     const remote = remoteCommand(cmd, args);
-    const r = await execa('ssh', [...(await this.sshArgs()), remote], {
+    const r = await this.withKnownHosts((known) => execa('ssh', [...this.sshArgs(known), remote], {
       input: opts.input ?? '',
       timeout: opts.timeoutMs ?? 60_000,
       reject: false,
       maxBuffer: 64 * 1024 * 1024,
       stripFinalNewline: false,
-    });
+    }));
     const result: RunResult = { stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), exitCode: r.exitCode ?? (r.timedOut ? 124 : 255) };
     if (r.exitCode === undefined && !r.timedOut) throw new SshConnectError(this.node, this.target, r.message ?? 'ssh did not start');
     // 255 is ssh's own failure code; a remote command could exit 255 too, so also require ssh's wording.

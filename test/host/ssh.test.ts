@@ -1,7 +1,7 @@
 // The SSH executor against a real sshd on 127.0.0.1 (temp host key, temp authorized_keys, random port) started and
 // killed here, plus the quoting checked against real POSIX shells.
 import { execa, type ResultPromise } from 'execa';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { HostCommandError } from '../../provider/host/executor';
@@ -90,6 +90,26 @@ describe('SshExecutor against a real sshd', () => {
     const odd = await exec.run('echo hi; touch ' + marker, [], { allowFailure: true });
     expect(odd.exitCode).toBe(127);
     expect((await execa('test', ['-e', marker], { reject: false })).exitCode).not.toBe(0);
+  });
+
+  test('the pinned known_hosts file lives only for the call', async () => {
+    // Files holding this sshd's (unique, freshly generated) host key are ours.
+    const blob = String(await readFile(`${sshd.identityFile.replace(/client_ed25519$/, 'host_ed25519')}.pub`)).split(' ')[1]!;
+    const ours = async () => {
+      const found: string[] = [];
+      for (const d of (await readdir(tmpdir())).filter((n) => n.startsWith('proxmox-pods-ssh-'))) {
+        const text = await readFile(path.join(tmpdir(), d, 'known_hosts'), 'utf8').catch(() => '');
+        if (text.includes(blob)) found.push(text);
+      }
+      return found;
+    };
+    const exec = pinned();
+    // While a command runs, its known_hosts exists and holds exactly the pinned key.
+    const during = await exec.run('sh', ['-c', 'grep -l -F -e "$1" "$2"/proxmox-pods-ssh-*/known_hosts | xargs cat', 'sh', blob, tmpdir()]);
+    expect(during.stdout.trim().split('\n')).toHaveLength(1);
+    expect(during.stdout).toContain(blob);
+    await exec.run('true', []);
+    expect(await ours()).toEqual([]);
   });
 
   test('stdin, stdout, stderr and exit codes pass through', async () => {
