@@ -3,7 +3,7 @@
 // module secures it. The plan is pure; apply runs it. VLAN filtering is never assumed: without kernel support the
 // plan fails, unless the settings opt into running without it (`vlanFiltering: 'if-supported'`).
 import { z } from 'zod';
-import { ProxmoxPodsError } from '../errors';
+import { InputError, ProxmoxPodsError } from '../errors';
 import { requireCapability, detectCapabilities, type HostCapabilities } from './capabilities';
 import type { Executor } from './executor';
 import { assertIfaceName } from './names';
@@ -20,6 +20,14 @@ export const bridgeSecuritySchema = z
   })
   .strict();
 export type BridgeSecuritySettings = z.infer<typeof bridgeSecuritySchema>;
+
+/** Settings → typed value, or InputError naming the setting (`settings.mtu`). */
+export function parseBridgeSecurity(input: unknown): BridgeSecuritySettings {
+  const r = bridgeSecuritySchema.safeParse(input);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0]!;
+  throw new InputError(['settings', ...issue.path].join('.'), issue.message);
+}
 
 export interface Command {
   cmd: string;
@@ -59,7 +67,7 @@ export function vlanOutcome(bridge: string, s: BridgeSecuritySettings, caps: Hos
 export function planBridgeSecurity(bridge: string, settings: z.input<typeof bridgeSecuritySchema>, caps: HostCapabilities, ports: readonly string[] = []): Command[] {
   assertIfaceName('bridge', bridge);
   ports.forEach((p, i) => assertIfaceName(`ports[${i}]`, p));
-  const s = bridgeSecuritySchema.parse(settings);
+  const s = parseBridgeSecurity(settings);
   requireCapability(caps, 'ip');
   const vlan = vlanOutcome(bridge, s, caps);
   const type = ['link', 'set', 'dev', bridge, 'type', 'bridge', 'stp_state', s.stp ? '1' : '0'];
@@ -160,7 +168,7 @@ export interface AppliedBridgeSecurity {
 /** Plans against the bridge's current ports and runs the plan; the bridge must exist (PVE creates it). */
 export async function applyBridgeSecurity(exec: Executor, bridge: string, settings: z.input<typeof bridgeSecuritySchema>, caps?: HostCapabilities): Promise<AppliedBridgeSecurity> {
   assertIfaceName('bridge', bridge);
-  const s = bridgeSecuritySchema.parse(settings);
+  const s = parseBridgeSecurity(settings);
   const c = caps ?? (await detectCapabilities(exec));
   if (!(await readBridgeSettings(exec, bridge))) throw new BridgeNotFoundError(exec.node, bridge);
   const commands = planBridgeSecurity(bridge, s, c, await bridgePorts(exec, bridge));

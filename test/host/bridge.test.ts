@@ -64,7 +64,9 @@ describe('planBridgeSecurity (pure)', () => {
     expect(() => planBridgeSecurity('vmbr0;reboot', {}, caps())).toThrow(InputError);
     expect(() => planBridgeSecurity('-vmbr0', {}, caps())).toThrow(/^bridge: /);
     expect(() => planBridgeSecurity('vmbr0', {}, caps(), ['ok0', 'x'.repeat(16)])).toThrow(/^ports\[1\]: /);
-    expect(() => planBridgeSecurity('vmbr0', { mtu: 100 }, caps())).toThrow(/1280–65520/);
+    expect(() => planBridgeSecurity('vmbr0', { mtu: 100 }, caps())).toThrow(InputError);
+    expect(() => planBridgeSecurity('vmbr0', { mtu: 100 }, caps())).toThrow(/^settings\.mtu: must be 1280–65520/);
+    expect(() => planBridgeSecurity('vmbr0', { vlanFiltering: 'yes' } as never, caps())).toThrow(/^settings\.vlanFiltering: /);
   });
 
   test('pod ports', () => {
