@@ -39,6 +39,8 @@ export interface LayerStats {
   symlinks: number;
   hardlinks: number;
   whiteouts: number;
+  /** AUFS metadata entries (.wh..wh.plnk...) ignored. */
+  aufsSkipped: number;
   opaqueDirs: number;
   devicesCreated: number;
   devicesSkipped: number;
@@ -80,7 +82,7 @@ class LayerApplier {
   constructor(private readonly root: string, private readonly opts: ApplyOptions, private readonly layer?: string) {
     this.resolver = new RootResolver(root, (rel) => this.createParent(rel), layer);
     this.stats = {
-      entries: 0, files: 0, directories: 0, symlinks: 0, hardlinks: 0, whiteouts: 0, opaqueDirs: 0,
+      entries: 0, files: 0, directories: 0, symlinks: 0, hardlinks: 0, whiteouts: 0, aufsSkipped: 0, opaqueDirs: 0,
       devicesCreated: 0, devicesSkipped: 0, fifosCreated: 0, fifosSkipped: 0, xattrsApplied: 0, xattrsSkipped: 0,
       ownershipApplied: this.canChown,
     };
@@ -114,6 +116,11 @@ class LayerApplier {
       return drain(data);
     }
     const base = parts[parts.length - 1]!;
+    // AUFS bookkeeping (.wh..wh.plnk, .wh..wh.aufs and everything under them) is metadata, never content.
+    if (parts.some((p, i) => p.startsWith(`${WH}${WH}`) && !(i === parts.length - 1 && p === OPAQUE))) {
+      this.stats.aufsSkipped++;
+      return drain(data);
+    }
     if (base.startsWith(WH)) {
       await this.whiteout(parts, rec.name);
       return drain(data);
@@ -245,7 +252,6 @@ class LayerApplier {
       await this.pruneLower(dir);
       return;
     }
-    if (base.startsWith(`${WH}${WH}`)) return; // AUFS metadata such as .wh..wh.plnk: not a whiteout
     const target = base.slice(WH.length);
     if (target === '' || target === '.' || target === '..') throw new UnsafeLayerError(this.layer, shown, `whiteout ${JSON.stringify(base)} names no removable entry (${target === '' ? 'empty name' : JSON.stringify(target)})`);
     this.stats.whiteouts++;

@@ -31,9 +31,9 @@ export async function packTar(entries: EntrySpec[]): Promise<Buffer> {
       uid: e.uid ?? 0, gid: e.gid ?? 0, mtime: e.mtime ?? new Date(1_600_000_000_000),
       devmajor: e.devmajor, devminor: e.devminor, size: data?.length ?? 0,
     };
+    // Always hand over a buffer: without one pack() returns a sink that must be written and ended.
     await new Promise<void>((resolve, reject) => {
-      if (data) pack.entry(header, data, (err) => (err ? reject(err) : resolve()));
-      else pack.entry(header, (err) => (err ? reject(err) : resolve()));
+      pack.entry(header, data ?? Buffer.alloc(0), (err) => (err ? reject(err) : resolve()));
     });
   }
   pack.finalize();
