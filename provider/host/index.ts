@@ -1,5 +1,5 @@
 // The host layer: commands on a PVE node through an Executor (local, network namespace, or SSH), and the services
-// built on it. The older module paths (hosts-config, ssh-executor, bridge-security, nft-forward) re-export these.
+// built on it.
 export * from './executor';
 export * from './names';
 export * from './config';
@@ -8,3 +8,4 @@ export * from './capabilities';
 export * from './bridge';
 export * from './nftables';
 export * from './zfs-dataset';
+export * from './zone-server';

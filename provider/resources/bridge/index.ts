@@ -1,7 +1,7 @@
 // DeploymentBridge: a Linux bridge per deployment, created through the PVE network API (pending change + apply) and
 // secured on the host (multicast snooping, STP, MTU, VLAN filtering where the kernel has it, pod port isolation).
-import { ProxmoxPodsError, InputError } from '../../errors';
-import { applyBridgeSecurity, bridgePorts, isPodPort, readBridgeSettings } from '../../host/bridge-security';
+import { CapabilityError, InputError, ProxmoxPodsError } from '../../errors';
+import { applyBridgeSecurity, bridgePorts, podPortVmid, readBridgeSettings } from '../../host/bridge';
 import { parseNet } from '../../proxmox/properties';
 import { checkWithSchema } from '../common/check';
 import { pveClient } from '../common/connection';
@@ -20,10 +20,17 @@ function networkParams(i: DeploymentBridgeInputs): Record<string, string | numbe
 
 async function secure(i: DeploymentBridgeInputs, node: string): Promise<Pick<DeploymentBridgeOutputs, 'applied' | 'warnings'>> {
   const exec = await hostExecutor(node);
-  const r = await applyBridgeSecurity(exec, i.name, {
-    multicastSnooping: i.multicastSnooping, stp: i.stp, mtu: i.mtu, vlanFiltering: i.vlanAware, vlanFallback: i.vlanFallback, isolatePorts: i.isolatePorts,
-  });
-  return { applied: { vlanFiltering: r.applied.vlanFiltering, isolatePorts: i.isolatePorts, multicastSnooping: i.multicastSnooping, stp: i.stp, mtu: i.mtu }, warnings: r.warnings };
+  const vlanFiltering = i.vlanAware ? (i.vlanFallback === 'downgrade' ? ('if-supported' as const) : true) : false;
+  try {
+    const r = await applyBridgeSecurity(exec, i.name, { multicastSnooping: i.multicastSnooping, stp: i.stp, mtu: i.mtu, vlanFiltering, isolatePorts: i.isolatePorts });
+    return { applied: r.applied, warnings: r.warnings };
+  } catch (err) {
+    // Say it in this resource's terms: the input that asked for it and the one that allows running without it.
+    if (err instanceof CapabilityError && /vlan/i.test(err.message)) {
+      throw new CapabilityError(node, 'bridge VLAN filtering (vlanAware)', 'use a kernel with CONFIG_BRIDGE_VLAN_FILTERING, or set vlanFallback: "downgrade" to run without it');
+    }
+    throw err;
+  }
 }
 
 /** Pods (by their PVE config) and host ports still attached to the bridge. */
@@ -36,7 +43,10 @@ async function usersOf(node: string, bridge: string): Promise<string[]> {
     if (nets.some(([, v]) => parseNet(String(v)).bridge === bridge)) users.push(`CT ${ct.vmid}${ct.name ? ` (${ct.name})` : ''}`);
   }
   const exec = await hostExecutor(node);
-  for (const port of (await bridgePorts(exec, bridge)).filter(isPodPort)) if (!users.some((u) => u.startsWith(`CT ${/^veth(\d+)/.exec(port)![1]}`))) users.push(`port ${port}`);
+  for (const port of await bridgePorts(exec, bridge)) {
+    const vmid = podPortVmid(port);
+    if (vmid !== undefined && !users.some((u) => u.startsWith(`CT ${vmid} `) || u === `CT ${vmid}`)) users.push(`port ${port}`);
+  }
   return users;
 }
 
@@ -76,7 +86,7 @@ export const deploymentBridgeModule: ResourceModule<DeploymentBridgeInputs, Depl
       const sec = await secure(inputs, node);
       return { id, outs: { ...inputs, node, bridge: inputs.name, ...sec } };
     } catch (err) {
-      if (err instanceof InputError || (err as ProxmoxPodsError).code === 'E_CAPABILITY') {
+      if (err instanceof InputError || err instanceof CapabilityError) {
         // The host cannot do what was asked: take the bridge away again rather than leave it half-secured.
         await pve.deleteNetwork(node, inputs.name).catch(() => undefined);
         await pve.applyNetwork(node).catch(() => undefined);

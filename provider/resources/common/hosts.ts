@@ -1,7 +1,7 @@
 // Which host executor reaches a PVE node's shell: `proxmox-pods:hosts` (JSON, one entry per node: local, ssh, or a
 // network namespace in tests), else PROXMOX_PODS_HOSTS. Resources that touch a node's host tooling (bridges,
 // nftables, dnsmasq, zfs) get their executor here.
-import { executorFor, parseHostsConfig } from '../../host/hosts-config';
+import { executorFor, parseHostsConfig } from '../../host/config';
 import type { Executor } from '../../host/executor';
 import { InputError } from '../../errors';
 import { stackSetting } from './connection';

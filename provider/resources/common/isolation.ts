@@ -1,7 +1,7 @@
 // Port isolation belongs to a bridge port, and PVE makes a new veth each time a pod starts. So whoever starts a pod
 // on a bridge a DeploymentBridge isolates re-applies isolation right after the start.
 import type { PveClient } from '../../proxmox/client';
-import { isolatePorts } from '../../host/bridge-security';
+import { isolatePorts } from '../../host/bridge';
 import { hostExecutor } from './hosts';
 
 export const BRIDGE_COMMENT = 'proxmox-pods DeploymentBridge';

@@ -1,6 +1,6 @@
 // PortForward: node address:port → pod ip:port through nftables DNAT in the provider's own table on the node.
 import { z } from 'zod';
-import { addForward, forwardSpecSchema, listForwards, pruneTable, removeForward } from '../../host/nft-forward';
+import { addForward, forwardSpecSchema, listForwards, pruneTable, removeForward } from '../../host/nftables';
 import { checkWithSchema } from '../common/check';
 import { pveClient } from '../common/connection';
 import { timeoutsSchema } from '../common/duration';
