@@ -1,0 +1,45 @@
+// A real ZFS pool for tests: Debian's zfs-fuse with a file vdev. Starts the zfs-fuse daemon when none is
+// running (it needs /dev/fuse) and destroys only the pool it created.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface ZfsPool { name: string; mountpoint: string; dir: string; destroy(): void }
+
+function zpoolWorks(): boolean {
+  return spawnSync('zpool', ['list', '-H'], { stdio: 'ignore' }).status === 0;
+}
+
+function ensureDaemon(): void {
+  if (zpoolWorks()) return;
+  const r = spawnSync('zfs-fuse', [], { stdio: 'ignore' });
+  if (r.error) throw new Error(`cannot start zfs-fuse: ${r.error.message}`);
+  const until = Date.now() + 15_000;
+  while (Date.now() < until) {
+    if (zpoolWorks()) return;
+    spawnSync('sleep', ['0.2']);
+  }
+  throw new Error('zfs-fuse did not come up within 15 s (is /dev/fuse available?)');
+}
+
+/** Creates a fresh file-backed pool with a unique name. Call `destroy()` in afterAll. */
+export function withZfsPool(sizeMiB = 512): ZfsPool {
+  ensureDaemon();
+  const dir = mkdtempSync(join(tmpdir(), `pods-zfs-${process.pid}-`));
+  const name = `podstest${process.pid}x${Math.floor(Math.random() * 1e6)}`;
+  const img = join(dir, 'pool.img');
+  const mountpoint = join(dir, 'mnt');
+  execFileSync('truncate', ['-s', `${sizeMiB}M`, img]);
+  execFileSync('zpool', ['create', '-m', mountpoint, name, img]);
+  let destroyed = false;
+  return {
+    name, mountpoint, dir,
+    destroy() {
+      if (destroyed) return;
+      destroyed = true;
+      spawnSync('zpool', ['destroy', '-f', name], { stdio: 'ignore' });
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
