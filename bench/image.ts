@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { buildImage, ContentStore, makeTar, pullImage, pushImage, RegistryClient } from '../provider/oci';
 import { unpackImage } from '../provider/oci/unpack';
-import { packTemplate } from '../provider/resources/oci-image/template-pack';
+import { packTemplate } from '../provider/oci/convert/template';
 import { startRegistry } from '../test/oci/helpers/registry';
 import { BENCH_LAYERS, layerEntries } from './image-data';
 import { buildChains, cloneTime, createBenchPool, usedBytes, type ChainLayer } from './zfs-chain';
@@ -78,7 +78,7 @@ async function main(): Promise<number> {
 
     // ---------------------------------------------------------------- template pack
     process.stderr.write('template pack (GNU tar + zstd)…\n');
-    const pack = await timed(() => packTemplate(ourRoot, join(dir, 'template.tar.zst')));
+    const pack = await timed(() => packTemplate({ rootfs: ourRoot, outDir: dir, name: 'template' }));
 
     results.ours = { pullMs: Math.round(ourPull.ms), unpackMs: Math.round(ourUnpack.ms), totalMs: Math.round(oursMs), unpackedBytes: ourUnpack.value.bytes };
     results.skopeoUmoci = { skopeoCopyMs: Math.round(skopeo.ms), umociUnpackMs: Math.round(umoci.ms), totalMs: Math.round(theirsMs), sameTree: same };

@@ -8,7 +8,9 @@ import { startEmulator, type RunningEmulator } from '../../emulator';
 import { PulumiWorkspace, REPO_ROOT } from '../../cli/pulumi-workspace';
 import { Netns } from '../helpers/netns';
 import { requirePulumiCli } from '../helpers/pulumi';
-import { createTestPool, type TestPool } from '../helpers/zfs';
+import { withZfsPool } from '../oci/helpers-zfs';
+
+type TestPool = Awaited<ReturnType<typeof withZfsPool>>;
 
 jest.setTimeout(300_000);
 
@@ -26,7 +28,7 @@ describe('examples/web with the real CLI and real host tools', () => {
     requirePulumiCli();
     node = await ns.add('web');
     await inNode('sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
-    pool = await createTestPool('ppw');
+    pool = await withZfsPool();
     dnsDir = await mkdtemp(path.join(tmpdir(), 'pp-web-dns-'));
     emu = await startEmulator({
       nodes: 1, httpPort: false, taskDurationMs: 10,

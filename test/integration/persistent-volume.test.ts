@@ -6,7 +6,9 @@ import * as path from 'node:path';
 import { persistentVolumeModule as m } from '../../provider/resources/volume';
 import type { PersistentVolumeInputs } from '../../provider/resources/volume/schema';
 import { setStackConfig } from '../../provider/resources/common/connection';
-import { createTestPool, type TestPool } from '../helpers/zfs';
+import { withZfsPool } from '../oci/helpers-zfs';
+
+type TestPool = Awaited<ReturnType<typeof withZfsPool>>;
 
 describe('PersistentVolume on zfs-fuse', () => {
   let pool: TestPool;
@@ -18,7 +20,7 @@ describe('PersistentVolume on zfs-fuse', () => {
   const zget = async (prop: string, ds: string) => String((await execa('zfs', ['get', '-H', '-p', '-o', 'value', prop, ds])).stdout).trim();
 
   beforeAll(async () => {
-    pool = await createTestPool('ppv');
+    pool = await withZfsPool();
     setStackConfig({ 'proxmox-pods:hosts': JSON.stringify({ pve1: { local: true } }), 'proxmox-pods:volumeDataset': `${pool.name}/volumes` });
   }, 60_000);
   afterAll(async () => {

@@ -33,4 +33,3 @@ export const ociImageModule: ResourceModule<OciImageInputs, OciImageOutputs> = {
 export * from './schema';
 export { ociImageDiff, templateFileName, templateVolid, envRecord, podImageOf } from './plan';
 export { createOciImage, readOciImage, deleteOciImage, updateOciImage, currentDigest, REF_PREFIX } from './lifecycle';
-export { packTemplate, sha256File, TemplatePackError } from './template-pack';

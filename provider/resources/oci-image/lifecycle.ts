@@ -11,7 +11,7 @@ import { Deadline, timeoutMs } from '../common/duration';
 import { defaultNode, pveClient } from '../common/connection';
 import { envRecord, podImageOf, templateFileName, templateVolid } from './plan';
 import type { OciImageInputs, OciImageOutputs, OciImageSizes } from './schema';
-import { packTemplate } from './template-pack';
+import { packTemplate } from '../../oci/convert/template';
 
 export interface OciImageContext {
   pve: PveClient;
@@ -53,7 +53,7 @@ async function buildTemplate(store: ContentStore, pulled: PulledImage, dir: stri
     layers: pulled.layers.map((l) => ({ path: store.blobPath(l.digest), mediaType: l.mediaType, digest: l.digest, diffId: l.diffId, size: l.size })),
   });
   deadline.check();
-  const packed = await packTemplate(rootfs, join(dir, templateFileName(pulled.manifestDigest)));
+  const packed = await packTemplate({ rootfs, outDir: dir, name: templateFileName(pulled.manifestDigest).replace(/\.tar\.zst$/, '') });
   return { ...packed, unpacked: stats.bytes };
 }
 
