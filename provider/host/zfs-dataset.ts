@@ -44,7 +44,15 @@ export async function readDataset(exec: Executor, dataset: string): Promise<Data
 
 export async function createDataset(exec: Executor, dataset: string, opts: { owner: string; quotaGiB: number; uid?: number; gid?: number }): Promise<DatasetInfo> {
   assertDatasetName('dataset', dataset);
-  await exec.run('zfs', ['create', '-p', '-o', `refquota=${opts.quotaGiB}G`, '-o', `${OWNER_PROPERTY}=${opts.owner}`, dataset]);
+  // Volumes of one StatefulSet are created in parallel: `zfs create -p` of a shared parent races ("dataset already
+  // exists" for the parent), so make the parents first, tolerating a concurrent winner, then the volume itself.
+  const parent = dataset.slice(0, dataset.lastIndexOf('/'));
+  if (parent.includes('/')) {
+    const args = ['create', '-p', parent];
+    const r = await exec.run('zfs', args, { allowFailure: true });
+    if (r.exitCode !== 0 && !/already exists/i.test(r.stderr)) throw new HostCommandError(exec.node, 'zfs', args, r);
+  }
+  await exec.run('zfs', ['create', '-o', `refquota=${opts.quotaGiB}G`, '-o', `${OWNER_PROPERTY}=${opts.owner}`, dataset]);
   const info = (await readDataset(exec, dataset))!;
   // Unprivileged containers see host uid 100000 as root: the volume's root must belong to it to be writable.
   if (opts.uid !== undefined && info.mountpoint.startsWith('/')) await exec.run('chown', [`${opts.uid}:${opts.gid ?? opts.uid}`, '--', info.mountpoint]);

@@ -53,6 +53,17 @@ describe('PersistentVolume on zfs-fuse', () => {
     expect((await execa('zfs', ['list', again.outs.dataset], { reject: false })).exitCode).not.toBe(0);
   });
 
+  test('members of one set are created in parallel under a parent that does not exist yet', async () => {
+    setStackConfig({ 'proxmox-pods:hosts': JSON.stringify({ pve1: { local: true } }), 'proxmox-pods:volumeDataset': `${pool.name}/fresh/parent` });
+    try {
+      const made = await Promise.all([0, 1, 2, 3].map(async (i) => m.create(await checked({ name: `default-db-${i}`, reclaimPolicy: 'Delete' }))));
+      expect(made.map((v) => v.outs.dataset).sort()).toEqual([0, 1, 2, 3].map((i) => `${pool.name}/fresh/parent/default-db-${i}`));
+      await Promise.all(made.map((v) => m.delete(v.id, v.outs)));
+    } finally {
+      setStackConfig({ 'proxmox-pods:hosts': JSON.stringify({ pve1: { local: true } }), 'proxmox-pods:volumeDataset': `${pool.name}/volumes` });
+    }
+  });
+
   test('never takes over a dataset that is not its own', async () => {
     await execa('zfs', ['create', '-p', `${pool.name}/volumes/foreign-data`]);
     await expect(m.create(await checked({ name: 'foreign-data' }))).rejects.toThrow(/^name: dataset .* is not a proxmox-pods volume named "foreign-data"/);
