@@ -9,3 +9,4 @@ export * from './bridge';
 export * from './nftables';
 export * from './zfs-dataset';
 export * from './zone-server';
+export * from './dnsmasq';

@@ -1,7 +1,11 @@
 // The host layer end to end over SSH: sshd runs inside a namespace standing for a node, reached over a veth from
-// here; capability detection, bridge security and a port forward all go through the SshExecutor and are checked
+// here; capability detection, bridge security, a port forward and a DNS zone all go through the SshExecutor and are checked
 // from inside the namespace.
 import { execa } from 'execa';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DnsmasqZones } from '../../provider/host/dnsmasq';
 import { applyBridgeSecurity, isolatePorts, readBridgeSettings } from '../../provider/host/bridge';
 import { detectCapabilities } from '../../provider/host/capabilities';
 import { executorFor, parseHostsConfig } from '../../provider/host/config';
@@ -17,10 +21,11 @@ const nodeAddr = '10.89.0.2';
 describe('host layer over SSH into a node namespace', () => {
   let sshd: NodeSshd | undefined;
   let exec: SshExecutor;
+  let dnsDir: string | undefined;
   const inNode = (cmd: string, ...args: string[]) => execa('ip', ['netns', 'exec', node, cmd, ...args]).then((r) => String(r.stdout));
 
   beforeAll(async () => {
-    await requireTools('ip', 'bridge', 'nft', 'sshd', 'ssh', 'ssh-keyscan', 'unshare');
+    await requireTools('ip', 'bridge', 'nft', 'sshd', 'ssh', 'ssh-keyscan', 'unshare', 'dnsmasq', 'dig');
     await execa('ip', ['netns', 'add', node]);
     await execa('ip', ['link', 'add', rootIf, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', node]);
     await execa('ip', ['addr', 'add', '10.89.0.1/30', 'dev', rootIf]);
@@ -34,6 +39,10 @@ describe('host layer over SSH into a node namespace', () => {
 
   afterAll(async () => {
     await sshd?.stop();
+    // Whatever still runs in the node (a dnsmasq left by a failed test) goes with it.
+    const pids = await execa('ip', ['netns', 'pids', node], { reject: false });
+    for (const pid of String(pids.stdout).split(/\s+/).filter(Boolean)) await execa('kill', ['-9', pid], { reject: false });
+    if (dnsDir) rmSync(dnsDir, { recursive: true, force: true });
     // Deleting the namespace takes the veth pair (and the root-side end) with it.
     await execa('ip', ['netns', 'del', node], { reject: false });
     await execa('ip', ['link', 'del', rootIf], { reject: false });
@@ -69,5 +78,27 @@ describe('host layer over SSH into a node namespace', () => {
     // Nothing of this reached the machine running the tests.
     expect(String((await execa('nft', ['list', 'tables'])).stdout)).not.toContain(TABLE);
     expect((await execa('ip', ['link', 'show', 'vmbr20'], { reject: false })).exitCode).not.toBe(0);
+  });
+
+  test('a DNS zone over SSH: files written through ssh stdin, dnsmasq started, reloaded and stopped on the node', async () => {
+    dnsDir = mkdtempSync(join(tmpdir(), 'pp-sshdns-'));
+    const zones = new DnsmasqZones(exec, { stateDir: dnsDir, listenAddress: nodeAddr, listenPort: 53 });
+    const zone = 'web.default.svc.cluster.local';
+    const dig = async (type: string, name: string) =>
+      String((await execa('dig', ['+short', '+tries=1', '+time=2', `@${nodeAddr}`, type, name], { reject: false })).stdout).split('\n').filter((l) => l && !l.startsWith(';')).sort();
+    expect((await zones.upsertZone(zone, { pods: [{ hostname: 'web-0', ip: '10.0.0.10' }], ports: [{ name: 'http', port: 80, protocol: 'tcp' }] })).action).toBe('start');
+    expect(await dig('A', zone)).toEqual(['10.0.0.10']);
+    expect(await dig('SRV', `_http._tcp.${zone}`)).toEqual([`0 0 80 ${zone}.`]);
+    expect((await zones.upsertZone(zone, { pods: [{ hostname: 'web-0', ip: '10.0.0.10' }, { hostname: 'web-1', ip: '10.0.0.11' }], ports: [{ name: 'http', port: 80, protocol: 'tcp' }] })).action).toBe('reload');
+    let got: string[] = [];
+    for (let i = 0; i < 20 && got.length !== 2; i++) {
+      got = await dig('A', zone);
+      if (got.length !== 2) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(got).toEqual(['10.0.0.10', '10.0.0.11']);
+    expect(await zones.readZone(zone)).toEqual({ pods: [{ hostname: 'web-0', ip: '10.0.0.10' }, { hostname: 'web-1', ip: '10.0.0.11' }], ports: [{ name: 'http', port: 80, protocol: 'tcp' }] });
+    expect((await zones.removeZone(zone)).action).toBe('stop');
+    expect(await zones.running()).toBe(false);
+    expect(await dig('A', zone)).toEqual([]);
   });
 });

@@ -1,0 +1,357 @@
+// HeadlessService engine: a dnsmasq instance on a node, one per listen address:port, answering for the zones
+// `<service>.<namespace>.svc.<domain>` the provider gives it.
+//
+// What dnsmasq re-reads on SIGHUP decides the layout. SIGHUP re-reads addn-hosts (a directory here: files may come
+// and go), but not `local=` or `srv-host=` from config files. So each zone is split in two:
+//   hosts/<zone>        `<ip> <pod>.<zone> <zone>` per ready pod: the A records, the part that changes as pods come
+//                       and go. Rewritten atomically, then SIGHUP — the process (and its cache of everything else)
+//                       stays up.
+//   zones/<zone>.conf   `local=/<zone>/` (answer NXDOMAIN instead of forwarding) and one `srv-host` per named port.
+//                       The SRV target is the zone name itself, whose A records are every ready pod, so SRV records
+//                       depend on the port list only and pod churn never touches this file. A change here (zone
+//                       added/removed, ports changed) restarts the instance.
+// Files go through the executor (argument arrays, contents on stdin), so the same code runs locally, in a network
+// namespace or over SSH. Every value written into a dnsmasq file is schema-validated first: no newline, comma or
+// slash can reach a config line.
+import { z } from 'zod';
+import { InputError, ProxmoxPodsError } from '../errors';
+import { detectCapabilities, requireCapability } from './capabilities';
+import type { Executor } from './executor';
+import { dnsLabelSchema, dnsZoneSchema, ipv4Schema, portSchema, validate } from './names';
+
+export const DEFAULT_DNS_STATE_DIR = '/var/lib/proxmox-pods/dnsmasq';
+/** dnsmasq drops root after binding and reads hosts/ as this user (at start and on every SIGHUP). */
+const DNSMASQ_USER = 'nobody';
+// Constant script, values as positional parameters. Without runuser the check is skipped, not failed.
+const READABLE_SCRIPT = 'command -v runuser >/dev/null 2>&1 || { echo skip; exit 0; }; if runuser -u "$1" -- test -r "$2" -a -x "$2"; then echo ok; else echo no; fi';
+
+export class DnsServerError extends ProxmoxPodsError {
+  constructor(node: string, message: string) {
+    super(`node ${node}: ${message}`, 'E_DNS_SERVER');
+  }
+}
+
+const absolutePathSchema = z
+  .string()
+  .regex(/^\/[A-Za-z0-9_.\/-]*$/, { message: 'must be an absolute path of [A-Za-z0-9_./-]' })
+  .refine((p) => !p.split('/').some((c) => c === '..' || c.startsWith('-')), { message: 'must not contain ".." or components starting with "-"' });
+
+export const dnsServerSchema = z
+  .object({
+    /** Where the instance keeps its files (one subdirectory per listen address:port). */
+    stateDir: absolutePathSchema.default(DEFAULT_DNS_STATE_DIR),
+    /** An address of the node; dnsmasq binds only to it (bind-interfaces), so it never clashes with other resolvers. */
+    listenAddress: ipv4Schema,
+    listenPort: portSchema.default(53),
+  })
+  .strict();
+export type DnsServer = z.infer<typeof dnsServerSchema>;
+
+const podSchema = z.object({ hostname: dnsLabelSchema, ip: ipv4Schema }).strict();
+const namedPortSchema = z.object({ name: dnsLabelSchema, port: portSchema, protocol: z.enum(['tcp', 'udp'], { message: 'must be "tcp" or "udp"' }) }).strict();
+
+export const zoneRecordsSchema = z
+  .object({
+    /** Ready pods only: each gets `<hostname>.<zone>` and is one of the zone name's A records. */
+    pods: z.array(podSchema).superRefine((pods, ctx) => {
+      const seen = new Set<string>();
+      pods.forEach((p, i) => {
+        if (seen.has(p.hostname)) ctx.addIssue({ code: 'custom', path: [i, 'hostname'], message: `duplicate hostname "${p.hostname}"` });
+        seen.add(p.hostname);
+      });
+    }),
+    /** Named ports: `_<name>._<protocol>.<zone>` SRV → `<zone>`:port. */
+    ports: z.array(namedPortSchema).superRefine((ports, ctx) => {
+      const seen = new Set<string>();
+      ports.forEach((p, i) => {
+        const key = `${p.name}/${p.protocol}`;
+        if (seen.has(key)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate port "${key}"` });
+        seen.add(key);
+      });
+    }),
+  })
+  .strict();
+export type ZoneRecords = z.infer<typeof zoneRecordsSchema>;
+
+/** `<service>.<namespace>.svc.<domain>`, each part validated and named in the error. */
+export function zoneName(parts: { service: string; namespace: string; domain: string }): string {
+  validate(dnsLabelSchema, 'service', parts.service);
+  validate(dnsLabelSchema, 'namespace', parts.namespace);
+  validate(dnsZoneSchema, 'domain', parts.domain);
+  return validate(dnsZoneSchema, 'zone', `${parts.service}.${parts.namespace}.svc.${parts.domain}`);
+}
+
+const parseZone = (zone: unknown): string => validate(dnsZoneSchema.refine((z) => z.includes('.'), { message: 'must have at least two labels' }), 'zone', zone);
+
+/** Parses with `schema` or throws InputError naming the first bad field under `root` (e.g. records.pods.1.ip). */
+function parseOrThrow<S extends z.ZodType>(schema: S, root: string, value: unknown): z.output<S> {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0]!;
+  throw new InputError([root, ...issue.path.map(String)].join('.'), issue.message);
+}
+
+// ---------- pure rendering and parsing ----------
+
+const byName = <T extends { hostname: string }>(a: T, b: T) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0);
+const portKey = (p: ZoneRecords['ports'][number]) => `${p.name}/${p.protocol}`;
+
+/** The A-record part (hosts file). Sorted, so equal records render equal bytes. */
+export function renderZoneHosts(zone: string, records: ZoneRecords): string {
+  const lines = [`# proxmox-pods zone ${zone}: ready pods (managed; do not edit)`];
+  for (const p of [...records.pods].sort(byName)) lines.push(`${p.ip} ${p.hostname}.${zone} ${zone}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** The config part: authority over the zone and one SRV per named port. */
+export function renderZoneConf(zone: string, records: ZoneRecords): string {
+  const lines = [`# proxmox-pods zone ${zone} (managed; do not edit)`, `local=/${zone}/`];
+  for (const p of [...records.ports].sort((a, b) => (portKey(a) < portKey(b) ? -1 : 1))) lines.push(`srv-host=_${p.name}._${p.protocol}.${zone},${zone},${p.port}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export function renderMainConf(dir: string, server: DnsServer): string {
+  return [
+    '# proxmox-pods: HeadlessService DNS (managed; do not edit)',
+    `listen-address=${server.listenAddress}`,
+    `port=${server.listenPort}`,
+    'bind-interfaces',
+    'no-resolv',
+    'no-hosts',
+    // Pinned rather than left to the build default, so the readability check in start() tests the right user.
+    `user=${DNSMASQ_USER}`,
+    `pid-file=${dir}/dnsmasq.pid`,
+    `addn-hosts=${dir}/hosts`,
+    `conf-dir=${dir}/zones,*.conf`,
+    '',
+  ].join('\n');
+}
+
+/** Reads back what renderZoneHosts/renderZoneConf wrote; lines that are not ours (hand edits) are ignored. */
+export function parseZoneFiles(zone: string, hosts: string, conf: string): ZoneRecords {
+  const pods: ZoneRecords['pods'] = [];
+  const ports: ZoneRecords['ports'] = [];
+  for (const line of hosts.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    const suffix = `.${zone}`;
+    if (f.length === 3 && f[2] === zone && f[1]!.endsWith(suffix) && ipv4Schema.safeParse(f[0]).success) {
+      const hostname = f[1]!.slice(0, -suffix.length);
+      if (dnsLabelSchema.safeParse(hostname).success) pods.push({ hostname, ip: f[0]! });
+    }
+  }
+  for (const line of conf.split('\n')) {
+    const m = /^srv-host=_([a-z0-9-]+)\._(tcp|udp)\.([^,]+),([^,]+),(\d+)$/.exec(line.trim());
+    if (m && m[3] === zone && m[4] === zone) {
+      const p = namedPortSchema.safeParse({ name: m[1], protocol: m[2], port: Number(m[5]) });
+      if (p.success) ports.push(p.data);
+    }
+  }
+  return { pods: pods.sort(byName), ports };
+}
+
+export type ZoneAction = 'none' | 'reload' | 'restart';
+
+/**
+ * What an upsert must do, given the files now on the node (undefined: absent). Pure. Only the hosts file changing
+ * is a SIGHUP; anything in the config part needs a restart.
+ */
+export function planZoneUpdate(current: { hosts?: string; conf?: string }, wanted: { hosts: string; conf: string }): { writeHosts: boolean; writeConf: boolean; action: ZoneAction } {
+  const writeHosts = current.hosts !== wanted.hosts;
+  const writeConf = current.conf !== wanted.conf;
+  return { writeHosts, writeConf, action: writeConf ? 'restart' : writeHosts ? 'reload' : 'none' };
+}
+
+// ---------- the instance on a node ----------
+
+// Check-then-change must not interleave for one instance: Pulumi runs resources in parallel in one process.
+const queues = new Map<string, Promise<unknown>>();
+function serialized<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  const next = (queues.get(key) ?? Promise.resolve()).then(fn, fn);
+  const tail = next.catch(() => undefined);
+  queues.set(key, tail);
+  void tail.then(() => {
+    if (queues.get(key) === tail) queues.delete(key);
+  });
+  return next;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface ZoneChange {
+  /** 'start': the instance was not running and has been started with the wanted files. */
+  action: ZoneAction | 'start' | 'stop';
+}
+
+export class DnsmasqZones {
+  readonly server: DnsServer;
+  /** The instance's directory on the node. */
+  readonly dir: string;
+
+  constructor(private readonly exec: Executor, server: z.input<typeof dnsServerSchema>) {
+    this.server = parseOrThrow(dnsServerSchema, 'server', server);
+    this.dir = `${this.server.stateDir.replace(/\/+$/, '')}/${this.server.listenAddress}_${this.server.listenPort}`;
+  }
+
+  private get key(): string {
+    return `${this.exec.node}\0${this.dir}`;
+  }
+  private get confFile(): string {
+    return `${this.dir}/dnsmasq.conf`;
+  }
+  private hostsFile(zone: string): string {
+    return `${this.dir}/hosts/${zone}`;
+  }
+  private zoneConfFile(zone: string): string {
+    return `${this.dir}/zones/${zone}.conf`;
+  }
+
+  private async read(file: string): Promise<string | undefined> {
+    const r = await this.exec.run('cat', ['--', file], { allowFailure: true });
+    return r.exitCode === 0 ? r.stdout : undefined;
+  }
+
+  /** Written to tmp/ and renamed in: dnsmasq (reading hosts/ on SIGHUP) never sees a partial or temporary file. */
+  private async write(file: string, content: string): Promise<void> {
+    const tmp = `${this.dir}/tmp/${file.slice(file.lastIndexOf('/') + 1)}.${process.pid}`;
+    await this.exec.run('dd', [`of=${tmp}`, 'status=none'], { input: content });
+    await this.exec.run('chmod', ['0644', '--', tmp]);
+    await this.exec.run('mv', ['-f', '--', tmp, file]);
+  }
+
+  private async remove(file: string): Promise<void> {
+    await this.exec.run('rm', ['-f', '--', file]);
+  }
+
+  /**
+   * The pid of OUR running dnsmasq, or undefined. A pid file can outlive its process and the pid be reused, so the
+   * process must be dnsmasq with this instance's config before it is ever signalled.
+   */
+  async pid(): Promise<number | undefined> {
+    const text = await this.read(`${this.dir}/dnsmasq.pid`);
+    const pid = Number(text?.trim());
+    if (!Number.isInteger(pid) || pid <= 1) return undefined;
+    const cmdline = await this.read(`/proc/${pid}/cmdline`);
+    if (cmdline === undefined) return undefined;
+    const argv = cmdline.split('\0');
+    const isOurs = /(^|\/)dnsmasq$/.test(argv[0] ?? '') && argv.includes(`--conf-file=${this.confFile}`);
+    return isOurs ? pid : undefined;
+  }
+
+  private async start(): Promise<void> {
+    requireCapability(await detectCapabilities(this.exec), 'dnsmasq');
+    // Unreadable hosts files are only a syslog line in dnsmasq: the zone would silently answer without A records.
+    const readable = await this.exec.run('sh', ['-c', READABLE_SCRIPT, 'sh', DNSMASQ_USER, `${this.dir}/hosts`], { allowFailure: true });
+    if (readable.stdout.trim() === 'no') {
+      throw new DnsServerError(this.exec.node, `dnsmasq runs as "${DNSMASQ_USER}", which cannot read ${this.dir}/hosts: make ${this.server.stateDir} and every directory above it traversable by others (chmod o+x), or pick another stateDir`);
+    }
+    const r = await this.exec.run('dnsmasq', [`--conf-file=${this.confFile}`], { allowFailure: true, timeoutMs: 15_000 });
+    if (r.exitCode !== 0) {
+      const why = (r.stderr || r.stdout).trim().split('\n').pop() ?? `exit ${r.exitCode}`;
+      throw new DnsServerError(this.exec.node, `dnsmasq for ${this.server.listenAddress}:${this.server.listenPort} did not start: ${why}` +
+        (/in use/i.test(why) ? ' (another DNS server listens there: pick another listen address or port, or stop it)' : ''));
+    }
+    for (let i = 0; i < 50; i++) {
+      if (await this.pid()) return;
+      await sleep(50);
+    }
+    throw new DnsServerError(this.exec.node, `dnsmasq for ${this.server.listenAddress}:${this.server.listenPort} started but wrote no pid file in ${this.dir}`);
+  }
+
+  private async stopProcess(): Promise<boolean> {
+    const pid = await this.pid();
+    if (!pid) return false;
+    await this.exec.run('kill', ['-TERM', String(pid)], { allowFailure: true });
+    // The socket must be free before a restart binds it again. Polled through pid() rather than `kill -0`: an exited
+    // daemon stays a zombie until init reaps it, but its cmdline is already empty.
+    for (let i = 0; i < 100; i++) {
+      if ((await this.pid()) !== pid) {
+        await this.remove(`${this.dir}/dnsmasq.pid`);
+        return true;
+      }
+      await sleep(50);
+    }
+    throw new DnsServerError(this.exec.node, `dnsmasq (pid ${pid}) did not exit within 5s of SIGTERM`);
+  }
+
+  private async prepare(): Promise<void> {
+    await this.exec.run('mkdir', ['-p', '--', `${this.dir}/hosts`, `${this.dir}/zones`, `${this.dir}/tmp`]);
+    // dnsmasq drops root after start and re-reads hosts/ as that user on SIGHUP.
+    await this.exec.run('chmod', ['0755', '--', this.server.stateDir, this.dir, `${this.dir}/hosts`, `${this.dir}/zones`]);
+    const main = renderMainConf(this.dir, this.server);
+    if ((await this.read(this.confFile)) !== main) await this.write(this.confFile, main);
+  }
+
+  /**
+   * Makes the zone serve exactly `records`. Idempotent: unchanged records do nothing (beyond starting the instance
+   * if it is down); pod changes reload with SIGHUP; port or new-zone changes restart.
+   */
+  async upsertZone(zone: string, records: z.input<typeof zoneRecordsSchema>): Promise<ZoneChange> {
+    const name = parseZone(zone);
+    const wantedRecords = parseOrThrow(zoneRecordsSchema, 'records', records);
+    return serialized(this.key, async () => {
+      await this.prepare();
+      const wanted = { hosts: renderZoneHosts(name, wantedRecords), conf: renderZoneConf(name, wantedRecords) };
+      const current = { hosts: await this.read(this.hostsFile(name)), conf: await this.read(this.zoneConfFile(name)) };
+      const plan = planZoneUpdate(current, wanted);
+      if (plan.writeHosts) await this.write(this.hostsFile(name), wanted.hosts);
+      if (plan.writeConf) await this.write(this.zoneConfFile(name), wanted.conf);
+      const pid = await this.pid();
+      if (!pid) {
+        await this.start();
+        return { action: 'start' };
+      }
+      if (plan.action === 'reload') await this.exec.run('kill', ['-HUP', String(pid)]);
+      if (plan.action === 'restart') {
+        await this.stopProcess();
+        await this.start();
+      }
+      return { action: plan.action };
+    });
+  }
+
+  /** Idempotent. The instance stops, and its directory goes, with its last zone. */
+  async removeZone(zone: string): Promise<ZoneChange> {
+    const name = parseZone(zone);
+    return serialized(this.key, async () => {
+      const had = (await this.read(this.zoneConfFile(name))) !== undefined || (await this.read(this.hostsFile(name))) !== undefined;
+      await this.remove(this.hostsFile(name));
+      await this.remove(this.zoneConfFile(name));
+      if ((await this.listZonesUnlocked()).length === 0) {
+        await this.stopProcess();
+        await this.exec.run('rm', ['-rf', '--', this.dir]);
+        return { action: had ? 'stop' : 'none' };
+      }
+      if (!had) return { action: 'none' };
+      // `local=` and `srv-host` for the zone live in the config until the process re-reads it.
+      if (await this.pid()) {
+        await this.stopProcess();
+        await this.start();
+        return { action: 'restart' };
+      }
+      return { action: 'none' };
+    });
+  }
+
+  /** The records on the node for `zone` (undefined: no such zone) — for refresh and drift. */
+  async readZone(zone: string): Promise<ZoneRecords | undefined> {
+    const name = parseZone(zone);
+    const [hosts, conf] = [await this.read(this.hostsFile(name)), await this.read(this.zoneConfFile(name))];
+    if (hosts === undefined && conf === undefined) return undefined;
+    return parseZoneFiles(name, hosts ?? '', conf ?? '');
+  }
+
+  private async listZonesUnlocked(): Promise<string[]> {
+    const r = await this.exec.run('ls', ['-1', '--', `${this.dir}/zones`], { allowFailure: true });
+    if (r.exitCode !== 0) return [];
+    return r.stdout.split('\n').filter((f) => f.endsWith('.conf')).map((f) => f.slice(0, -'.conf'.length)).filter((z) => dnsZoneSchema.safeParse(z).success).sort();
+  }
+
+  listZones(): Promise<string[]> {
+    return this.listZonesUnlocked();
+  }
+
+  /** Whether the instance runs (a zone file without a running server is drift). */
+  async running(): Promise<boolean> {
+    return (await this.pid()) !== undefined;
+  }
+}
