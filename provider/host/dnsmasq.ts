@@ -22,7 +22,16 @@ import { dnsLabelSchema, dnsZoneSchema, ipv4Schema, portSchema, validate } from 
 export const DEFAULT_DNS_STATE_DIR = '/var/lib/proxmox-pods/dnsmasq';
 /** dnsmasq drops root after binding and reads hosts/ as this user (at start and on every SIGHUP). */
 const DNSMASQ_USER = 'nobody';
-// Constant script, values as positional parameters. Without runuser the check is skipped, not failed.
+// Constant scripts, values only as positional parameters. Several steps go into one script because each executor
+// call is a round trip (an ssh connection for a remote node).
+/** Each file as `<bytes>\n<content>`, or `-\n` when absent. */
+const READ_SCRIPT = 'for f; do if [ -f "$f" ]; then wc -c < "$f"; cat -- "$f"; else echo -; fi; done';
+/** stdin → $1 (a temp file beside nothing dnsmasq reads), then renamed over $2. */
+const WRITE_SCRIPT = 'umask 022; cat > "$1" && mv -f -- "$1" "$2"';
+/** The pid in pid file $1 and that process's argv, one per line; nothing when either is missing. */
+const PID_SCRIPT = 'p=$(cat -- "$1" 2>/dev/null) || exit 0; case "$p" in ""|*[!0-9]*) exit 0;; esac; echo "$p"; tr "\\000" "\\n" < "/proc/$p/cmdline" 2>/dev/null; exit 0';
+const PREPARE_SCRIPT = 'mkdir -p -- "$2/hosts" "$2/zones" "$2/tmp" && chmod 0755 -- "$1" "$2" "$2/hosts" "$2/zones"';
+// Without runuser the check is skipped, not failed.
 const READABLE_SCRIPT = 'command -v runuser >/dev/null 2>&1 || { echo skip; exit 0; }; if runuser -u "$1" -- test -r "$2" -a -x "$2"; then echo ok; else echo no; fi';
 
 export class DnsServerError extends ProxmoxPodsError {
@@ -153,12 +162,16 @@ export type ZoneAction = 'none' | 'reload' | 'restart';
 
 /**
  * What an upsert must do, given the files now on the node (undefined: absent). Pure. Only the hosts file changing
- * is a SIGHUP; anything in the config part needs a restart.
+ * is a SIGHUP; anything in the config part (or the main config: a provider upgrade, a hand edit) needs a restart.
  */
-export function planZoneUpdate(current: { hosts?: string; conf?: string }, wanted: { hosts: string; conf: string }): { writeHosts: boolean; writeConf: boolean; action: ZoneAction } {
+export function planZoneUpdate(
+  current: { main?: string; hosts?: string; conf?: string },
+  wanted: { main: string; hosts: string; conf: string },
+): { writeMain: boolean; writeHosts: boolean; writeConf: boolean; action: ZoneAction } {
+  const writeMain = current.main !== wanted.main;
   const writeHosts = current.hosts !== wanted.hosts;
   const writeConf = current.conf !== wanted.conf;
-  return { writeHosts, writeConf, action: writeConf ? 'restart' : writeHosts ? 'reload' : 'none' };
+  return { writeMain, writeHosts, writeConf, action: writeMain || writeConf ? 'restart' : writeHosts ? 'reload' : 'none' };
 }
 
 // ---------- the instance on a node ----------
@@ -205,34 +218,41 @@ export class DnsmasqZones {
     return `${this.dir}/zones/${zone}.conf`;
   }
 
-  private async read(file: string): Promise<string | undefined> {
-    const r = await this.exec.run('cat', ['--', file], { allowFailure: true });
-    return r.exitCode === 0 ? r.stdout : undefined;
+  /** Several files in one round trip; undefined for a missing file. */
+  private async readFiles(files: string[]): Promise<Array<string | undefined>> {
+    const out = Buffer.from((await this.exec.run('sh', ['-c', READ_SCRIPT, 'sh', ...files])).stdout);
+    const result: Array<string | undefined> = [];
+    let at = 0;
+    for (let i = 0; i < files.length; i++) {
+      const nl = out.indexOf(10, at);
+      const head = out.subarray(at, nl).toString().trim();
+      at = nl + 1;
+      if (head === '-') {
+        result.push(undefined);
+        continue;
+      }
+      const len = Number(head);
+      result.push(out.subarray(at, at + len).toString());
+      at += len;
+    }
+    return result;
   }
 
   /** Written to tmp/ and renamed in: dnsmasq (reading hosts/ on SIGHUP) never sees a partial or temporary file. */
   private async write(file: string, content: string): Promise<void> {
     const tmp = `${this.dir}/tmp/${file.slice(file.lastIndexOf('/') + 1)}.${process.pid}`;
-    await this.exec.run('dd', [`of=${tmp}`, 'status=none'], { input: content });
-    await this.exec.run('chmod', ['0644', '--', tmp]);
-    await this.exec.run('mv', ['-f', '--', tmp, file]);
-  }
-
-  private async remove(file: string): Promise<void> {
-    await this.exec.run('rm', ['-f', '--', file]);
+    await this.exec.run('sh', ['-c', WRITE_SCRIPT, 'sh', tmp, file], { input: content });
   }
 
   /**
    * The pid of OUR running dnsmasq, or undefined. A pid file can outlive its process and the pid be reused, so the
-   * process must be dnsmasq with this instance's config before it is ever signalled.
+   * process must be dnsmasq with this instance's config before it is ever signalled. An exited daemon that init has
+   * not reaped yet (a zombie) has an empty argv, so it counts as gone.
    */
   async pid(): Promise<number | undefined> {
-    const text = await this.read(`${this.dir}/dnsmasq.pid`);
-    const pid = Number(text?.trim());
+    const [head, ...argv] = (await this.exec.run('sh', ['-c', PID_SCRIPT, 'sh', `${this.dir}/dnsmasq.pid`])).stdout.split('\n');
+    const pid = Number(head);
     if (!Number.isInteger(pid) || pid <= 1) return undefined;
-    const cmdline = await this.read(`/proc/${pid}/cmdline`);
-    if (cmdline === undefined) return undefined;
-    const argv = cmdline.split('\0');
     const isOurs = /(^|\/)dnsmasq$/.test(argv[0] ?? '') && argv.includes(`--conf-file=${this.confFile}`);
     return isOurs ? pid : undefined;
   }
@@ -261,24 +281,18 @@ export class DnsmasqZones {
     const pid = await this.pid();
     if (!pid) return false;
     await this.exec.run('kill', ['-TERM', String(pid)], { allowFailure: true });
-    // The socket must be free before a restart binds it again. Polled through pid() rather than `kill -0`: an exited
-    // daemon stays a zombie until init reaps it, but its cmdline is already empty.
+    // The socket must be free before a restart binds it again. Polled through pid() rather than `kill -0`, which a
+    // zombie still passes.
     for (let i = 0; i < 100; i++) {
-      if ((await this.pid()) !== pid) {
-        await this.remove(`${this.dir}/dnsmasq.pid`);
-        return true;
-      }
+      if ((await this.pid()) !== pid) return true;
       await sleep(50);
     }
     throw new DnsServerError(this.exec.node, `dnsmasq (pid ${pid}) did not exit within 5s of SIGTERM`);
   }
 
   private async prepare(): Promise<void> {
-    await this.exec.run('mkdir', ['-p', '--', `${this.dir}/hosts`, `${this.dir}/zones`, `${this.dir}/tmp`]);
-    // dnsmasq drops root after start and re-reads hosts/ as that user on SIGHUP.
-    await this.exec.run('chmod', ['0755', '--', this.server.stateDir, this.dir, `${this.dir}/hosts`, `${this.dir}/zones`]);
-    const main = renderMainConf(this.dir, this.server);
-    if ((await this.read(this.confFile)) !== main) await this.write(this.confFile, main);
+    // dnsmasq drops root after start and re-reads hosts/ as that user on SIGHUP: the directories must be traversable.
+    await this.exec.run('sh', ['-c', PREPARE_SCRIPT, 'sh', this.server.stateDir, this.dir]);
   }
 
   /**
@@ -290,9 +304,10 @@ export class DnsmasqZones {
     const wantedRecords = parseOrThrow(zoneRecordsSchema, 'records', records);
     return serialized(this.key, async () => {
       await this.prepare();
-      const wanted = { hosts: renderZoneHosts(name, wantedRecords), conf: renderZoneConf(name, wantedRecords) };
-      const current = { hosts: await this.read(this.hostsFile(name)), conf: await this.read(this.zoneConfFile(name)) };
-      const plan = planZoneUpdate(current, wanted);
+      const wanted = { main: renderMainConf(this.dir, this.server), hosts: renderZoneHosts(name, wantedRecords), conf: renderZoneConf(name, wantedRecords) };
+      const [main, hosts, conf] = await this.readFiles([this.confFile, this.hostsFile(name), this.zoneConfFile(name)]);
+      const plan = planZoneUpdate({ main, hosts, conf }, wanted);
+      if (plan.writeMain) await this.write(this.confFile, wanted.main);
       if (plan.writeHosts) await this.write(this.hostsFile(name), wanted.hosts);
       if (plan.writeConf) await this.write(this.zoneConfFile(name), wanted.conf);
       const pid = await this.pid();
@@ -313,9 +328,8 @@ export class DnsmasqZones {
   async removeZone(zone: string): Promise<ZoneChange> {
     const name = parseZone(zone);
     return serialized(this.key, async () => {
-      const had = (await this.read(this.zoneConfFile(name))) !== undefined || (await this.read(this.hostsFile(name))) !== undefined;
-      await this.remove(this.hostsFile(name));
-      await this.remove(this.zoneConfFile(name));
+      const had = (await this.readFiles([this.zoneConfFile(name), this.hostsFile(name)])).some((f) => f !== undefined);
+      await this.exec.run('rm', ['-f', '--', this.hostsFile(name), this.zoneConfFile(name)]);
       if ((await this.listZonesUnlocked()).length === 0) {
         await this.stopProcess();
         await this.exec.run('rm', ['-rf', '--', this.dir]);
@@ -335,7 +349,7 @@ export class DnsmasqZones {
   /** The records on the node for `zone` (undefined: no such zone) — for refresh and drift. */
   async readZone(zone: string): Promise<ZoneRecords | undefined> {
     const name = parseZone(zone);
-    const [hosts, conf] = [await this.read(this.hostsFile(name)), await this.read(this.zoneConfFile(name))];
+    const [hosts, conf] = await this.readFiles([this.hostsFile(name), this.zoneConfFile(name)]);
     if (hosts === undefined && conf === undefined) return undefined;
     return parseZoneFiles(name, hosts ?? '', conf ?? '');
   }
