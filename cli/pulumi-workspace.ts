@@ -58,8 +58,13 @@ export class PulumiWorkspace {
       NO_COLOR: '1',
     };
     const ws = new PulumiWorkspace(dir, opts.stack ?? 'dev', env, opts.echo ?? false);
-    await ws.mustRun(['stack', 'init', ws.stack]);
-    for (const [key, value] of Object.entries(opts.config ?? {})) await ws.setConfig(key, value);
+    try {
+      await ws.mustRun(['stack', 'init', ws.stack]);
+      for (const [key, value] of Object.entries(opts.config ?? {})) await ws.setConfig(key, value);
+    } catch (err) {
+      await ws.dispose(); // a workspace that could not be set up leaves nothing behind
+      throw err;
+    }
     return ws;
   }
 

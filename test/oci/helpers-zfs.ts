@@ -38,7 +38,13 @@ export function withZfsPool(sizeMiB = 512): ZfsPool {
     destroy() {
       if (destroyed) return;
       destroyed = true;
-      spawnSync('zpool', ['destroy', '-f', name], { stdio: 'ignore' });
+      // zfs-fuse reports "busy" for a moment after the last unmount: retry, and keep the vdev until the pool is gone.
+      const until = Date.now() + 20_000;
+      while (spawnSync('zpool', ['list', name], { stdio: 'ignore' }).status === 0) {
+        if (spawnSync('zpool', ['destroy', '-f', name], { stdio: 'ignore' }).status === 0) break;
+        if (Date.now() > until) throw new Error(`zpool destroy ${name} kept failing; destroy it by hand`);
+        spawnSync('sleep', ['0.25']);
+      }
       rmSync(dir, { recursive: true, force: true });
     },
   };
