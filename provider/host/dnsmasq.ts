@@ -30,7 +30,9 @@ const READ_SCRIPT = 'for f; do if [ -f "$f" ]; then wc -c < "$f"; cat -- "$f"; e
 const WRITE_SCRIPT = 'umask 022; cat > "$1" && mv -f -- "$1" "$2"';
 /** The pid in pid file $1 and that process's argv, one per line; nothing when either is missing. */
 const PID_SCRIPT = 'p=$(cat -- "$1" 2>/dev/null) || exit 0; case "$p" in ""|*[!0-9]*) exit 0;; esac; echo "$p"; tr "\\000" "\\n" < "/proc/$p/cmdline" 2>/dev/null; exit 0';
-const PREPARE_SCRIPT = 'mkdir -p -- "$2/hosts" "$2/zones" "$2/tmp" && chmod 0755 -- "$1" "$2" "$2/hosts" "$2/zones"';
+// Directories it creates get 0755 whatever the session's umask; an existing stateDir's mode is never changed (it
+// could be /tmp or a shared directory), so an untraversable one is reported by start() instead.
+const PREPARE_SCRIPT = 'umask 022; mkdir -p -- "$1/hosts" "$1/zones" "$1/tmp" && chmod 0755 -- "$1" "$1/hosts" "$1/zones"';
 // Without runuser the check is skipped, not failed.
 const READABLE_SCRIPT = 'command -v runuser >/dev/null 2>&1 || { echo skip; exit 0; }; if runuser -u "$1" -- test -r "$2" -a -x "$2"; then echo ok; else echo no; fi';
 
@@ -292,7 +294,7 @@ export class DnsmasqZones {
 
   private async prepare(): Promise<void> {
     // dnsmasq drops root after start and re-reads hosts/ as that user on SIGHUP: the directories must be traversable.
-    await this.exec.run('sh', ['-c', PREPARE_SCRIPT, 'sh', this.server.stateDir, this.dir]);
+    await this.exec.run('sh', ['-c', PREPARE_SCRIPT, 'sh', this.dir]);
   }
 
   /**

@@ -1,7 +1,7 @@
 // HeadlessService engine: pure rendering/planning, then a real dnsmasq in a node namespace queried with dig from a
 // client namespace. Pod changes must be picked up by SIGHUP (same pid), port changes by a restart.
 import { execa, type ResultPromise } from 'execa';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../../provider/errors';
@@ -132,6 +132,8 @@ describe('dnsmasq zones served from a node namespace (real dig queries)', () => 
   beforeAll(async () => {
     await requireTools('ip', 'dnsmasq', 'dig');
     stateDir = mkdtempSync(join(tmpdir(), 'pp-dns-'));
+    // mkdtemp makes it 0700, and the provider never loosens a state directory it did not create.
+    chmodSync(stateDir, 0o755);
     try {
       node = await ns.add('node');
       client = await ns.add('client');

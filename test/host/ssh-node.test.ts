@@ -2,7 +2,7 @@
 // here; capability detection, bridge security, a port forward and a DNS zone all go through the SshExecutor and are checked
 // from inside the namespace.
 import { execa } from 'execa';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DnsmasqZones } from '../../provider/host/dnsmasq';
@@ -82,6 +82,7 @@ describe('host layer over SSH into a node namespace', () => {
 
   test('a DNS zone over SSH: files written through ssh stdin, dnsmasq started, reloaded and stopped on the node', async () => {
     dnsDir = mkdtempSync(join(tmpdir(), 'pp-sshdns-'));
+    chmodSync(dnsDir, 0o755);
     const zones = new DnsmasqZones(exec, { stateDir: dnsDir, listenAddress: nodeAddr, listenPort: 53 });
     const zone = 'web.default.svc.cluster.local';
     const dig = async (type: string, name: string) =>
