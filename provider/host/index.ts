@@ -8,5 +8,4 @@ export * from './capabilities';
 export * from './bridge';
 export * from './nftables';
 export * from './zfs-dataset';
-export * from './zone-server';
 export * from './dnsmasq';

@@ -1,7 +1,7 @@
 // examples/web through the real Pulumi CLI: the emulator (ticket auth as root@pam, needed for the volumes' bind
 // mounts) plus real host tooling in a namespace standing for the node — a bridge, nftables, dnsmasq, ZFS datasets.
 import { execa } from 'execa';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { startEmulator, type RunningEmulator } from '../../emulator';
@@ -30,6 +30,7 @@ describe('examples/web with the real CLI and real host tools', () => {
     await inNode('sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
     pool = await withZfsPool();
     dnsDir = await mkdtemp(path.join(tmpdir(), 'pp-web-dns-'));
+    await chmod(dnsDir, 0o755); // dnsmasq runs as nobody and must read its zone files
     emu = await startEmulator({
       nodes: 1, httpPort: false, taskDurationMs: 10,
       hostBackend: {
@@ -81,7 +82,8 @@ describe('examples/web with the real CLI and real host tools', () => {
     for (const ct of cts) expect(String(ct.config.mp0)).toMatch(new RegExp(`^/.*/volumes/default-web-\\d,mp=/data`));
     expect((await inNode('ip', ['link', 'show', 'vmbr10'])).exitCode).toBe(0);
     expect(await dig('A', 'web-1.web.default.svc.cluster.local')).toEqual(['10.60.0.11']);
-    expect(await dig('SRV', '_http._tcp.web.default.svc.cluster.local')).toHaveLength(3);
+    expect(await dig('SRV', '_http._tcp.web.default.svc.cluster.local')).toEqual(['0 0 80 web.default.svc.cluster.local.']);
+    expect(await dig('A', 'web.default.svc.cluster.local')).toEqual(['10.60.0.10', '10.60.0.11', '10.60.0.12']);
     expect(String((await inNode('nft', ['list', 'table', 'ip', 'proxmox_pods'])).stdout)).toContain('dnat to 10.60.0.10:80');
     expect(String((await execa('zfs', ['list', '-H', '-o', 'name', '-r', `${pool.name}/volumes`])).stdout).split('\n')).toHaveLength(4);
   });

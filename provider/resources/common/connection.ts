@@ -19,9 +19,9 @@ export function pveClient(): PveClient {
   return client;
 }
 
-/** The node a resource lands on when it does not name one (proxmox-pods:node, or the only node). */
-export function defaultNode(pve: PveClient): Promise<string> {
-  return pve.defaultNode();
+/** The cluster's online nodes, for spreading replicas. */
+export async function onlineNodes(pve: PveClient): Promise<string[]> {
+  return (await pve.nodes()).filter((n) => !n.status || n.status === 'online').map((n) => n.node);
 }
 
 /** A provider setting from the stack (`proxmox-pods:<key>`). */

@@ -3,16 +3,18 @@ import { checkWithSchema } from '../common/check';
 import { pveClient, stackSetting } from '../common/connection';
 import { hostExecutor } from '../common/hosts';
 import type { ResourceModule } from '../types';
-import { readZone, removeZone, upsertZone } from '../../host/zone-server';
+import { DnsmasqZones } from '../../host/dnsmasq';
 import { headlessServiceInputsSchema, servedRecords, zoneOf, type HeadlessServiceInputs, type HeadlessServiceOutputs } from './schema';
 
-const stateDir = () => stackSetting('dnsStateDir');
+/** The dnsmasq instance on `node` that listens where the service says. */
+async function zonesOn(node: string, listen: HeadlessServiceInputs['listen']): Promise<DnsmasqZones> {
+  return new DnsmasqZones(await hostExecutor(node), { stateDir: stackSetting('dnsStateDir'), listenAddress: listen.address, listenPort: listen.port });
+}
 
 async function apply(inputs: HeadlessServiceInputs, node: string): Promise<HeadlessServiceOutputs> {
-  const exec = await hostExecutor(node);
   const zone = zoneOf(inputs);
   const records = servedRecords(inputs);
-  await upsertZone(exec, { zone, records, ports: inputs.ports, listen: inputs.listen, stateDir: stateDir() });
+  await (await zonesOn(node, inputs.listen)).upsertZone(zone, { pods: records, ports: inputs.ports });
   return {
     ...inputs,
     node,
@@ -39,11 +41,10 @@ export const headlessServiceModule: ResourceModule<HeadlessServiceInputs, Headle
     return { id: `${node}/${outs.zone}`, outs };
   },
   async read(id, props) {
-    const exec = await hostExecutor(props.node);
-    const live = await readZone(exec, props.zone, { listen: props.listen, stateDir: stateDir() });
+    const live = await (await zonesOn(props.node, props.listen)).readZone(props.zone);
     if (!live) return { id: '', props: {} as HeadlessServiceOutputs };
     // Drift: records or ports changed on the node show up as changed inputs.
-    const byName = new Map(live.records.map((r) => [r.hostname, r.ip]));
+    const byName = new Map(live.pods.map((r) => [r.hostname, r.ip]));
     const pods = props.pods.map((p) => {
       const ip = byName.get(p.name);
       return { ...p, ready: ip !== undefined, ...(ip ? { ip } : {}) };
@@ -53,10 +54,12 @@ export const headlessServiceModule: ResourceModule<HeadlessServiceInputs, Headle
     return { id, props: { ...props, ...inputs }, inputs: rest as HeadlessServiceInputs };
   },
   async update(_id, olds, news) {
-    return { outs: await apply(news, olds.node) };
+    const outs = await apply(news, olds.node);
+    // Moved to another listen address/port: the old instance stops serving the zone.
+    if (olds.listen.address !== news.listen.address || olds.listen.port !== news.listen.port) await (await zonesOn(olds.node, olds.listen)).removeZone(olds.zone);
+    return { outs };
   },
   async delete(_id, props) {
-    const exec = await hostExecutor(props.node);
-    await removeZone(exec, props.zone, { listen: props.listen, stateDir: stateDir() });
+    await (await zonesOn(props.node, props.listen)).removeZone(props.zone);
   },
 };

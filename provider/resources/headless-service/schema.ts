@@ -32,7 +32,7 @@ export interface HeadlessServiceOutputs extends HeadlessServiceInputs {
   zone: string;
   /** The A records served: `<pod>.<zone>` → ip. */
   records: Array<{ name: string; ip: string }>;
-  /** The SRV names served: `_<port>._<proto>.<zone>`. */
+  /** The SRV names served: `_<port>._<proto>.<zone>`, each pointing at the zone (which resolves to every ready pod). */
   srv: string[];
 }
 

@@ -8,7 +8,7 @@ import type { PveClient } from '../../proxmox/client';
 import { ContentStore, defaultStorePath, pullImage, resolveDigest, formatPlatform, parsePlatform, type PulledImage, type PullProgress } from '../../oci';
 import { unpackImage } from '../../oci/unpack';
 import { Deadline, timeoutMs } from '../common/duration';
-import { defaultNode, pveClient } from '../common/connection';
+import { pveClient } from '../common/connection';
 import { envRecord, podImageOf, templateFileName, templateVolid } from './plan';
 import type { OciImageInputs, OciImageOutputs, OciImageSizes } from './schema';
 import { packTemplate } from '../../oci/convert/template';
@@ -60,7 +60,7 @@ async function buildTemplate(store: ContentStore, pulled: PulledImage, dir: stri
 export async function createOciImage(inputs: OciImageInputs, ctxIn?: Partial<OciImageContext>): Promise<{ id: string; outs: OciImageOutputs }> {
   const ctx = ctxOrDefault(ctxIn);
   const deadline = new Deadline(`create OciImage ${inputs.reference}`, timeoutMs(inputs.timeouts, 'create'));
-  const node = inputs.node ?? (await defaultNode(ctx.pve));
+  const node = inputs.node ?? (await ctx.pve.defaultNode());
   const storage = inputs.templateStorage;
   const store = await openStore(inputs);
   const id = `${REF_PREFIX}${randomBytes(8).toString('hex')}`;

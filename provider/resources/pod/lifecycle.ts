@@ -4,7 +4,7 @@ import type { PveClient } from '../../proxmox/client';
 import { InputError, ProxmoxPodsError } from '../../errors';
 import { CreateOutcomeUnknownError } from '../../proxmox/errors';
 import { Deadline, timeoutMs } from '../common/duration';
-import { defaultNode, defaultStorage, pveClient } from '../common/connection';
+import { defaultStorage, pveClient } from '../common/connection';
 import { PartialCreateError } from '../common/partial';
 import { reapplyPortIsolation } from '../common/isolation';
 import { hostnameFor } from './plan';
@@ -103,7 +103,7 @@ export async function createPod(inputs: PodInputs, ctxIn?: Partial<PodContext>):
   const { pve } = ctx;
   const deadline = new Deadline(`create pod ${inputs.name}`, timeoutMs(inputs.timeouts, 'create'));
   if (inputs.adopt) return adoptPod(ctx, inputs, deadline);
-  const node = inputs.node ?? (await defaultNode(pve));
+  const node = inputs.node ?? (await pve.defaultNode());
   const partial = (err: unknown, vmid: number) => new PartialCreateError(err, String(vmid), { ...inputs, node, vmid, hostname: hostnameFor(inputs), status: 'unknown' });
   let created: { vmid: number; upid: string };
   try {

@@ -1,5 +1,5 @@
 import { checkWithSchema } from '../common/check';
-import { pveClient } from '../common/connection';
+import { onlineNodes, pveClient } from '../common/connection';
 import { InputError } from '../../errors';
 import type { CheckFailure, ResourceModule } from '../types';
 import { createPod, deletePod, readPod, updatePod } from '../pod/lifecycle';
@@ -51,7 +51,7 @@ export const statefulSetPodModule: ResourceModule<StatefulSetPodInputs, Stateful
   async create(inputs) {
     const pve = pveClient();
     const pod = toPodInputs(inputs);
-    if (!pod.node) pod.node = spreadNode((await pve.nodes()).filter((n) => !n.status || n.status === 'online').map((n) => n.node), inputs.ordinal);
+    if (!pod.node) pod.node = spreadNode(await onlineNodes(pve), inputs.ordinal);
     const { id, outs } = await createPod(pod, { pve, identity: identityOf(inputs) });
     return { id, outs: toStatefulOutputs(inputs, outs) };
   },

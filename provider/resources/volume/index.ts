@@ -3,7 +3,7 @@
 import { InputError } from '../../errors';
 import { clearDatasetProperty, createDataset, destroyDataset, readDataset, RELEASED_PROPERTY, setDatasetProperty } from '../../host/zfs-dataset';
 import { checkWithSchema } from '../common/check';
-import { pveClient, stackSetting } from '../common/connection';
+import { onlineNodes, pveClient, stackSetting } from '../common/connection';
 import { hostExecutor } from '../common/hosts';
 import { spreadNode } from '../statefulset/identity';
 import type { ResourceModule } from '../types';
@@ -19,7 +19,7 @@ async function nodeFor(inputs: PersistentVolumeInputs): Promise<string> {
   if (inputs.node) return inputs.node;
   const pve = pveClient();
   if (inputs.ordinal === undefined) return pve.defaultNode();
-  return spreadNode((await pve.nodes()).filter((n) => !n.status || n.status === 'online').map((n) => n.node), inputs.ordinal);
+  return spreadNode(await onlineNodes(pve), inputs.ordinal);
 }
 
 export const persistentVolumeModule: ResourceModule<PersistentVolumeInputs, PersistentVolumeOutputs> = {
