@@ -6,10 +6,14 @@
 //   hosts/<zone>        `<ip> <pod>.<zone> <zone>` per ready pod: the A records, the part that changes as pods come
 //                       and go. Rewritten atomically, then SIGHUP — the process (and its cache of everything else)
 //                       stays up.
-//   zones/<zone>.conf   `local=/<zone>/` (answer NXDOMAIN instead of forwarding) and one `srv-host` per named port.
-//                       The SRV target is the zone name itself, whose A records are every ready pod, so SRV records
-//                       depend on the port list only and pod churn never touches this file. A change here (zone
-//                       added/removed, ports changed) restarts the instance.
+//   zones/<zone>.conf   `local=/<zone>/` (answer NXDOMAIN instead of forwarding) and the `srv-host` lines. A change
+//                       here (zone added/removed, ports changed) restarts the instance: a few milliseconds in which
+//                       queries are refused and clients retry.
+// SRV targets come in two forms (srvTarget). 'zone' (default): one SRV per named port targeting the zone name itself,
+// whose A records are every ready pod, so SRV depends on the port list only and pod churn is always a SIGHUP.
+// 'pods': one SRV per named port and ready pod targeting `<pod>.<zone>`, as Kubernetes answers (peers that discover
+// each other by SRV target name need this); then a pod joining or leaving restarts the instance, and only an IP
+// change of an existing pod is a SIGHUP.
 // Files go through the executor (argument arrays, contents on stdin), so the same code runs locally, in a network
 // namespace or over SSH. Every value written into a dnsmasq file is schema-validated first: no newline, comma or
 // slash can reach a config line.
@@ -84,6 +88,15 @@ export const zoneRecordsSchema = z
   .strict();
 export type ZoneRecords = z.infer<typeof zoneRecordsSchema>;
 
+export const zoneOptionsSchema = z
+  .object({
+    /** What SRV records point at: the zone name (every ready pod; default) or each ready pod's own name. */
+    srvTarget: z.enum(['zone', 'pods'], { message: 'must be "zone" or "pods"' }).default('zone'),
+  })
+  .strict();
+export type ZoneOptions = z.infer<typeof zoneOptionsSchema>;
+export type SrvTarget = ZoneOptions['srvTarget'];
+
 /** `<service>.<namespace>.svc.<domain>`, each part validated and named in the error. */
 export function zoneName(parts: { service: string; namespace: string; domain: string }): string {
   validate(dnsLabelSchema, 'service', parts.service);
@@ -106,6 +119,7 @@ function parseOrThrow<S extends z.ZodType>(schema: S, root: string, value: unkno
 
 const byName = <T extends { hostname: string }>(a: T, b: T) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0);
 const portKey = (p: ZoneRecords['ports'][number]) => `${p.name}/${p.protocol}`;
+const PORTS_COMMENT = '# ports:';
 
 /** The A-record part (hosts file). Sorted, so equal records render equal bytes. */
 export function renderZoneHosts(zone: string, records: ZoneRecords): string {
@@ -114,10 +128,16 @@ export function renderZoneHosts(zone: string, records: ZoneRecords): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** The config part: authority over the zone and one SRV per named port. */
-export function renderZoneConf(zone: string, records: ZoneRecords): string {
+/** The config part: authority over the zone and the SRV records (see srvTarget above). */
+export function renderZoneConf(zone: string, records: ZoneRecords, srvTarget: SrvTarget = 'zone'): string {
   const lines = [`# proxmox-pods zone ${zone} (managed; do not edit)`, `local=/${zone}/`];
-  for (const p of [...records.ports].sort((a, b) => (portKey(a) < portKey(b) ? -1 : 1))) lines.push(`srv-host=_${p.name}._${p.protocol}.${zone},${zone},${p.port}`);
+  const sortedPorts = [...records.ports].sort((a, b) => (portKey(a) < portKey(b) ? -1 : 1));
+  // With per-pod targets and no ready pod there is no srv-host line to read the ports back from.
+  if (srvTarget === 'pods') lines.push(`${PORTS_COMMENT}${sortedPorts.map((p) => ` ${p.name}/${p.protocol}/${p.port}`).join('')}`);
+  const targets = srvTarget === 'zone' ? [zone] : [...records.pods].sort(byName).map((p) => `${p.hostname}.${zone}`);
+  for (const p of sortedPorts) {
+    for (const target of targets) lines.push(`srv-host=_${p.name}._${p.protocol}.${zone},${target},${p.port}`);
+  }
   return `${lines.join('\n')}\n`;
 }
 
@@ -138,7 +158,11 @@ export function renderMainConf(dir: string, server: DnsServer): string {
   ].join('\n');
 }
 
-/** Reads back what renderZoneHosts/renderZoneConf wrote; lines that are not ours (hand edits) are ignored. */
+/**
+ * Reads back what renderZoneHosts/renderZoneConf wrote (either SRV form); lines that are not ours (hand edits) are
+ * ignored. Ports come from the srv-host lines, which is what dnsmasq serves; only a zone with per-pod targets and no
+ * ready pod (legitimately no srv-host line) takes them from the ports comment.
+ */
 export function parseZoneFiles(zone: string, hosts: string, conf: string): ZoneRecords {
   const pods: ZoneRecords['pods'] = [];
   const ports: ZoneRecords['ports'] = [];
@@ -150,11 +174,28 @@ export function parseZoneFiles(zone: string, hosts: string, conf: string): ZoneR
       if (dnsLabelSchema.safeParse(hostname).success) pods.push({ hostname, ip: f[0]! });
     }
   }
+  const seen = new Set<string>();
   for (const line of conf.split('\n')) {
     const m = /^srv-host=_([a-z0-9-]+)\._(tcp|udp)\.([^,]+),([^,]+),(\d+)$/.exec(line.trim());
-    if (m && m[3] === zone && m[4] === zone) {
+    const target = m?.[4] ?? '';
+    const ourTarget = target === zone || (target.endsWith(`.${zone}`) && dnsLabelSchema.safeParse(target.slice(0, -zone.length - 1)).success);
+    if (m && m[3] === zone && ourTarget) {
       const p = namedPortSchema.safeParse({ name: m[1], protocol: m[2], port: Number(m[5]) });
-      if (p.success) ports.push(p.data);
+      if (p.success && !seen.has(portKey(p.data))) {
+        seen.add(portKey(p.data));
+        ports.push(p.data);
+      }
+    }
+  }
+  const comment = conf.split('\n').find((l) => l.startsWith(PORTS_COMMENT));
+  if (ports.length === 0 && pods.length === 0 && comment) {
+    for (const word of comment.slice(PORTS_COMMENT.length).trim().split(/\s+/).filter(Boolean)) {
+      const [name, protocol, port] = word.split('/');
+      const p = namedPortSchema.safeParse({ name, protocol, port: Number(port) });
+      if (p.success && !seen.has(portKey(p.data))) {
+        seen.add(portKey(p.data));
+        ports.push(p.data);
+      }
     }
   }
   return { pods: pods.sort(byName), ports };
@@ -301,12 +342,13 @@ export class DnsmasqZones {
    * Makes the zone serve exactly `records`. Idempotent: unchanged records do nothing (beyond starting the instance
    * if it is down); pod changes reload with SIGHUP; port or new-zone changes restart.
    */
-  async upsertZone(zone: string, records: z.input<typeof zoneRecordsSchema>): Promise<ZoneChange> {
+  async upsertZone(zone: string, records: z.input<typeof zoneRecordsSchema>, options: z.input<typeof zoneOptionsSchema> = {}): Promise<ZoneChange> {
     const name = parseZone(zone);
     const wantedRecords = parseOrThrow(zoneRecordsSchema, 'records', records);
+    const { srvTarget } = parseOrThrow(zoneOptionsSchema, 'options', options);
     return serialized(this.key, async () => {
       await this.prepare();
-      const wanted = { main: renderMainConf(this.dir, this.server), hosts: renderZoneHosts(name, wantedRecords), conf: renderZoneConf(name, wantedRecords) };
+      const wanted = { main: renderMainConf(this.dir, this.server), hosts: renderZoneHosts(name, wantedRecords), conf: renderZoneConf(name, wantedRecords, srvTarget) };
       const [main, hosts, conf] = await this.readFiles([this.confFile, this.hostsFile(name), this.zoneConfFile(name)]);
       const plan = planZoneUpdate({ main, hosts, conf }, wanted);
       if (plan.writeMain) await this.write(this.confFile, wanted.main);
@@ -354,6 +396,35 @@ export class DnsmasqZones {
     const [hosts, conf] = await this.readFiles([this.hostsFile(name), this.zoneConfFile(name)]);
     if (hosts === undefined && conf === undefined) return undefined;
     return parseZoneFiles(name, hosts ?? '', conf ?? '');
+  }
+
+  /**
+   * Starts the instance if it has zones but no live process (a node reboot, a crash), and restarts it if its main
+   * config is not the one this version writes. Idempotent; 'none' when it runs as wanted or has no zones.
+   */
+  async ensureServer(): Promise<ZoneChange> {
+    return serialized(this.key, async () => {
+      if ((await this.listZonesUnlocked()).length === 0) return { action: 'none' };
+      const wanted = renderMainConf(this.dir, this.server);
+      const [main] = await this.readFiles([this.confFile]);
+      if (main !== wanted) {
+        await this.prepare();
+        await this.write(this.confFile, wanted);
+      }
+      if (!(await this.pid())) {
+        await this.start();
+        return { action: 'start' };
+      }
+      if (main === wanted) return { action: 'none' };
+      await this.stopProcess();
+      await this.start();
+      return { action: 'restart' };
+    });
+  }
+
+  /** Stops the process and keeps its files, so ensureServer or the next upsert brings the same zones back. Idempotent. */
+  async stopServer(): Promise<ZoneChange> {
+    return serialized(this.key, async () => ({ action: (await this.stopProcess()) ? 'stop' : 'none' }));
   }
 
   private async listZonesUnlocked(): Promise<string[]> {

@@ -45,6 +45,31 @@ describe('dnsmasq zone files (pure)', () => {
     expect(renderZoneConf(ZONE, recs([]))).toBe(renderZoneConf(ZONE, recs([['web-0', '10.0.0.10'], ['web-1', '10.0.0.11']])));
   });
 
+  test('conf part with per-pod targets: one SRV per named port and ready pod, the ports also in a comment', () => {
+    const r = recs([['web-1', '10.0.0.11'], ['web-0', '10.0.0.10']], [{ name: 'http', port: 80, protocol: 'tcp' }, { name: 'dns', port: 53, protocol: 'udp' }]);
+    const conf = renderZoneConf(ZONE, r, 'pods');
+    expect(conf.split('\n').filter((l) => l.startsWith('srv-host='))).toEqual([
+      `srv-host=_dns._udp.${ZONE},web-0.${ZONE},53`,
+      `srv-host=_dns._udp.${ZONE},web-1.${ZONE},53`,
+      `srv-host=_http._tcp.${ZONE},web-0.${ZONE},80`,
+      `srv-host=_http._tcp.${ZONE},web-1.${ZONE},80`,
+    ]);
+    // Pod churn does reach this part now (a restart), an IP change does not (a reload).
+    expect(renderZoneConf(ZONE, { ...r, pods: [r.pods[0]!] }, 'pods')).not.toBe(conf);
+    expect(renderZoneConf(ZONE, { ...r, pods: r.pods.map((p) => ({ ...p, ip: '10.9.9.9' })) }, 'pods')).toBe(conf);
+    expect(parseZoneFiles(ZONE, renderZoneHosts(ZONE, r), conf)).toEqual({ pods: [...r.pods].reverse(), ports: [r.ports[1], r.ports[0]] });
+    // No ready pod: no SRV line at all (as Kubernetes answers), but the ports still read back.
+    const empty = { ...r, pods: [] };
+    expect(renderZoneConf(ZONE, empty, 'pods')).not.toMatch(/srv-host/);
+    expect(parseZoneFiles(ZONE, renderZoneHosts(ZONE, empty), renderZoneConf(ZONE, empty, 'pods'))).toEqual({ pods: [], ports: [r.ports[1], r.ports[0]] });
+  });
+
+  test('the ports comment is not trusted while pods exist: SRV lines removed by hand read as drift', () => {
+    const r = recs([['web-0', '10.0.0.10']]);
+    const edited = renderZoneConf(ZONE, r, 'pods').split('\n').filter((l) => !l.startsWith('srv-host=')).join('\n');
+    expect(parseZoneFiles(ZONE, renderZoneHosts(ZONE, r), edited)).toEqual({ pods: r.pods, ports: [] });
+  });
+
   test('parse reads back what render wrote and ignores lines that are not ours', () => {
     const r = recs([['web-0', '10.0.0.10'], ['web-1', '10.0.0.11']], [{ name: 'http', port: 80, protocol: 'tcp' }, { name: 'q', port: 5000, protocol: 'udp' }]);
     const hosts = `${renderZoneHosts(ZONE, r)}10.9.9.9 other.example other\n1.2.3.4 web-9.${ZONE}\n`;
@@ -92,11 +117,12 @@ describe('dnsmasq zone files (pure)', () => {
     [ZONE, recs([['web-0', '10.0.0.1'], ['web-0', '10.0.0.2']]), /^records\.pods\.1\.hostname: duplicate/],
     [ZONE, recs([], [{ name: 'http', port: 80, protocol: 'tcp' }, { name: 'http', port: 81, protocol: 'tcp' }]), /^records\.ports\.1\.name: duplicate/],
     [ZONE, recs([], [{ name: 'http', port: 80, protocol: 'sctp' as 'tcp' }]), /^records\.ports\.0\.protocol: /],
-  ])('upsertZone(%j) is refused before anything runs', async (zone, r, msg) => {
+    [ZONE, recs([]), /^options\.srvTarget: /, { srvTarget: 'pod' }],
+  ])('upsertZone(%j) is refused before anything runs', async (zone, r, msg, options: object = {}) => { // a default, so jest does not take it for a done callback
     const rec = new RecordingExecutor(exec);
-    await expect(new DnsmasqZones(rec, { listenAddress: '10.0.0.1' }).upsertZone(zone, r)).rejects.toThrow(msg);
+    await expect(new DnsmasqZones(rec, { listenAddress: '10.0.0.1' }).upsertZone(zone, r, options as never)).rejects.toThrow(msg);
     expect(rec.calls).toHaveLength(0);
-    await expect(zones.upsertZone(zone, r)).rejects.toBeInstanceOf(InputError);
+    await expect(zones.upsertZone(zone, r, options as never)).rejects.toBeInstanceOf(InputError);
   });
 });
 
@@ -195,6 +221,39 @@ describe('dnsmasq zones served from a node namespace (real dig queries)', () => 
     expect(await dig('A', ZONE)).toEqual(['10.0.0.11', '10.0.0.12']);
   });
 
+  test('per-pod SRV targets: a pod joining or leaving changes the SRV set (restart), an IP change is a reload, a port change too', async () => {
+    const KZ = 'kv.kube.svc.cluster.local';
+    const pods = (...p: Array<[string, string]>) => recs(p, [{ name: 'peer', port: 2380, protocol: 'tcp' }]);
+    const opts = { srvTarget: 'pods' } as const;
+    expect((await zones.upsertZone(KZ, pods(['kv-0', '10.0.2.10']), opts)).action).toBe('restart');
+    expect(await dig('SRV', `_peer._tcp.${KZ}`)).toEqual([`0 0 2380 kv-0.${KZ}.`]);
+
+    expect((await zones.upsertZone(KZ, pods(['kv-0', '10.0.2.10'], ['kv-1', '10.0.2.11']), opts)).action).toBe('restart');
+    expect(await dig('SRV', `_peer._tcp.${KZ}`)).toEqual([`0 0 2380 kv-0.${KZ}.`, `0 0 2380 kv-1.${KZ}.`]);
+    expect(await dig('A', `kv-1.${KZ}`)).toEqual(['10.0.2.11']);
+    // The other zone kept answering through the restarts.
+    expect(await dig('SRV', `_http._tcp.${ZONE}`)).toEqual([`0 0 8080 ${ZONE}.`]);
+
+    expect((await zones.upsertZone(KZ, pods(['kv-1', '10.0.2.11']), opts)).action).toBe('restart');
+    expect(await dig('SRV', `_peer._tcp.${KZ}`)).toEqual([`0 0 2380 kv-1.${KZ}.`]);
+    expect(await status(`kv-0.${KZ}`)).toBe('NXDOMAIN');
+
+    const pid = await zones.pid();
+    expect((await zones.upsertZone(KZ, pods(['kv-1', '10.0.2.21']), opts)).action).toBe('reload');
+    await eventually(() => dig('A', `kv-1.${KZ}`), ['10.0.2.21']);
+    expect(await zones.pid()).toBe(pid);
+
+    expect((await zones.upsertZone(KZ, recs([['kv-1', '10.0.2.21']], [{ name: 'peer', port: 2390, protocol: 'tcp' }]), opts)).action).toBe('restart');
+    expect(await dig('SRV', `_peer._tcp.${KZ}`)).toEqual([`0 0 2390 kv-1.${KZ}.`]);
+
+    // No ready pod: no SRV, and the ports still read back (no false drift).
+    await zones.upsertZone(KZ, pods(), opts);
+    expect(await dig('SRV', `_peer._tcp.${KZ}`)).toEqual([]);
+    expect(await zones.readZone(KZ)).toEqual(pods());
+    expect((await zones.upsertZone(KZ, pods(), opts)).action).toBe('none');
+    expect((await zones.removeZone(KZ)).action).toBe('restart');
+  });
+
   test('a zone with no ready pods has no A records but keeps its SRV', async () => {
     const z = 'empty.default.svc.cluster.local';
     await zones.upsertZone(z, recs([]));
@@ -225,6 +284,33 @@ describe('dnsmasq zones served from a node namespace (real dig queries)', () => 
     await eventually(() => zones.running(), false);
     expect((await zones.upsertZone('db.prod.svc.cluster.local', recs([['db-0', '10.0.1.10']], [{ name: 'pg', port: 5432, protocol: 'tcp' }]))).action).toBe('start');
     expect(await dig('A', 'db.prod.svc.cluster.local')).toEqual(['10.0.1.10']);
+  });
+
+  test('stopServer keeps the zones; ensureServer brings them back and is idempotent', async () => {
+    const DB = 'db.prod.svc.cluster.local';
+    expect(await zones.stopServer()).toEqual({ action: 'stop' });
+    expect(await zones.running()).toBe(false);
+    expect(await dig('A', DB)).toEqual([]);
+    expect(await zones.stopServer()).toEqual({ action: 'none' });
+    expect(await zones.readZone(DB)).toEqual(recs([['db-0', '10.0.1.10']], [{ name: 'pg', port: 5432, protocol: 'tcp' }]));
+
+    expect(await zones.ensureServer()).toEqual({ action: 'start' });
+    expect(await dig('A', DB)).toEqual(['10.0.1.10']);
+    expect(await dig('SRV', `_pg._tcp.${DB}`)).toEqual([`0 0 5432 ${DB}.`]);
+    const pid = await zones.pid();
+    expect(await zones.ensureServer()).toEqual({ action: 'none' });
+    expect(await zones.pid()).toBe(pid);
+
+    // A main config that is not ours (an older version, a hand edit) is rewritten and the instance restarted.
+    writeFileSync(join(zones.dir, 'dnsmasq.conf'), `${renderMainConf(zones.dir, zones.server)}log-queries\n`);
+    expect(await zones.ensureServer()).toEqual({ action: 'restart' });
+    expect(await zones.pid()).not.toBe(pid);
+    expect(await dig('A', DB)).toEqual(['10.0.1.10']);
+
+    // An instance with no zones has nothing to serve.
+    const idle = new DnsmasqZones(exec, { stateDir: join(stateDir, 'idle'), listenAddress: '10.89.1.1', listenPort: 5300 });
+    expect(await idle.ensureServer()).toEqual({ action: 'none' });
+    expect(await idle.running()).toBe(false);
   });
 
   test('a stale pid file naming another process: that process is never signalled', async () => {
