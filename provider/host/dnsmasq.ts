@@ -23,7 +23,7 @@ import { detectCapabilities, requireCapability } from './capabilities';
 import type { Executor } from './executor';
 import { dnsLabelSchema, dnsZoneSchema, ipv4Schema, portSchema, validate } from './names';
 
-export const DEFAULT_DNS_STATE_DIR = '/var/lib/proxmox-pods/dnsmasq';
+export const DEFAULT_DNS_STATE_DIR = '/var/lib/proxmox-pods/dns';
 /** dnsmasq drops root after binding and reads hosts/ as this user (at start and on every SIGHUP). */
 const DNSMASQ_USER = 'nobody';
 // Constant scripts, values only as positional parameters. Several steps go into one script because each executor
