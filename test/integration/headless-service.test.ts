@@ -52,6 +52,11 @@ describe('HeadlessService with real dnsmasq', () => {
     expect(await dig('SRV', '_http._tcp.web.default.svc.cluster.local')).toEqual(['0 0 8080 web.default.svc.cluster.local.']);
     expect(await dig('A', 'web.default.svc.cluster.local')).toEqual(['10.40.0.10', '10.40.0.11', '10.40.0.13']);
 
+    // Kubernetes-style SRV (one per member) on request.
+    const { outs: o3 } = await m.update!(id, o2, { ...v2, srvTarget: 'pods' });
+    expect(await dig('SRV', '_http._tcp.web.default.svc.cluster.local')).toEqual(['0 0 8080 web-0.web.default.svc.cluster.local.', '0 0 8080 web-1.web.default.svc.cluster.local.', '0 0 8080 web-3.web.default.svc.cluster.local.']);
+    expect(o3.srvTarget).toBe('pods');
+
     // Drift: a record edited on the node is seen by refresh.
     const read = await m.read!(id, o2);
     expect(read.inputs?.pods.map((p) => p.name)).toEqual(['web-0', 'web-1', 'web-3']);

@@ -14,7 +14,7 @@ async function zonesOn(node: string, listen: HeadlessServiceInputs['listen']): P
 async function apply(inputs: HeadlessServiceInputs, node: string): Promise<HeadlessServiceOutputs> {
   const zone = zoneOf(inputs);
   const records = servedRecords(inputs);
-  await (await zonesOn(node, inputs.listen)).upsertZone(zone, { pods: records, ports: inputs.ports });
+  await (await zonesOn(node, inputs.listen)).upsertZone(zone, { pods: records, ports: inputs.ports }, { srvTarget: inputs.srvTarget });
   return {
     ...inputs,
     node,
@@ -32,7 +32,7 @@ export const headlessServiceModule: ResourceModule<HeadlessServiceInputs, Headle
     const replaces = (['name', 'namespace', 'domain'] as const).filter((k) => olds[k] !== news[k]);
     if (news.node !== undefined && news.node !== olds.node) replaces.push('node' as never);
     const changed = [...replaces];
-    for (const k of ['listen', 'ports', 'pods', 'timeouts'] as const) if (JSON.stringify(olds[k]) !== JSON.stringify(news[k])) changed.push(k as never);
+    for (const k of ['listen', 'ports', 'pods', 'srvTarget', 'timeouts'] as const) if (JSON.stringify(olds[k]) !== JSON.stringify(news[k])) changed.push(k as never);
     return { changes: changed.length > 0, replaces, changed, deleteBeforeReplace: false };
   },
   async create(inputs) {

@@ -21,6 +21,12 @@ export const headlessServiceInputsSchema = z
       .array(z.object({ name: dnsLabel, ip: ipv4.optional(), ready: z.boolean().default(true) }).strict())
       .default([])
       .refine((ps) => new Set(ps.map((p) => p.name)).size === ps.length, { message: 'pod names must be unique' }),
+    /**
+     * What SRV records point at: "zone" (default; one SRV per port targeting the zone, which resolves to every ready
+     * pod — members coming and going only reload dnsmasq) or "pods" (one SRV per port and pod, as Kubernetes answers;
+     * a member joining or leaving restarts dnsmasq for a few milliseconds).
+     */
+    srvTarget: z.enum(['zone', 'pods'], { message: 'must be "zone" or "pods"' }).default('zone'),
     timeouts: timeoutsSchema.optional(),
   })
   .strict();
