@@ -3,15 +3,20 @@
 // images are only removed with the last of them.
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import type { PveClient } from '../../proxmox/client';
 import { ContentStore, defaultStorePath, pullImage, resolveDigest, formatPlatform, parsePlatform, type PulledImage, type PullProgress } from '../../oci';
-import { unpackImage } from '../../oci/unpack';
+import { ApplyOptionsSchema, applyLayer, PVE_UNPRIVILEGED_IDMAP, unpackImage } from '../../oci/unpack';
 import { Deadline, timeoutMs } from '../common/duration';
 import { pveClient } from '../common/connection';
 import { envRecord, podImageOf, templateFileName, templateVolid } from './plan';
 import type { OciImageInputs, OciImageOutputs, OciImageSizes } from './schema';
 import { packTemplate } from '../../oci/convert/template';
+import { ChainInUseError, ZfsChains } from '../../oci/convert/zfs';
+import { SshExecutor } from '../../host/ssh';
+import { InputError } from '../../errors';
+import { hostExecutor } from '../common/hosts';
 
 export interface OciImageContext {
   pve: PveClient;
@@ -57,6 +62,30 @@ async function buildTemplate(store: ContentStore, pulled: PulledImage, dir: stri
   return { ...packed, unpacked: stats.bytes };
 }
 
+/** The node's layer chains under `parent`, commands through the node's executor; pods are unprivileged (uid shift). */
+async function chainsOn(node: string, parent: string): Promise<ZfsChains> {
+  const exec = await hostExecutor(node);
+  if (exec instanceof SshExecutor) {
+    throw new InputError('zfs', `layers are applied by the provider process, which does not run on ${node}`, `run Pulumi on the node (proxmox-pods:hosts.${node} = {"local": true}) or leave zfs unset and use the template`);
+  }
+  return new ZfsChains(parent, (cmd, args) => exec.run(cmd, args), 'u100000');
+}
+
+async function buildChains(node: string, parent: string, store: ContentStore, pulled: PulledImage): Promise<string> {
+  const chains = await chainsOn(node, parent);
+  const opts = ApplyOptionsSchema.parse({ idmap: PVE_UNPRIVILEGED_IDMAP });
+  const result = await chains.ensureChain(
+    pulled.layers.map((l) => ({
+      digest: l.digest,
+      diffId: l.diffId,
+      apply: async (mountpoint: string) => {
+        await applyLayer(mountpoint, { stream: createReadStream(store.blobPath(l.digest)), mediaType: l.mediaType, digest: l.digest, diffId: l.diffId, compressedSize: l.size }, opts);
+      },
+    })),
+  );
+  return result.snapshot;
+}
+
 export async function createOciImage(inputs: OciImageInputs, ctxIn?: Partial<OciImageContext>): Promise<{ id: string; outs: OciImageOutputs }> {
   const ctx = ctxOrDefault(ctxIn);
   const deadline = new Deadline(`create OciImage ${inputs.reference}`, timeoutMs(inputs.timeouts, 'create'));
@@ -91,6 +120,7 @@ export async function createOciImage(inputs: OciImageInputs, ctxIn?: Partial<Oci
         await rm(dir, { recursive: true, force: true });
       }
     }
+    const zfsSnapshot = inputs.zfs ? await buildChains(node, inputs.zfs.parentDataset, store, pulled) : undefined;
     const { env, dropped } = envRecord(pulled.config.env);
     if (dropped.length) ctx.log(`image environment entries PVE cannot take were left out: ${dropped.join(', ')}`);
     const { credentials: _secret, ...kept } = inputs;
@@ -108,6 +138,7 @@ export async function createOciImage(inputs: OciImageInputs, ctxIn?: Partial<Oci
       user: pulled.config.user,
       exposedPorts: pulled.config.exposedPorts,
       templateVolid: volid,
+      ...(zfsSnapshot ? { zfsSnapshot } : {}),
       sizes,
     };
     return { id, outs: { ...base, resolvedDigest: pulled.digest, podImage: podImageOf(base) } };
@@ -148,6 +179,14 @@ export async function deleteOciImage(id: string, props: OciImageOutputs, ctxIn?:
     ctx.log(`template ${props.templateVolid} is kept: ${sharing.map((r) => r.name).join(', ')} still use it`);
   } else if (props.templateVolid && props.node) {
     await ctx.pve.deleteContent(props.node, props.templateStorage, props.templateVolid, { deadlineMs: deadline.remaining() });
+    if (props.zfsSnapshot && props.zfs) {
+      // A chain that pods were cloned from stays until they are gone (deferred; refused by ZFS anyway).
+      const top = props.zfsSnapshot.replace(/@ready$/, '');
+      await (await chainsOn(props.node, props.zfs.parentDataset)).destroyChain(top).catch((err) => {
+        if (!(err instanceof ChainInUseError)) throw err;
+        ctx.log(`layer chain ${top} is kept: pods were cloned from it (${err.clones.join(', ')})`);
+      });
+    }
   }
   await store.gc();
 }

@@ -5,7 +5,7 @@ import type { DiffResult } from '../types';
 import type { OciImageInputs, OciImageOutputs, PodImageValue } from './schema';
 
 /** Inputs that shape what is pulled or where the template lives: a change is a new image. */
-const REPLACE = ['reference', 'platform', 'node', 'templateStorage'] as const;
+const REPLACE = ['reference', 'platform', 'node', 'templateStorage', 'zfs'] as const;
 /**
  * Inputs that only change how the provider reaches things: recorded in state, nothing to do. Credentials are not
  * among them: outputs never carry the secret (the engine keeps the inputs), so comparing them would always differ.

@@ -45,6 +45,12 @@ export const ociImageInputsSchema = z
     /** Node whose storage receives the template; default proxmox-pods:node or the only node. */
     node: z.string().regex(nodeName, { message: 'must be a PVE node name such as "pve1"' }).optional(),
     templateStorage: z.string().regex(storageId, { message: 'must be a PVE storage id with vztmpl content, such as "local"' }).default('local'),
+    /**
+     * Also build ZFS layer chains on the node (one dataset per ChainID, `@ready` snapshots, shared between images):
+     * the top snapshot is a pod's clone source. Layers are applied by the provider process, so the node's host
+     * access must be local (the provider runs on the node) or a namespace.
+     */
+    zfs: z.object({ parentDataset: z.string().regex(/^[A-Za-z][A-Za-z0-9_.:-]*(\/[A-Za-z0-9_.:-]+)*$/, { message: 'must be a ZFS dataset such as "rpool/proxmox-pods/images"' }) }).strict().optional(),
     /** Content store directory on the machine running Pulumi (default ~/.cache/proxmox-pods). */
     store: z.string().refine((s) => s.startsWith('/'), { message: 'must be an absolute path' }).optional(),
     timeouts: timeoutsSchema.optional(),
@@ -92,6 +98,8 @@ export interface OciImageOutputs extends Omit<OciImageInputs, 'credentials'> {
   exposedPorts: string[];
   node: string;
   templateVolid: string;
+  /** `<parentDataset>/<chain>@ready` of the top layer chain, when `zfs` is set. */
+  zfsSnapshot?: string;
   sizes: OciImageSizes;
   podImage: PodImageValue;
 }
