@@ -5,8 +5,7 @@ import { ParamError } from './errors';
 /** A task failure injected through a FaultRule; workers pass it through unwrapped. */
 export class InjectedTaskError extends Error {}
 
-export interface TaskRecord {
-  upid: string;
+export interface ParsedUpid {
   node: string;
   pid: number;
   pstart: number;
@@ -14,6 +13,10 @@ export interface TaskRecord {
   type: string;
   id: string;
   user: string;
+}
+
+export interface TaskRecord extends ParsedUpid {
+  upid: string;
   tokenid?: string;
   status: 'running' | 'stopped';
   exitstatus?: string;
@@ -31,15 +34,6 @@ export interface TaskHandle {
 
 export type Worker = (task: TaskHandle) => Promise<void> | void;
 
-export interface ParsedUpid {
-  node: string;
-  pid: number;
-  pstart: number;
-  starttime: number;
-  type: string;
-  id: string;
-  user: string;
-}
 
 const UPID_RE = /^UPID:([a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?):([0-9A-Fa-f]{8}):([0-9A-Fa-f]{8,9}):([0-9A-Fa-f]{8}):([^:\s]+):([^:\s]*):([^:\s]+):$/;
 

@@ -111,7 +111,8 @@ export type PodNetwork = z.infer<typeof networkSchema>;
 export type PodMount = z.infer<typeof mountSchema>;
 export type PodImage = z.infer<typeof imageSchema>;
 
-export interface PodOutputs extends PodInputs {
+/** What the provider observes about a pod's container (outputs beside the inputs). */
+export interface PodObserved {
   vmid: number;
   node: string;
   hostname: string;
@@ -119,6 +120,8 @@ export interface PodOutputs extends PodInputs {
   ip?: string;
   mac?: string;
 }
+
+export interface PodOutputs extends Omit<PodInputs, keyof PodObserved>, PodObserved {}
 
 export function templateOf(image: PodImage): string {
   return typeof image === 'string' ? image : image.template;

@@ -1,15 +1,9 @@
 // A StatefulSetPod is a Pod whose identity-bearing inputs are derived: this maps one onto the other. Pure.
-import type { PodInputs, PodOutputs } from '../pod/schema';
+import type { PodInputs, PodObserved, PodOutputs } from '../pod/schema';
 import { addressFor, fqdn, podName, stableMac } from './identity';
 import type { StatefulSetPodInputs } from './schema';
 
-export interface StatefulSetPodOutputs extends StatefulSetPodInputs {
-  vmid: number;
-  node: string;
-  hostname: string;
-  status: string;
-  ip?: string;
-  mac?: string;
+export interface StatefulSetPodOutputs extends Omit<StatefulSetPodInputs, keyof PodObserved>, PodObserved {
   podName: string;
   fqdn?: string;
 }
