@@ -2,6 +2,7 @@
 // and the demo: a namespace stands for a node), or SSH.
 import { z } from 'zod';
 import { InputError } from '../errors';
+import { NODE_RE } from '../proxmox/ids';
 import { LocalExecutor, type Executor } from './executor';
 import { SshExecutor, sshTargetSchema } from './ssh';
 
@@ -15,7 +16,7 @@ export const hostAccessSchema = z.union([
 ]);
 export type HostAccess = z.infer<typeof hostAccessSchema>;
 
-const nodeName = z.string().regex(/^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$/, { message: 'keys are PVE node names' });
+const nodeName = z.string().regex(NODE_RE, { message: 'keys are PVE node names' });
 export const hostsConfigSchema = z.record(nodeName, hostAccessSchema);
 export type HostsConfig = z.infer<typeof hostsConfigSchema>;
 

@@ -7,6 +7,10 @@ import { InputError } from '../errors';
 
 const IPV4_OCTET = '(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
 const IPV4 = new RegExp(`^${IPV4_OCTET}(\\.${IPV4_OCTET}){3}$`);
+/** Patterns for schemas that want their own messages (resource inputs). */
+export const IPV4_RE = IPV4;
+export const IPV4_CIDR_RE = new RegExp(`^${IPV4_OCTET}(\\.${IPV4_OCTET}){3}/(3[0-2]|[12]?\\d)$`);
+export const DNS_LABEL_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /** Linux interface names: IFNAMSIZ-1 = 15 bytes; '/' and whitespace are invalid, ':' is alias syntax. */
 export const ifaceNameSchema = z
@@ -18,7 +22,7 @@ export const ifaceNameSchema = z
 export const nftIdentifierSchema = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, { message: 'must be 1–64 of [A-Za-z0-9_], starting with a letter or "_"' });
 
 /** One DNS label (RFC 1123 host label, lower case as we generate them). */
-export const dnsLabelSchema = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, { message: 'must be a DNS label: 1–63 of [a-z0-9-], not starting or ending with "-"' });
+export const dnsLabelSchema = z.string().regex(DNS_LABEL_RE, { message: 'must be a DNS label: 1–63 of [a-z0-9-], not starting or ending with "-"' });
 
 /** A DNS zone / FQDN without the trailing dot: labels joined by '.', at most 253 characters. */
 export const dnsZoneSchema = z

@@ -5,6 +5,7 @@ import proxmoxApi, { type Proxmox } from 'proxmox-api';
 import type { Dispatcher } from 'undici';
 import { InputError } from '../errors';
 import { allocateAndCreate } from './allocate';
+import { NODE_RE, STORAGE_RE } from './ids';
 import type { ConnectionConfig } from './config';
 import { CreateOutcomeUnknownError, PveApiError, TaskFailedError, isAmbiguousFailure } from './errors';
 import { Deadline, type Clock, type RetryPolicy, systemClock } from './retry';
@@ -58,8 +59,6 @@ export interface Budget {
 export type ConfigValues = Record<string, string | number | boolean | undefined>;
 export type GuestType = 'lxc' | 'qemu';
 
-const NODE_RE = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/;
-const STORAGE_RE = /^[a-zA-Z][a-zA-Z0-9\-_.]*[a-zA-Z0-9]$/;
 const IFACE_RE = /^[a-zA-Z][a-zA-Z0-9_]{1,20}([:.]\d+)?$/;
 const DISK_RE = /^(rootfs|mp\d{1,3})$/;
 const SIZE_RE = /^\+?\d+(\.\d+)?[KMGT]?$/;

@@ -10,6 +10,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { PveConfigError } from './errors';
+import { NODE_RE } from './ids';
 import { Secret } from './secret';
 
 const PREFIX = 'proxmox-pods:';
@@ -28,7 +29,6 @@ export const CONFIG_KEYS = {
 export type ConfigKey = keyof typeof CONFIG_KEYS;
 
 const TOKEN_RE = /^([^\s@!=]+@[^\s@!=]+)!([A-Za-z][A-Za-z0-9._-]*)=(\S+)$/;
-const NODE_RE = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/;
 
 export const timeoutsSchema = z.object({
   /** One HTTP request; PVE cuts synchronous calls at 30 s, so 60 s leaves room for queueing. */

@@ -1,13 +1,15 @@
 import { z } from 'zod';
+import { IPV4_CIDR_RE } from '../../host/names';
+import { NODE_RE } from '../../proxmox/ids';
 import { timeoutsSchema } from '../common/duration';
 
 export const deploymentBridgeInputsSchema = z
   .object({
     /** The bridge interface, PVE style: vmbrN. */
     name: z.string().regex(/^vmbr\d{1,4}$/, { message: 'must be a PVE bridge name such as "vmbr10"' }),
-    node: z.string().regex(/^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$/, { message: 'must be a PVE node name' }).optional(),
+    node: z.string().regex(NODE_RE, { message: 'must be a PVE node name' }).optional(),
     /** The node's address on the bridge (the pods' gateway), e.g. "10.20.0.1/24". */
-    cidr: z.string().regex(/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}\/(3[0-2]|[12]?\d)$/, { message: 'must be an IPv4 CIDR such as "10.20.0.1/24"' }).optional(),
+    cidr: z.string().regex(IPV4_CIDR_RE, { message: 'must be an IPv4 CIDR such as "10.20.0.1/24"' }).optional(),
     mtu: z.number().int().min(1280, { message: 'must be between 1280 and 65520 (PVE)' }).max(65520, { message: 'must be between 1280 and 65520 (PVE)' }).optional(),
     stp: z.boolean().default(false),
     multicastSnooping: z.boolean().default(true),

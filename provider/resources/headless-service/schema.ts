@@ -1,8 +1,9 @@
 import { z } from 'zod';
+import { DNS_LABEL_RE, IPV4_RE } from '../../host/names';
 import { timeoutsSchema } from '../common/duration';
 
-const dnsLabel = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, { message: 'must be a DNS label: lowercase letters, digits and "-" (at most 63)' });
-const ipv4 = z.string().regex(/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/, { message: 'must be an IPv4 address' });
+const dnsLabel = z.string().regex(DNS_LABEL_RE, { message: 'must be a DNS label: lowercase letters, digits and "-" (at most 63)' });
+const ipv4 = z.string().regex(IPV4_RE, { message: 'must be an IPv4 address' });
 
 export const headlessServiceInputsSchema = z
   .object({

@@ -1,15 +1,12 @@
 // The Pod's inputs, validated once in check(); every other module uses the inferred types.
 import { z } from 'zod';
+import { IPV4_CIDR_RE as ipv4Cidr, IPV4_RE as ipv4 } from '../../host/names';
+import { NODE_RE, STORAGE_RE as storageId, VOLID_RE as volid } from '../../proxmox/ids';
 import { timeoutsSchema } from '../common/duration';
 
-const dnsLabel = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const dnsName = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
-const ipv4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-const ipv4Cidr = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}\/(3[0-2]|[12]?\d)$/;
 const mac = /^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$/;
 const ifaceName = /^[A-Za-z0-9_.-]{1,15}$/;
-const storageId = /^[a-z][a-z0-9\-_.]*[a-z0-9]$/i;
-const volid = /^[a-z][a-z0-9\-_.]*[a-z0-9]:\S+$/i;
 const tag = /^[a-z0-9_][a-z0-9_\-+.]*$/;
 const envName = /^\w+$/;
 // PVE rejects control characters in entrypoint/env (tab is allowed in entrypoint only).
@@ -71,7 +68,7 @@ export const podInputsSchema = z
     /** The Pulumi resource name; the default hostname. */
     name: z.string().min(1),
     image: imageSchema,
-    node: z.string().regex(/^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$/, { message: 'must be a PVE node name such as "pve1"' }).optional(),
+    node: z.string().regex(NODE_RE, { message: 'must be a PVE node name such as "pve1"' }).optional(),
     vmid: z
       .number()
       .int()
@@ -127,4 +124,3 @@ export function templateOf(image: PodImage): string {
   return typeof image === 'string' ? image : image.template;
 }
 
-export { dnsLabel };

@@ -1,6 +1,7 @@
 // PortForward: node address:port → pod ip:port through nftables DNAT in the provider's own table on the node.
 import { z } from 'zod';
 import { addForward, forwardSpecSchema, listForwards, pruneTable, removeForward } from '../../host/nftables';
+import { NODE_RE } from '../../proxmox/ids';
 import { checkWithSchema } from '../common/check';
 import { pveClient } from '../common/connection';
 import { timeoutsSchema } from '../common/duration';
@@ -12,7 +13,7 @@ export const portForwardInputsSchema = forwardSpecSchema
   .extend({
     /** The resource name; identifies the forward's rules on the node. */
     name: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, { message: 'must be 1–64 of [A-Za-z0-9_.:-] (it names the nft rules)' }),
-    node: z.string().regex(/^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$/, { message: 'must be a PVE node name' }).optional(),
+    node: z.string().regex(NODE_RE, { message: 'must be a PVE node name' }).optional(),
     timeouts: timeoutsSchema.optional(),
   })
   .strict();

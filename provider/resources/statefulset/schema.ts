@@ -1,8 +1,8 @@
 import { z } from 'zod';
+import { DNS_LABEL_RE, IPV4_CIDR_RE as ipv4Cidr } from '../../host/names';
 import { podInputsSchema } from '../pod/schema';
 
-const dnsLabel = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, { message: 'must be a DNS label: lowercase letters, digits and "-" (at most 63)' });
-const ipv4Cidr = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}\/(3[0-2]|[12]?\d)$/;
+const dnsLabel = z.string().regex(DNS_LABEL_RE, { message: 'must be a DNS label: lowercase letters, digits and "-" (at most 63)' });
 
 const podShape = podInputsSchema.shape;
 
