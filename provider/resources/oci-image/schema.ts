@@ -3,10 +3,10 @@ import { z } from 'zod';
 import { isValidDigest } from '../../oci/digest';
 import { parsePlatform } from '../../oci/platform';
 import { parseReference } from '../../oci/reference';
+import { NODE_RE, STORAGE_RE } from '../../proxmox/ids';
 import { timeoutsSchema } from '../common/duration';
+import type { PodImage } from '../pod/schema';
 
-const nodeName = /^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$/;
-const storageId = /^[a-z][a-z0-9\-_.]*[a-z0-9]$/i;
 // host[:port] as written in a reference; brackets for IPv6 literals.
 const registryHost = /^(localhost|[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:.]+\])(:\d{1,5})?$/;
 
@@ -43,8 +43,8 @@ export const ociImageInputsSchema = z
     /** Registries (host[:port]) reached over plain HTTP. */
     insecureRegistries: z.array(z.string().regex(registryHost, { message: 'must be host[:port] such as "127.0.0.1:5000"' })).optional(),
     /** Node whose storage receives the template; default proxmox-pods:node or the only node. */
-    node: z.string().regex(nodeName, { message: 'must be a PVE node name such as "pve1"' }).optional(),
-    templateStorage: z.string().regex(storageId, { message: 'must be a PVE storage id with vztmpl content, such as "local"' }).default('local'),
+    node: z.string().regex(NODE_RE, { message: 'must be a PVE node name such as "pve1"' }).optional(),
+    templateStorage: z.string().regex(STORAGE_RE, { message: 'must be a PVE storage id with vztmpl content, such as "local"' }).default('local'),
     /**
      * Also build ZFS layer chains on the node (one dataset per ChainID, `@ready` snapshots, shared between images):
      * the top snapshot is a pod's clone source. Layers are applied by the provider process, so the node's host
@@ -62,17 +62,8 @@ export const ociImageInputsSchema = z
 export type OciImageInputs = z.infer<typeof ociImageInputsSchema>;
 export type OciImageCredentials = z.infer<typeof credentialsSchema>;
 
-/** Exactly what a Pod's `image` input accepts (provider/resources/pod/schema.ts imageSchema, object form). */
-export interface PodImageValue {
-  template: string;
-  reference: string;
-  digest: string;
-  entrypoint?: string[];
-  cmd?: string[];
-  env?: Record<string, string>;
-  workdir?: string;
-  user?: string;
-}
+/** Exactly what a Pod's `image` input accepts (its object form), always with the reference and digest. */
+export type PodImageValue = Exclude<PodImage, string> & { reference: string; digest: string };
 
 export interface OciImageSizes {
   /** Config + layers as downloaded. */
