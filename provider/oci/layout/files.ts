@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { extract } from 'tar-stream';
 import { SourceError } from '../errors';
+import { readCapped } from '../read-capped';
 
 export interface LayoutFiles {
   readonly name: string;
@@ -14,15 +15,8 @@ export interface LayoutFiles {
   open(path: string, offset: number): Promise<Readable | undefined>;
 }
 
-async function collect(stream: Readable, cap: number, what: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const c of stream) {
-    total += (c as Buffer).length;
-    if (total > cap) { stream.destroy(); throw new SourceError(what, `file is larger than the ${cap} byte limit`); }
-    chunks.push(c as Buffer);
-  }
-  return Buffer.concat(chunks);
+function collect(stream: Readable, cap: number, what: string): Promise<Buffer> {
+  return readCapped(stream, cap, () => new SourceError(what, `file is larger than the ${cap} byte limit`));
 }
 
 export class DirectoryFiles implements LayoutFiles {

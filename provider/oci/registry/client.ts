@@ -8,6 +8,7 @@ import { digestOf, isValidDigest, parseDigest } from '../digest';
 import { DigestMismatchError, ManifestError, RegistryAuthError, RegistryError } from '../errors';
 import { MANIFEST_ACCEPT } from '../media-types';
 import { MAX_JSON_BYTES } from '../manifest';
+import { readCapped } from '../read-capped';
 import { Authenticator } from './auth';
 import type { Credentials } from './credentials';
 import { parseWwwAuthenticate } from './www-authenticate';
@@ -49,16 +50,6 @@ function header(h: Record<string, string | string[] | undefined>, name: string):
   return Array.isArray(v) ? v[0] : v;
 }
 
-async function readCapped(body: SendResult['body'], cap: number, what: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of body) {
-    total += (chunk as Buffer).length;
-    if (total > cap) { body.destroy(); throw new ManifestError(what, `document is larger than the ${cap} byte limit`); }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
 
 async function errorDetail(res: SendResult): Promise<string> {
   const text = (await res.body.text().catch(() => '')).slice(0, 2000);
@@ -180,7 +171,7 @@ export class RegistryClient {
     const what = `manifest ${this.host}/${repository}@${tagOrDigest}`;
     const declared = Number(header(res.headers, 'content-length'));
     if (declared > MAX_JSON_BYTES) { await res.body.dump().catch(() => undefined); throw new ManifestError(what, `document is ${declared} bytes, more than the ${MAX_JSON_BYTES} byte limit`); }
-    const bytes = await readCapped(res.body, MAX_JSON_BYTES, what);
+    const bytes = await readCapped(res.body, MAX_JSON_BYTES, () => new ManifestError(what, `document is larger than the ${MAX_JSON_BYTES} byte limit`));
     const digest = digestOf(bytes, algorithm);
     if (byDigest && digest !== tagOrDigest) throw new DigestMismatchError(what, tagOrDigest, digest);
     const claimed = header(res.headers, 'docker-content-digest');
