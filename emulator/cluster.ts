@@ -12,6 +12,8 @@ export interface StorageDef {
   content: string[];
   shared: 0 | 1;
   total: number;
+  /** zfspool: the dataset volumes live under (`pool` in storage.cfg). */
+  pool?: string;
 }
 
 export interface Volume {
@@ -65,10 +67,13 @@ export function nodeNames(count: number): string[] {
   return Array.from({ length: count }, (_, i) => `pve${i + 1}`);
 }
 
-function defaultStorages(now: number): Map<string, StorageState> {
+/** PVE's installer names the zfspool storage's dataset `rpool/data`. */
+export const DEFAULT_ZFS_POOL = 'rpool/data';
+
+function defaultStorages(now: number, zfsPool: string): Map<string, StorageState> {
   const defs: StorageDef[] = [
     { storage: 'local', type: 'dir', content: ['backup', 'iso', 'vztmpl'], shared: 0, total: 100 * GiB },
-    { storage: 'local-zfs', type: 'zfspool', content: ['images', 'rootdir'], shared: 0, total: 400 * GiB },
+    { storage: 'local-zfs', type: 'zfspool', content: ['images', 'rootdir'], shared: 0, total: 400 * GiB, pool: zfsPool },
     { storage: 'local-lvm', type: 'lvmthin', content: ['images', 'rootdir'], shared: 0, total: 300 * GiB },
   ];
   const map = new Map<string, StorageState>();
@@ -97,7 +102,7 @@ export class ClusterState {
   /** QEMU guests only matter for VMID collisions (`VM 100 already exists on node 'x'`). */
   readonly qemu = new Map<number, string>();
 
-  constructor(readonly nodeList: string[], private readonly clock: () => number) {
+  constructor(readonly nodeList: string[], private readonly clock: () => number, private readonly zfsPool = DEFAULT_ZFS_POOL) {
     this.reset();
   }
 
@@ -106,7 +111,7 @@ export class ClusterState {
     this.guests.clear();
     this.qemu.clear();
     this.nodeList.forEach((name, index) => {
-      this.nodes.set(name, { name, index, storages: defaultStorages(this.clock()), network: { active: defaultNetwork(index), pending: null } });
+      this.nodes.set(name, { name, index, storages: defaultStorages(this.clock(), this.zfsPool), network: { active: defaultNetwork(index), pending: null } });
     });
   }
 

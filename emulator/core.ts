@@ -1,6 +1,6 @@
 // Everything a route handler may touch, bundled so handlers stay plain functions of (ctx).
 import { AuthService, Identity } from './auth';
-import { ClusterState } from './cluster';
+import { ClusterState, type StorageDef } from './cluster';
 import { ParamError } from './errors';
 import { FaultTable, MatchedFault } from './faults';
 import { FlockTable } from './flock';
@@ -15,6 +15,10 @@ import { TaskManager, Worker } from './tasks';
 export interface HostBackend {
   /** Called inside the `srvreload` task with the interfaces that were active before and are active now. */
   applyNetwork?(node: string, before: ReadonlyArray<Record<string, unknown>>, after: ReadonlyArray<Record<string, unknown>>): Promise<void>;
+  /** Called inside the create task for every new CT disk (e.g. `zfs create` of a zfspool subvol). A throw fails the create. */
+  allocateVolume?(node: string, storage: StorageDef, volid: string, bytes: number): Promise<void>;
+  /** Called inside the destroy task for every disk the CT owned. */
+  freeVolume?(node: string, storage: StorageDef, volid: string): Promise<void>;
 }
 
 export interface CoreOptions {

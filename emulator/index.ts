@@ -25,6 +25,7 @@ import { TaskManager } from './tasks';
 export type { FaultRule } from './faults';
 export type { AclEntry } from './permissions';
 export type { HostBackend } from './core';
+export { zfsVolumeBackend } from './zfs-volumes';
 
 export interface EmulatorOptions {
   /** default 1 → node 'pve'; N>1 → 'pve1'..'pveN' */
@@ -56,6 +57,8 @@ export interface EmulatorOptions {
   privsepTokens?: Array<{ token: string; acl?: AclEntry[] }>;
   /** Make real host state follow the API (e.g. bridges in a network namespace per node). */
   hostBackend?: HostBackend;
+  /** The dataset of every node's `local-zfs` storage (storage.cfg `pool`); default `rpool/data`. */
+  zfsPool?: string;
   /** /cluster/resources reports `unknown` guest status this long after a status change (PVE: ~10 s). Default 0. */
   resourcesLagMs?: number;
 }
@@ -129,7 +132,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Running
 
   const core: Core = {
     opts: { hostBackend: opts.hostBackend, taskDurationMs: opts.taskDurationMs ?? 50, lockTimeoutMs: opts.lockTimeoutMs ?? 10000, resourcesLagMs: opts.resourcesLagMs ?? 0, clock },
-    state: new ClusterState(nodes, clock),
+    state: new ClusterState(nodes, clock, opts.zfsPool),
     tasks: new TaskManager(clock, opts.taskDurationMs ?? 50),
     flocks: new FlockTable(opts.lockTimeoutMs ?? 10000),
     auth: new AuthService(tokens, rootPassword, clock),

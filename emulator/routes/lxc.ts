@@ -153,7 +153,7 @@ async function createCt(ctx: Ctx): Promise<string> {
       if (!tmpl || tmpl.content !== 'vztmpl') throw new Error(`volume '${ostemplate}' does not exist`);
       for (const d of disks) {
         if (d.newSize !== undefined && d.sid) {
-          const vol = allocateDisk(core, node, d.sid, vmid, d.newSize * 1024 ** 3);
+          const vol = await allocateDisk(core, node, d.sid, vmid, d.newSize * 1024 ** 3);
           allocated.push(vol.volid);
           d.values['volume'] = vol.volid;
           d.values['size'] = formatSize(vol.size);
@@ -173,7 +173,7 @@ async function createCt(ctx: Ctx): Promise<string> {
       task.log(`Detected container architecture: ${final['arch']}`);
       ct.conf = final;
     } catch (err) {
-      for (const volid of allocated) freeVolume(core, node, volid);
+      for (const volid of allocated) await freeVolume(core, node, volid).catch((e: Error) => task.log(`could not free ${volid}: ${e.message}`));
       if (core.state.guests.get(vmid) === ct) core.state.guests.delete(vmid);
       if (err instanceof InjectedTaskError) throw err;
       throw new Error(`unable to create CT ${vmid} - ${(err as Error).message}`);
@@ -246,14 +246,14 @@ async function configPut(ctx: Ctx): Promise<null> {
   if (sets['unprivileged'] !== undefined) fail(`unable to modify read-only option: 'unprivileged'`);
   for (const k of [...Object.keys(sets), ...deletes, ...reverts]) checkPerm(ctx, `/vms/${vmid}`, privForConfigKey(k));
 
-  await core.flocks.with(vmid, () => {
+  await core.flocks.with(vmid, async () => {
     const ct = core.state.ct(node, vmid);
     checkLock(ct);
     if (params['digest'] !== undefined && params['digest'] !== configDigest(ct)) {
       fail('detected modified configuration - file changed by other user? Try again.');
     }
     checkRootOnly(ctx, sets, mergedConfig(ct));
-    allocateNewDisks(ctx, ct, sets);
+    await allocateNewDisks(ctx, ct, sets);
     for (const k of reverts) {
       delete ct.pending[k];
       ct.pendingDelete.delete(k);
@@ -281,7 +281,7 @@ async function configPut(ctx: Ctx): Promise<null> {
  * `STORAGE:SIZE` volumes in a config update are allocated at once, as PVE's update does (the
  * volume they replace becomes `unusedN` only when the change applies; see setConfValue).
  */
-function allocateNewDisks(ctx: Ctx, ct: Container, sets: ConfigValues): void {
+async function allocateNewDisks(ctx: Ctx, ct: Container, sets: ConfigValues): Promise<void> {
   for (const key of Object.keys(sets).filter((k) => k === 'rootfs' || /^mp\d+$/.test(k))) {
     const values = parseKey(key, String(sets[key]));
     const m = NEW_DISK.exec(String(values['volume']));
@@ -291,7 +291,7 @@ function allocateNewDisks(ctx: Ctx, ct: Container, sets: ConfigValues): void {
     if (!st) fail(`storage '${sid}' does not exist`);
     if (!st.def.content.includes('rootdir')) paramError(key, `storage '${sid}' does not support container directories`);
     checkPerm(ctx, `/storage/${sid}`, 'Datastore.AllocateSpace');
-    const vol = allocateDisk(ctx.core, ct.node, sid, ct.vmid, Math.round(Number(m[2]) * 1024 ** 3));
+    const vol = await allocateDisk(ctx.core, ct.node, sid, ct.vmid, Math.round(Number(m[2]) * 1024 ** 3));
     values['volume'] = vol.volid;
     values['size'] = formatSize(vol.size);
     sets[key] = printKey(key, values);
@@ -423,7 +423,7 @@ function destroy(ctx: Ctx): string {
         throw err;
       }
       if (ct.status === 'running') setStatus(core, ct, 'stopped');
-      for (const volid of ownedVolumes(ct)) freeVolume(core, node, volid);
+      for (const volid of ownedVolumes(ct)) await freeVolume(core, node, volid);
       if (params['destroy-unreferenced-disks'] ?? 1) {
         for (const st of core.state.node(node).storages.values()) {
           for (const v of [...st.volumes.values()]) if (v.vmid === vmid && v.content === 'rootdir') st.volumes.delete(v.volid);

@@ -8,8 +8,8 @@ import { formatSize, parseSize } from '../property-string';
 
 const sidProp = { type: 'string' as const, pattern: /^[a-z][a-z0-9\-_.]*[a-z0-9]$/i };
 
-/** Allocate a CT disk the way each storage type names it. */
-export function allocateDisk(core: Core, node: string, sid: string, vmid: number, bytes: number): Volume {
+/** Allocate a CT disk the way each storage type names it; a host backend makes the real volume too. */
+export async function allocateDisk(core: Core, node: string, sid: string, vmid: number, bytes: number): Promise<Volume> {
   const st = core.state.storage(node, sid);
   const name = (n: number) => {
     switch (st.def.type) {
@@ -26,12 +26,45 @@ export function allocateDisk(core: Core, node: string, sid: string, vmid: number
     ctime: Math.floor(core.opts.clock() / 1000), vmid,
   };
   st.volumes.set(vol.volid, vol);
+  try {
+    await core.opts.hostBackend?.allocateVolume?.(node, st.def, vol.volid, bytes);
+  } catch (err) {
+    st.volumes.delete(vol.volid);
+    throw err;
+  }
   return vol;
 }
 
-export function freeVolume(core: Core, node: string, volid: string): void {
+export async function freeVolume(core: Core, node: string, volid: string): Promise<void> {
   const sid = volid.split(':')[0] ?? '';
-  core.state.nodes.get(node)?.storages.get(sid)?.volumes.delete(volid);
+  const st = core.state.nodes.get(node)?.storages.get(sid);
+  if (!st?.volumes.delete(volid)) return;
+  await core.opts.hostBackend?.freeVolume?.(node, st.def, volid);
+}
+
+/** The datacenter storage.cfg entry as `GET /storage` shows it (same definitions on every node here). */
+function storageConfigRow(st: StorageState): Record<string, unknown> {
+  const { storage, type, content, shared, pool } = st.def;
+  return { storage, type, content: content.join(','), ...(shared ? { shared } : {}), ...(pool ? { pool, sparse: 1 } : {}), digest: createHash('sha1').update(JSON.stringify(st.def)).digest('hex') };
+}
+
+function firstNodeStorages(ctx: Ctx): StorageState[] {
+  const first = ctx.core.state.nodes.values().next().value;
+  return first ? [...first.storages.values()] : [];
+}
+
+/** `GET /storage`: entries the caller has Datastore.Audit or Datastore.AllocateSpace on (PVE API2/Storage/Config.pm). */
+function configIndex(ctx: Ctx): unknown {
+  return firstNodeStorages(ctx)
+    .filter((st) => ctx.params['type'] === undefined || st.def.type === ctx.params['type'])
+    .filter((st) => canPerm(ctx, `/storage/${st.def.storage}`, 'Datastore.Audit') || canPerm(ctx, `/storage/${st.def.storage}`, 'Datastore.AllocateSpace'))
+    .map(storageConfigRow);
+}
+
+function configRead(ctx: Ctx): unknown {
+  const st = firstNodeStorages(ctx).find((s) => s.def.storage === ctx.params['storage']);
+  if (!st) fail(`storage '${String(ctx.params['storage'])}' does not exist`);
+  return storageConfigRow(st);
 }
 
 function used(st: StorageState): number {
@@ -97,7 +130,7 @@ function contentGet(ctx: Ctx): unknown {
   return { path: `/var/lib/vz/${volid.split(':')[1]}`, size: vol.size, used: vol.size, format: vol.format, ...(vol.notes ? { notes: vol.notes } : {}) };
 }
 
-function contentAlloc(ctx: Ctx): unknown {
+async function contentAlloc(ctx: Ctx): Promise<unknown> {
   const node = String(ctx.params['node']);
   const sid = String(ctx.params['storage']);
   const st = ctx.core.state.storage(node, sid);
@@ -105,7 +138,7 @@ function contentAlloc(ctx: Ctx): unknown {
   const vmid = Number(ctx.params['vmid']);
   const size = String(ctx.params['size']);
   const bytes = /^\d+$/.test(size) ? Number(size) * 1024 : parseSize(size);
-  const vol = allocateDisk(ctx.core, node, sid, vmid, bytes);
+  const vol = await allocateDisk(ctx.core, node, sid, vmid, bytes);
   return vol.volid;
 }
 
@@ -120,7 +153,8 @@ async function contentDelete(ctx: Ctx): Promise<unknown> {
   const id = vol?.vmid !== undefined ? `${vol.vmid}@${sid}` : sid;
   const upid = startTask(ctx, node, 'imgdel', id, async (t) => {
     await t.sleep();
-    if (!st.volumes.delete(volid)) throw new Error(`volume '${volid}' does not exist`);
+    if (!st.volumes.has(volid)) throw new Error(`volume '${volid}' does not exist`);
+    await freeVolume(core, node, volid);
     t.log(`Removed volume '${volid}'`);
   });
   const delay = ctx.params['delay'];
@@ -170,6 +204,8 @@ function upload(ctx: Ctx): string {
 const nodeStorage = { node: nodeProp, storage: sidProp };
 const contentSchema: ParamSchema = { props: { ...nodeStorage, volume: { type: 'string' } } };
 export const storageRoutes: Route[] = [
+  { method: 'GET', path: '/storage', schema: { props: { type: str({ enum: ['dir', 'zfspool', 'lvmthin'] }) } }, handler: configIndex },
+  { method: 'GET', path: '/storage/{storage}', perms: (p) => [[`/storage/${p['storage']}`, 'Datastore.Allocate']], schema: { props: { storage: sidProp } }, handler: configRead },
   {
     method: 'GET', path: '/nodes/{node}/storage', handler: index,
     schema: { props: { node: nodeProp, content: str(), enabled: bool(), storage: str(), target: str(), format: bool() } },

@@ -19,6 +19,7 @@ import {
   nodeSchema,
   pendingEntrySchema,
   storageContentSchema,
+  storageConfigSchema,
   storageSchema,
   versionSchema,
   type ClusterResource,
@@ -29,6 +30,7 @@ import {
   type PendingEntry,
   type PveNode,
   type PveVersion,
+  type StorageConfig,
   type StorageContent,
   type StorageInfo,
   type TaskStatus,
@@ -342,6 +344,11 @@ export class PveClient {
 
   async storages(node: string, content?: string): Promise<StorageInfo[]> {
     return storageSchema.array().parse(await this.node(node).storage.$get(loose(content ? { content } : {})));
+  }
+
+  /** The datacenter's storage definitions the caller may see (Datastore.Audit or AllocateSpace on each). */
+  async storageConfigs(type?: string): Promise<StorageConfig[]> {
+    return storageConfigSchema.array().parse(await this.api().storage.$get(loose(type ? { type } : {})));
   }
 
   async storageContent(node: string, storage: string, content?: string): Promise<StorageContent[]> {

@@ -69,6 +69,10 @@ export type NetworkInterface = z.infer<typeof networkSchema>;
 export const storageSchema = z.looseObject({ storage: z.string(), type: z.string().optional(), content: z.string().optional() });
 export type StorageInfo = z.infer<typeof storageSchema>;
 
+/** A storage.cfg entry (`GET /storage`); `pool` is the dataset of a zfspool storage. */
+export const storageConfigSchema = z.looseObject({ storage: z.string(), type: z.string(), content: z.string().optional(), pool: z.string().optional() });
+export type StorageConfig = z.infer<typeof storageConfigSchema>;
+
 export const storageContentSchema = z.looseObject({
   volid: z.string(),
   content: z.string().optional(),

@@ -39,6 +39,19 @@ export function validateDataset(name: string, field = 'dataset'): string {
   return name;
 }
 
+/** The same rules as validateSnapshot, as a predicate for schemas. */
+export function isSnapshotName(name: string): boolean {
+  try {
+    validateSnapshot(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `pool/a/b@s` → `pool`. */
+export const poolOf = (name: string): string => name.split(/[/@]/)[0]!;
+
 export function validateSnapshot(name: string, field = 'snapshot'): string {
   const at = name.indexOf('@');
   if (at <= 0 || !COMPONENT.test(name.slice(at + 1)) || name.slice(at + 1).startsWith('-')) throw new InputError(field, `${JSON.stringify(name)} is not a valid ZFS snapshot name`, 'use <dataset>@<name>');
@@ -100,20 +113,45 @@ export class ZfsChains {
   }
 
   /**
-   * `zfs destroy -r`, retried while the dataset is busy: zfs-fuse (and a kernel mount still settling)
-   * reports EBUSY for a moment after the last write.
+   * A command retried while the dataset is busy: zfs-fuse (and a kernel mount still settling) reports EBUSY for a
+   * moment after a create or the last write. Only for commands that are safe to repeat after a busy refusal.
    */
-  async destroyDataset(name: string, force = false): Promise<void> {
-    validateDataset(name);
+  private async zfsUntilNotBusy(args: string[]): Promise<string> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.zfs(['destroy', '-r', ...(force ? ['-f'] : []), name]);
-        return;
+        return await this.zfs(args);
       } catch (err) {
         if (attempt >= 20 || !/busy/i.test((err as Error).message)) throw err;
         await new Promise((r) => setTimeout(r, 250));
       }
     }
+  }
+
+  /**
+   * Unmount, rename, and mount again if wanted. zfs-fuse cannot rename a mounted dataset ("dataset is busy");
+   * OpenZFS can, but doing it unmounted works on both and nothing uses the datasets renamed here.
+   */
+  private async renameUnmounted(from: string, to: string, mount: boolean): Promise<void> {
+    await this.zfsUntilNotBusy(['umount', from]).catch((err: Error) => {
+      if (!/not currently mounted/.test(err.message)) throw err;
+    });
+    try {
+      await this.zfsUntilNotBusy(['rename', from, to]);
+    } catch (err) {
+      await this.zfs(['mount', from]).catch(() => undefined); // back as it was
+      throw err;
+    }
+    if (mount) {
+      await this.zfs(['mount', to]).catch((err: Error) => {
+        if (!/already mounted/.test(err.message)) throw err;
+      });
+    }
+  }
+
+  /** `zfs destroy -r`, retried while the dataset is busy. */
+  async destroyDataset(name: string, force = false): Promise<void> {
+    validateDataset(name);
+    await this.zfsUntilNotBusy(['destroy', '-r', ...(force ? ['-f'] : []), name]);
   }
 
   private async exists(name: string, type: 'filesystem' | 'snapshot'): Promise<boolean> {
@@ -123,6 +161,11 @@ export class ZfsChains {
     } catch {
       return false;
     }
+  }
+
+  snapshotExists(name: string): Promise<boolean> {
+    validateSnapshot(name);
+    return this.exists(name, 'snapshot');
   }
 
   /** zfs-fuse (pool v23) has no `acltype`; OpenZFS has. Detected once, never assumed. */
@@ -172,6 +215,40 @@ export class ZfsChains {
     if ((await this.detectFeatures()).acltype) props.push('-o', 'acltype=posixacl');
     await this.zfs(['clone', ...props, topSnapshot, target]);
     return target;
+  }
+
+  /**
+   * Puts a clone of `snapshot` in place of `target` — a container disk PVE has just allocated (and that nothing
+   * uses yet) — keeping the target's refquota. Clone beside it, rename the target away, rename the clone in, then
+   * destroy the original: each step before the last is undone if the next one fails, so a failure leaves the target as it was.
+   */
+  async replaceWithClone(snapshot: string, target: string): Promise<void> {
+    validateSnapshot(snapshot, 'image.zfsSnapshot');
+    validateDataset(target, 'rootfs');
+    if (poolOf(snapshot) !== poolOf(target)) throw new InputError('rootfs.storage', `${target} is in pool ${poolOf(target)}, the image's snapshot ${snapshot} in pool ${poolOf(snapshot)}`, 'ZFS clones only within a pool: use a storage on the image\'s pool');
+    if (!(await this.exists(snapshot, 'snapshot'))) throw new ZfsError(`${snapshot} does not exist on this node; build the OciImage (zfs) on the pod's node`);
+    const incoming = `${target}-pods-in`;
+    const outgoing = `${target}-pods-out`;
+    // Leftovers of an attempt that died midway (the names are ours alone).
+    for (const ds of [incoming, outgoing]) if (await this.exists(ds, 'filesystem')) await this.destroyDataset(ds, true);
+    const refquota = (await this.zfs(['get', '-Hp', '-o', 'value', 'refquota', target])).trim();
+    const props = /^[1-9]\d*$/.test(refquota) ? ['-o', `refquota=${refquota}`] : [];
+    if ((await this.detectFeatures()).acltype) props.push('-o', 'acltype=posixacl');
+    await this.zfs(['clone', ...props, snapshot, incoming]);
+    try {
+      await this.renameUnmounted(target, outgoing, false);
+    } catch (err) {
+      await this.destroyDataset(incoming, true).catch(() => undefined);
+      throw err;
+    }
+    try {
+      await this.renameUnmounted(incoming, target, true);
+    } catch (err) {
+      await this.renameUnmounted(outgoing, target, true).catch(() => undefined);
+      await this.destroyDataset(incoming, true).catch(() => undefined);
+      throw err;
+    }
+    await this.destroyDataset(outgoing, true);
   }
 
   /** Datasets cloned from `<dataset>@ready` (pods and child chains). */

@@ -76,7 +76,7 @@ export function envRecord(list: readonly string[]): { env: Record<string, string
 }
 
 /** The object a Pod's `image` input takes; empty image settings are left out so the Pod's defaults apply. */
-export function podImageOf(o: Pick<OciImageOutputs, 'templateVolid' | 'reference' | 'digest' | 'entrypoint' | 'cmd' | 'env' | 'workdir' | 'user'>): PodImageValue {
+export function podImageOf(o: Pick<OciImageOutputs, 'templateVolid' | 'reference' | 'digest' | 'entrypoint' | 'cmd' | 'env' | 'workdir' | 'user' | 'zfsSnapshot'>): PodImageValue {
   return {
     template: o.templateVolid,
     reference: o.reference,
@@ -86,5 +86,6 @@ export function podImageOf(o: Pick<OciImageOutputs, 'templateVolid' | 'reference
     ...(Object.keys(o.env).length ? { env: o.env } : {}),
     ...(o.workdir ? { workdir: o.workdir } : {}),
     ...(o.user ? { user: o.user } : {}),
+    ...(o.zfsSnapshot ? { zfsSnapshot: o.zfsSnapshot } : {}),
   };
 }

@@ -8,6 +8,7 @@ import { defaultStorage, pveClient } from '../common/connection';
 import { PartialCreateError } from '../common/partial';
 import { reapplyPortIsolation } from '../common/isolation';
 import { hostnameFor } from './plan';
+import { prepareZfsRootfs } from './zfs-rootfs';
 import { configUpdate, createParams, inputsFromConfig, managedConfig, MANAGED_TAG, parseDescription, type PodIdentity } from './pve-config';
 import type { PodInputs, PodOutputs } from './schema';
 import { normalizeTags, parseNet } from '../../proxmox/properties';
@@ -105,9 +106,11 @@ export async function createPod(inputs: PodInputs, ctxIn?: Partial<PodContext>):
   if (inputs.adopt) return adoptPod(ctx, inputs, deadline);
   const node = inputs.node ?? (await pve.defaultNode());
   const partial = (err: unknown, vmid: number) => new PartialCreateError(err, String(vmid), { ...inputs, node, vmid, hostname: hostnameFor(inputs), status: 'unknown' });
+  const clone = await prepareZfsRootfs(pve, inputs, node, defaultStorage(), deadline);
+  const params = { ...createParams(inputs, defaultStorage(), ctx.identity), ...clone?.createOverrides };
   let created: { vmid: number; upid: string };
   try {
-    created = await pve.createContainer(node, createParams(inputs, defaultStorage(), ctx.identity), { vmid: inputs.vmid, deadlineMs: deadline.remaining() });
+    created = await pve.createContainer(node, params, { vmid: inputs.vmid, deadlineMs: deadline.remaining() });
   } catch (err) {
     // No definite answer (596, lost connection): if the container is there, keep it in state rather than leak it.
     if (err instanceof CreateOutcomeUnknownError && (await pve.containerConfig(err.node, err.vmid).catch(() => undefined))) throw partial(err, err.vmid);
@@ -122,6 +125,10 @@ export async function createPod(inputs: PodInputs, ctxIn?: Partial<PodContext>):
     throw err;
   }
   try {
+    if (clone) {
+      const rootfs = (await pve.containerConfig(node, vmid))?.rootfs;
+      await clone.swap(String(rootfs ?? ''));
+    }
     await converge(ctx, node, vmid, inputs, deadline);
     return { id: String(vmid), outs: await outputsFor(pve, inputs, node, vmid) };
   } catch (err) {

@@ -2,7 +2,7 @@
 // provider must restart the container to apply it, or whether it forces a replacement.
 import { containsUnknown } from '../common/unknowns';
 import type { DiffResult } from '../types';
-import { templateOf, type PodInputs, type PodOutputs } from './schema';
+import { templateOf, zfsSnapshotOf, type PodInputs, type PodOutputs } from './schema';
 
 export type ChangeClass = 'live' | 'restart' | 'replace';
 
@@ -66,7 +66,8 @@ function classify(key: string, olds: PodInputs, news: PodInputs): ChangeClass {
     if (containsUnknown(n)) return 'replace';
     const od = typeof o === 'string' ? undefined : o.digest;
     const nd = typeof n === 'string' ? undefined : n.digest;
-    return templateOf(o) !== templateOf(n) || od !== nd ? 'replace' : 'restart';
+    // Another rootfs source (template, digest, or the ZFS chain it is cloned from) is another container.
+    return templateOf(o) !== templateOf(n) || od !== nd || zfsSnapshotOf(o) !== zfsSnapshotOf(n) ? 'replace' : 'restart';
   }
   if (REPLACE.has(key)) return 'replace';
   if (RESTART.has(key)) return 'restart';

@@ -24,7 +24,8 @@ export function renderDescription(user: string | undefined, meta: PodMeta): stri
   let text = `${user ?? ''}\n\n<!-- proxmox-pods ${JSON.stringify(m)} -->`;
   if (text.length > PVE_DESCRIPTION_MAX && typeof meta.image !== 'string') {
     // Large image defaults (env, cmd) are re-derivable from the image; keep identity only.
-    m = { ...meta, image: { template: meta.image.template, reference: meta.image.reference, digest: meta.image.digest } };
+    const { template, reference, digest, zfsSnapshot } = meta.image;
+    m = { ...meta, image: { template, reference, digest, ...(zfsSnapshot ? { zfsSnapshot } : {}) } };
     text = `${user ?? ''}\n\n<!-- proxmox-pods ${JSON.stringify(m)} -->`;
   }
   return text;

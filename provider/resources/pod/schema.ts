@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { IPV4_CIDR_RE as ipv4Cidr, IPV4_RE as ipv4 } from '../../host/names';
 import { NODE_RE, STORAGE_RE as storageId, VOLID_RE as volid } from '../../proxmox/ids';
 import { timeoutsSchema } from '../common/duration';
+import { isSnapshotName } from '../../oci/convert/zfs';
 
 const dnsName = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 const mac = /^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$/;
@@ -25,6 +26,11 @@ export const imageSchema = z.union([
       env: z.record(z.string(), z.string()).optional(),
       workdir: z.string().optional(),
       user: z.string().optional(),
+      /**
+       * The image's ZFS layer chain (OciImage with `zfs`): the rootfs becomes an instant clone of this snapshot
+       * instead of an extracted template. Needs a zfspool rootfs storage on the same pool and the same node.
+       */
+      zfsSnapshot: z.string().refine(isSnapshotName, { message: 'must be a ZFS snapshot such as "rpool/proxmox-pods/images/<chain>@ready"' }).optional(),
     })
     .strict(),
 ]);
@@ -122,5 +128,9 @@ export interface PodOutputs extends Omit<PodInputs, keyof PodObserved>, PodObser
 
 export function templateOf(image: PodImage): string {
   return typeof image === 'string' ? image : image.template;
+}
+
+export function zfsSnapshotOf(image: PodImage): string | undefined {
+  return typeof image === 'string' ? undefined : image.zfsSnapshot;
 }
 

@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chainIds, ChainInUseError, validateDataset, ZfsChains, type ChainLayer } from '../../../provider/oci/convert/zfs';
+import { chainIds, ChainInUseError, localRun, validateDataset, ZfsChains, type ChainLayer } from '../../../provider/oci/convert/zfs';
 import { applyLayer, ApplyOptionsSchema, MalformedLayerError } from '../../../provider/oci/unpack';
 import { withZfsPool, type ZfsPool } from '../helpers-zfs';
 import { layerOf, packTar, rawTar, sha256, type EntrySpec } from '../unpack/layers';
@@ -89,6 +89,47 @@ d('ZFS layer chains (zfs-fuse)', () => {
     expect(existsSync(join(mp, 'half-written'))).toBe(false);
     expect(readFileSync(join(mp, 'next'), 'utf8')).toBe('n');
     expect(zfs('get', '-H', '-o', 'value', 'pods:diffid', nextDs)).toBe(next.diffId);
+  });
+
+  test('replaceWithClone puts a clone in place of a disk and undoes each step when the next one fails', async () => {
+    const chains = new ZfsChains(`${pool.name}/swap/chains`);
+    const img = await chains.ensureChain([await layer([{ name: 'from-image', data: 'img' }])]);
+    zfs('create', '-p', `${pool.name}/swap/data`);
+    const disk = (n: number) => {
+      const ds = `${pool.name}/swap/data/subvol-${n}-disk-0`;
+      zfs('create', '-o', `refquota=${512 * 1024 ** 2}`, ds);
+      writeFileSync(join(zfs('get', '-H', '-o', 'value', 'mountpoint', ds), 'scaffold'), 's');
+      return ds;
+    };
+    const list = () => zfs('list', '-H', '-o', 'name', '-r', `${pool.name}/swap/data`).split('\n');
+    const mp = (ds: string) => zfs('get', '-H', '-o', 'value', 'mountpoint', ds);
+
+    const ok = disk(200);
+    await chains.replaceWithClone(img.snapshot, ok);
+    expect(zfs('get', '-H', '-o', 'value', 'origin', ok)).toBe(img.snapshot);
+    expect(zfs('get', '-Hp', '-o', 'value', 'refquota', ok)).toBe(String(512 * 1024 ** 2)); // PVE's size kept
+    expect(readFileSync(join(mp(ok), 'from-image'), 'utf8')).toBe('img');
+    expect(existsSync(join(mp(ok), 'scaffold'))).toBe(false);
+    expect(list().filter((n) => /-pods-/.test(n))).toEqual([]);
+
+    // Fail each mutating step in turn: the disk is back as it was (same content, no origin), no leftovers.
+    for (const [i, failing] of [['clone'], ['rename', 'first'], ['rename', 'second']].entries()) {
+      const ds = disk(201 + i);
+      let renames = 0;
+      const flaky = new ZfsChains(`${pool.name}/swap/chains`, async (cmd, args) => {
+        if (args[0] === 'rename' && ++renames === (failing[1] === 'first' ? 1 : 2)) throw Object.assign(new Error('injected'), { stderr: 'injected failure' });
+        if (failing[0] === 'clone' && args[0] === 'clone') throw Object.assign(new Error('injected'), { stderr: 'injected failure' });
+        return localRun(cmd, args);
+      });
+      await expect(flaky.replaceWithClone(img.snapshot, ds)).rejects.toThrow(/injected failure/);
+      expect(zfs('get', '-H', '-o', 'value', 'origin', ds)).toBe('-');
+      expect(readFileSync(join(mp(ds), 'scaffold'), 'utf8')).toBe('s');
+      expect(list().filter((n) => /-pods-/.test(n))).toEqual([]);
+    }
+
+    // A clone across pools is refused before any command.
+    await expect(chains.replaceWithClone(img.snapshot, 'otherpool/subvol-300-disk-0')).rejects.toThrow(/^rootfs\.storage: .*clones only within a pool/);
+    await expect(chains.replaceWithClone(`${pool.name}/swap/chains/nope@ready`, ok)).rejects.toThrow(/does not exist on this node/);
   });
 
   test('names are validated before any command', async () => {
