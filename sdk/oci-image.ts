@@ -27,6 +27,8 @@ export class OciImage extends pulumi.dynamic.Resource implements PodImageSource 
   declare readonly node: pulumi.Output<string>;
   declare readonly templateVolid: pulumi.Output<string>;
   declare readonly sizes: pulumi.Output<OciImageSizes>;
+  /** `<parentDataset>/<chain>@ready` of the top layer chain when `zfs` is set: pods of this image clone it. */
+  declare readonly zfsSnapshot: pulumi.Output<string | undefined>;
   /** The value a Pod's `image` takes; `new Pod(name, { image: thisImage })` uses it. */
   declare readonly podImage: pulumi.Output<PodImageValue>;
 
@@ -34,6 +36,7 @@ export class OciImage extends pulumi.dynamic.Resource implements PodImageSource 
     const outputs = {
       digest: undefined, manifestDigest: undefined, resolvedReference: undefined, entrypoint: undefined, cmd: undefined, env: undefined,
       workdir: undefined, user: undefined, exposedPorts: undefined, templateVolid: undefined, sizes: undefined, podImage: undefined,
+      zfsSnapshot: undefined,
     };
     // The registry password stays a secret in state whatever the program passed.
     const credentials = args.credentials ? pulumi.secret(args.credentials) : undefined;

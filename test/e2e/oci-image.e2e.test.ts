@@ -1,6 +1,8 @@
 // OciImage + Pod through the real Pulumi CLI: the image comes from Debian's docker-registry on loopback (token auth,
 // credentials as a Pulumi secret), the pod from the emulator. up → the CT's ostemplate is the uploaded template and its
 // env/entrypoint come from the image; the tag moves → preview --diff replaces image and pod; destroy cleans up.
+// Run twice: with the template, and with ZFS layer chains on a real zfs-fuse pool where the pod's rootfs is a clone
+// of the image's top snapshot (the emulator's zfspool disks are real datasets).
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +14,10 @@ import { buildImage, makeTar } from '../../provider/oci/layout/writer';
 import { startRegistry, type RunningRegistry } from '../oci/helpers/registry';
 import { requireTools } from '../oci/helpers/tools';
 import { programPath, requirePulumiCli } from '../helpers/pulumi';
+import { execa } from 'execa';
+import { zfsVolumeBackend } from '../../emulator';
+import { localRun } from '../../provider/oci/convert/zfs';
+import { withZfsPool, type ZfsPool } from '../oci/helpers-zfs';
 
 jest.setTimeout(300_000);
 
@@ -30,8 +36,9 @@ async function webImage(version: string) {
   });
 }
 
-describe('OciImage and Pod through the real pulumi CLI', () => {
+describe.each([{ zfs: false }, { zfs: true }])('OciImage and Pod through the real pulumi CLI (zfs: $zfs)', ({ zfs }) => {
   let emu: RunningEmulator;
+  let pool: ZfsPool | undefined;
   let reg: RunningRegistry;
   let client: RegistryClient;
   let ws: PulumiWorkspace;
@@ -47,7 +54,12 @@ describe('OciImage and Pod through the real pulumi CLI', () => {
     client = new RegistryClient({ host: reg.host, insecureRegistries: [reg.host], credentials: { username: 'ci', password: PASSWORD } });
     v1 = await webImage('v1');
     await pushImage(client, 'shop/web', 'live', v1);
-    emu = await startEmulator({ nodes: 1, httpPort: false, taskDurationMs: 20 });
+    if (zfs) {
+      requireTools('OciImage e2e (zfs)', ['zfs', 'zpool']);
+      pool = withZfsPool();
+      await execa('zfs', ['create', `${pool.name}/data`]);
+    }
+    emu = await startEmulator({ nodes: 1, httpPort: false, taskDurationMs: 20, ...(pool ? { zfsPool: `${pool.name}/data`, hostBackend: zfsVolumeBackend(localRun) } : {}) });
     ws = await PulumiWorkspace.create({
       program: programPath('oci-image'),
       project: 'e2e-oci-image',
@@ -60,6 +72,7 @@ describe('OciImage and Pod through the real pulumi CLI', () => {
         store: join(dir, 'store'),
         username: 'ci',
         password: { secret: PASSWORD },
+        ...(pool ? { zfsParent: `${pool.name}/images`, 'proxmox-pods:hosts': JSON.stringify({ pve: { local: true } }) } : {}),
       },
     });
   });
@@ -69,8 +82,16 @@ describe('OciImage and Pod through the real pulumi CLI', () => {
     await client?.close();
     await emu?.close();
     await reg?.close();
+    pool?.destroy();
     if (dir) await fs.rm(dir, { recursive: true, force: true });
   });
+
+  /** The pod's rootfs dataset and where it was cloned from (zfs runs only). */
+  async function rootfsOrigin(): Promise<string> {
+    const [ct] = emu.state.containers();
+    const volume = /^local-zfs:(subvol-\d+-disk-\d+)/.exec(String(ct!.config.rootfs))![1];
+    return String((await execa('zfs', ['get', '-H', '-o', 'value', 'origin', `${pool!.name}/data/${volume}`])).stdout).trim();
+  }
 
   test('up uploads the template and the pod runs it with the image\'s entrypoint and env', async () => {
     const r = await ws.mustRun(['up', '--yes']);
@@ -88,6 +109,12 @@ describe('OciImage and Pod through the real pulumi CLI', () => {
     const env = String(ct!.config.env).split('\0');
     expect(env).toEqual(expect.arrayContaining(['PATH=/bin', 'APP_VERSION=v1', 'MODE=e2e']));
     expect(ct!.status).toBe('running');
+    if (zfs) {
+      expect(out.zfsSnapshot).toMatch(new RegExp(`^${pool!.name}/images/[0-9a-f]{64}-u100000@ready$`));
+      expect(await rootfsOrigin()).toBe(out.zfsSnapshot);
+    } else {
+      expect(out.zfsSnapshot).toBeUndefined();
+    }
   });
 
   test('the registry password stays a secret in state', async () => {
@@ -113,6 +140,7 @@ describe('OciImage and Pod through the real pulumi CLI', () => {
     const volid = `local:vztmpl/oci-${v2.root.digest.slice(7, 23)}.tar.zst`;
     expect(templates()).toEqual([volid]);
     expect(String(emu.state.containers()[0]!.config.env)).toContain('APP_VERSION=v2');
+    if (zfs) expect(await rootfsOrigin()).toBe((await ws.outputs()).zfsSnapshot);
     const again = await ws.mustRun(['preview', '--diff', '--expect-no-changes']);
     expect(again.stdout).not.toMatch(/to replace|to update/);
   });
@@ -121,5 +149,10 @@ describe('OciImage and Pod through the real pulumi CLI', () => {
     await ws.mustRun(['destroy', '--yes']);
     expect(emu.state.containers()).toEqual([]);
     expect(templates()).toEqual([]);
+    if (pool) {
+      // The pod's clone went with the CT, then the image's chains with the image.
+      const left = String((await execa('zfs', ['list', '-H', '-o', 'name', '-r', pool.name])).stdout).split('\n');
+      expect(left.filter((n) => n.startsWith(`${pool!.name}/data/`) || n.startsWith(`${pool!.name}/images/`))).toEqual([]);
+    }
   });
 });

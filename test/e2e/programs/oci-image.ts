@@ -9,6 +9,8 @@ const image = new OciImage('app', {
   insecureRegistries: [registry],
   store: cfg.require('store'),
   credentials: { username: cfg.require('username'), password: cfg.requireSecret('password') },
+  // With a parent dataset the image also gets ZFS layer chains and the pod's rootfs is a clone of the top one.
+  ...(cfg.get('zfsParent') ? { zfs: { parentDataset: cfg.require('zfsParent') } } : {}),
 });
 const pod = new Pod('web', {
   image,
@@ -22,3 +24,4 @@ export const digest = image.digest;
 export const templateVolid = image.templateVolid;
 export const imageEnv = image.env;
 export const podVmid = pod.vmid;
+export const zfsSnapshot = image.zfsSnapshot;
