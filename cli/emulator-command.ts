@@ -1,6 +1,7 @@
 // `proxmox-pods emulator`: run the PVE API emulator in the foreground until SIGINT/SIGTERM.
 import { InputError } from '../provider/errors';
-import { startEmulator, EmulatorOptions } from '../emulator';
+import { startEmulator, zfsVolumeBackend, EmulatorOptions } from '../emulator';
+import { localRun } from '../provider/oci/convert/zfs';
 
 export interface EmulatorCliArgs {
   port?: number;
@@ -9,9 +10,11 @@ export interface EmulatorCliArgs {
   tokens: string[];
   taskDurationMs?: number;
   host?: string;
+  /** Make local-zfs disks real datasets under this one (zfs on this machine). */
+  zfsPool?: string;
 }
 
-const USAGE = 'usage: proxmox-pods emulator [--host ADDR] [--port N] [--http-port N|off] [--nodes N] [--token USER@REALM!ID=UUID]... [--task-ms N]';
+const USAGE = 'usage: proxmox-pods emulator [--host ADDR] [--port N] [--http-port N|off] [--nodes N] [--token USER@REALM!ID=UUID]... [--task-ms N] [--zfs-pool DATASET]';
 
 function intArg(flag: string, value: string | undefined, min: number, max: number): number {
   if (value === undefined || !/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
@@ -42,6 +45,12 @@ export function parseEmulatorArgs(argv: string[]): EmulatorCliArgs {
         out.host = v;
         break;
       }
+      case '--zfs-pool': {
+        const v = value();
+        if (!v || !/^[A-Za-z][A-Za-z0-9_.:-]*(\/[A-Za-z0-9_.:-]+)*$/.test(v)) throw new InputError(flag, 'expects an existing ZFS dataset such as tank/pve-data', USAGE);
+        out.zfsPool = v;
+        break;
+      }
       case '--token': {
         const v = value();
         if (!v || !/^[^\s!@]+@[^\s!]+![^\s=]+=.+$/.test(v)) throw new InputError(flag, 'expects USER@REALM!ID=SECRET', USAGE);
@@ -67,6 +76,8 @@ export async function runEmulatorCommand(argv: string[]): Promise<void> {
     ...(args.taskDurationMs !== undefined ? { taskDurationMs: args.taskDurationMs } : {}),
     ...(args.host !== undefined ? { host: args.host } : {}),
     ...(args.tokens.length ? { tokens: args.tokens } : {}),
+    // Real datasets for local-zfs disks: pods cloned from an OciImage's ZFS chain can then be tried offline.
+    ...(args.zfsPool ? { zfsPool: args.zfsPool, hostBackend: zfsVolumeBackend(localRun) } : {}),
   };
   const emu = await startEmulator(opts);
   const out = process.stdout;

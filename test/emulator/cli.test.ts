@@ -13,6 +13,7 @@ describe('parseEmulatorArgs', () => {
       port: 0, httpPort: false, nodes: 3, tokens: [token], taskDurationMs: 5,
     });
     expect(parseEmulatorArgs([`--token=${token}`]).tokens).toEqual([token]);
+    expect(parseEmulatorArgs(['--zfs-pool', 'tank/pve-data']).zfsPool).toBe('tank/pve-data');
   });
 
   test('bad input names the flag', () => {
@@ -20,6 +21,7 @@ describe('parseEmulatorArgs', () => {
     expect(() => parseEmulatorArgs(['--port', '70000'])).toThrow(/--port: expects an integer between 0 and 65535/);
     expect(() => parseEmulatorArgs(['--token', 'root@pam=abc'])).toThrow(/--token: expects USER@REALM!ID=SECRET/);
     expect(() => parseEmulatorArgs(['--bogus'])).toThrow(/--bogus: unknown option/);
+    expect(() => parseEmulatorArgs(['--zfs-pool', '-o x'])).toThrow(/--zfs-pool: expects an existing ZFS dataset/);
   });
 });
 

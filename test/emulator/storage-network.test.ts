@@ -39,6 +39,15 @@ describe('storage', () => {
     expect(local.total).toBe(local.used + local.avail);
   });
 
+  test('datacenter storage config: GET /storage with type filter shows the zfspool dataset; GET /storage/{id}', async () => {
+    const all = await c.data('GET', '/storage');
+    expect(all.map((s: any) => s.storage).sort()).toEqual(['local', 'local-lvm', 'local-zfs']);
+    const zfs = await c.data('GET', '/storage', { query: { type: 'zfspool' } });
+    expect(zfs).toEqual([expect.objectContaining({ storage: 'local-zfs', type: 'zfspool', pool: 'rpool/data', content: 'images,rootdir', sparse: 1 })]);
+    expect(await c.data('GET', '/storage/local-zfs')).toMatchObject({ storage: 'local-zfs', pool: 'rpool/data' });
+    expect((await c.call('GET', '/storage/nope')).status).toBe(500);
+  });
+
   test('content listing: seeded template and CT disks with owner vmid and format', async () => {
     await createCt(c, 300);
     const tmpl = await c.data('GET', '/nodes/pve/storage/local/content', { query: { content: 'vztmpl' } });
