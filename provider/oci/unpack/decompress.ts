@@ -2,7 +2,7 @@
 // decompressed stream into its DiffID in the same pass and enforces the byte budget (the bomb guard:
 // a layer fails as soon as one byte too many arrives, so disk use stays bounded by the limit).
 import { Transform, PassThrough, type Duplex, type TransformCallback } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import { createGunzip, type ZlibOptions } from 'node:zlib';
 import { createHash, type Hash } from 'node:crypto';
 import { execa } from 'execa';
 import { layerCompression, type LayerCompression } from '../media-types';
@@ -22,9 +22,14 @@ export function compressionOf(mediaType: string, layer?: string): LayerCompressi
  * The stage that decodes `compression`. zstd runs as the `zstd` binary (Node 24's zlib zstd is still
  * experimental); its default decoder window cap (128 MiB, no `--long`/`--memory`) doubles as a bomb guard.
  */
+/** Output chunk of the gunzip stage: each chunk is one threadpool round trip, so fewer, larger ones. */
+const GUNZIP_CHUNK = 256 * 1024;
+/** How far decompression may run ahead of the (main-thread) tar application, per stage. */
+export const STAGE_BUFFER = 4 * 1024 * 1024;
+
 export function decompressor(compression: LayerCompression): Duplex {
   switch (compression) {
-    case 'gzip': return createGunzip();
+    case 'gzip': return createGunzip({ chunkSize: GUNZIP_CHUNK, highWaterMark: STAGE_BUFFER } as ZlibOptions); // Transform options pass through
     case 'zstd': return execa('zstd', ['-d', '-c', '-q'], { buffer: false, stderr: 'pipe', stripFinalNewline: true }).duplex();
     case 'none': return new PassThrough();
   }
@@ -56,7 +61,7 @@ export class DiffIdHasher extends Transform {
   bytes = 0;
   diffId: string | undefined;
 
-  constructor(private readonly opts: DiffIdHasherOptions) { super(); }
+  constructor(private readonly opts: DiffIdHasherOptions) { super({ highWaterMark: STAGE_BUFFER }); }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.bytes += chunk.length;

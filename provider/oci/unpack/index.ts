@@ -14,7 +14,7 @@ import type { ByteBudget } from './decompress';
 export { applyLayer, mapId, type LayerInput, type LayerStats } from './apply-layer';
 export * from './errors';
 export * from './options';
-export { TarFraming, type TarRecord } from './tar-framing';
+export { TarFraming, type TarRecord, type TarSink } from './tar-framing';
 export { DiffIdHasher, decompressor, compressionOf } from './decompress';
 
 export interface UnpackLayer {
@@ -74,7 +74,7 @@ export async function unpackImage(options: UnpackImageOptions): Promise<UnpackSt
     const stats: LayerStats[] = [];
     for (const layer of layers) {
       const size = layer.size ?? (layer.path !== undefined ? (await stat(layer.path)).size : undefined);
-      const stream = layer.stream ?? createReadStream(layer.path!);
+      const stream = layer.stream ?? createReadStream(layer.path!, { highWaterMark: 1024 * 1024 });
       stats.push(await applyLayer(rootfs, { stream, mediaType: layer.mediaType, digest: layer.digest, diffId: layer.diffId, compressedSize: size }, opts, budget));
     }
     await rename(rootfs, target);

@@ -1,11 +1,11 @@
-// A Transform placed in front of tar-stream's extractor. It parses every 512-byte header itself because
-// tar-stream buffers long headers without a cap, decodes PAX values as UTF-8 (mangling binary xattrs such
-// as security.capability), can yield negative or NaN sizes and reads directory data as headers. Here each
-// header is validated, metadata records are capped, and for every real entry a `TarRecord` with the raw
-// bytes of its name, link target and xattrs is queued in archive order; the consumer pairs the n-th record
-// with tar-stream's n-th entry. Bytes after the end-of-archive block are swallowed (they are still hashed
-// upstream, which is what the DiffID covers).
-import { Transform, type TransformCallback } from 'node:stream';
+// The tar parser of the unpacker: a Writable that takes the decompressed (and already hashed) layer stream and
+// hands each entry to a `TarSink` as it arrives: `entry(record)`, then its data in pieces, then `end()`. Every
+// 512-byte header is validated here (checksum, magic, numeric fields, sizes), metadata records (PAX, GNU long
+// names) are capped before they are buffered, PAX values stay raw bytes (binary xattrs such as
+// security.capability survive) and names, link targets and xattrs reach the sink as byte strings. The sink may
+// return a promise from entry()/end() (a helper process, say); parsing resumes when it settles. Bytes after
+// the end-of-archive block are swallowed (they are still hashed upstream, which is what the DiffID covers).
+import { Writable } from 'node:stream';
 import { LayerLimitError, MalformedLayerError } from './errors';
 import type { Limits } from './options';
 
@@ -53,6 +53,13 @@ export function parseNumericField(field: Buffer, what: string, layer?: string, a
     }
     return value;
   }
+  // Fast path for the usual shape: spaces, octal digits, spaces, then NUL or the end of the field.
+  let i = 0;
+  while (i < field.length && field[i] === 0x20) i++;
+  let fast = 0;
+  while (i < field.length && field[i]! >= 0x30 && field[i]! <= 0x37) fast = fast * 8 + (field[i++]! - 0x30);
+  while (i < field.length && field[i] === 0x20) i++;
+  if ((i === field.length || field[i] === 0) && Number.isSafeInteger(fast)) return fast;
   const text = field.toString('latin1').replace(/\0.*$/s, '').trim();
   if (text === '') return 0;
   if (!/^[0-7]+$/.test(text)) throw new MalformedLayerError(layer, `${what} ${JSON.stringify(text)} is not an octal number`);
@@ -98,13 +105,30 @@ function paxNumber(value: Buffer | undefined, key: string, layer: string | undef
   return n;
 }
 
-export class TarFraming extends Transform {
-  private readonly records: TarRecord[] = [];
+/** Receives the entries of one layer in archive order. */
+export interface TarSink {
+  /** A new entry; exactly `rec.size` bytes of data follow through data(), then end(). */
+  entry(rec: TarRecord): void | PromiseLike<void>;
+  /** Entry data (never padding); the buffer is only valid during the call. */
+  data(piece: Buffer): void;
+  end(): void | PromiseLike<void>;
+}
+
+const EMPTY_PAX: ReadonlyMap<string, Buffer> = new Map();
+const NO_XATTRS: ReadonlyMap<string, Buffer> = new Map();
+
+type State = 'header' | 'begin' | 'data' | 'finish' | 'pad' | 'meta' | 'end';
+
+export class TarFraming extends Writable {
   private readonly header = Buffer.alloc(BLOCK);
   private headerFill = 0;
-  private state: 'header' | 'data' | 'meta' | 'end' = 'header';
-  /** Bytes left in the current data or metadata section, padding included. */
+  private state: State = 'header';
+  /** Entry data bytes left (state 'data'), then padding bytes after it (state 'pad'). */
+  private dataLeft = 0;
+  private padLeft = 0;
+  /** Bytes left in the current metadata section, padding included. */
   private remaining = 0;
+  private record: TarRecord | undefined;
   private meta: { type: string; size: number; data: Buffer; fill: number } | undefined;
   private localPax: Map<string, Buffer> | undefined;
   private globalPax = new Map<string, Buffer>();
@@ -115,36 +139,76 @@ export class TarFraming extends Transform {
   entries = 0;
   ended = false;
 
-  constructor(private readonly limits: FramingLimits, private readonly layer?: string) { super(); }
+  constructor(private readonly limits: FramingLimits, private readonly sink: TarSink, private readonly layer?: string, highWaterMark = 4 * 1024 * 1024) {
+    super({ highWaterMark });
+  }
 
-  /** The record of the next entry tar-stream will emit. */
-  shift(): TarRecord | undefined { return this.records.shift(); }
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.consume(chunk, 0, cb);
+  }
 
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+  /** Parses `chunk` from `offset`; pauses (and resumes here) when the sink returns a promise. */
+  private consume(chunk: Buffer, offset: number, cb: (err?: Error | null) => void): void {
     try {
-      let offset = 0;
-      while (offset < chunk.length) {
-        if (this.state === 'end') break;
-        if (this.state === 'data' || this.state === 'meta') {
-          const take = Math.min(this.remaining, chunk.length - offset);
-          const piece = chunk.subarray(offset, offset + take);
-          if (this.state === 'meta') this.collectMeta(piece);
-          this.push(piece);
-          offset += take;
-          this.remaining -= take;
-          if (this.remaining === 0) {
-            if (this.state === 'meta') this.finishMeta();
-            this.state = 'header';
+      while (offset < chunk.length || this.state === 'begin' || this.state === 'finish') {
+        switch (this.state) {
+          case 'end':
+            return cb();
+          case 'header': {
+            const take = Math.min(BLOCK - this.headerFill, chunk.length - offset);
+            if (take === BLOCK) {
+              offset += take;
+              this.onHeader(chunk.subarray(offset - BLOCK, offset));
+            } else {
+              chunk.copy(this.header, this.headerFill, offset, offset + take);
+              this.headerFill += take;
+              offset += take;
+              if (this.headerFill === BLOCK) {
+                this.headerFill = 0;
+                this.onHeader(this.header);
+              }
+            }
+            break;
           }
-          continue;
-        }
-        const take = Math.min(BLOCK - this.headerFill, chunk.length - offset);
-        chunk.copy(this.header, this.headerFill, offset, offset + take);
-        this.headerFill += take;
-        offset += take;
-        if (this.headerFill === BLOCK) {
-          this.headerFill = 0;
-          this.onHeader();
+          case 'begin': {
+            this.state = this.dataLeft > 0 ? 'data' : 'finish';
+            const pending = this.sink.entry(this.record!);
+            if (pending) return void pending.then(() => this.consume(chunk, offset, cb), cb);
+            break;
+          }
+          case 'data': {
+            const take = Math.min(this.dataLeft, chunk.length - offset);
+            this.sink.data(chunk.subarray(offset, offset + take));
+            offset += take;
+            this.dataLeft -= take;
+            if (this.dataLeft === 0) this.state = 'finish';
+            break;
+          }
+          case 'finish': {
+            this.record = undefined;
+            this.state = this.padLeft > 0 ? 'pad' : 'header';
+            const pending = this.sink.end();
+            if (pending) return void pending.then(() => this.consume(chunk, offset, cb), cb);
+            break;
+          }
+          case 'pad': {
+            const take = Math.min(this.padLeft, chunk.length - offset);
+            offset += take;
+            this.padLeft -= take;
+            if (this.padLeft === 0) this.state = 'header';
+            break;
+          }
+          case 'meta': {
+            const take = Math.min(this.remaining, chunk.length - offset);
+            this.collectMeta(chunk.subarray(offset, offset + take));
+            offset += take;
+            this.remaining -= take;
+            if (this.remaining === 0) {
+              this.state = 'header';
+              this.finishMeta();
+            }
+            break;
+          }
         }
       }
       cb();
@@ -153,27 +217,33 @@ export class TarFraming extends Transform {
     }
   }
 
-  override _flush(cb: TransformCallback): void {
-    if (this.state === 'data' || this.state === 'meta' || this.headerFill !== 0) {
-      return cb(new MalformedLayerError(this.layer, `the tar stream is truncated (${this.state === 'header' ? 'inside a header' : `${this.remaining} bytes of entry data missing`})`));
+  override _final(cb: (err?: Error | null) => void): void {
+    if (this.state === 'data' || this.state === 'pad' || this.state === 'meta' || this.headerFill !== 0) {
+      const missing = this.state === 'data' ? this.dataLeft + this.padLeft : this.state === 'pad' ? this.padLeft : this.remaining;
+      return cb(new MalformedLayerError(this.layer, `the tar stream is truncated (${this.state === 'header' ? 'inside a header' : `${missing} bytes of entry data missing`})`));
     }
     cb();
   }
 
-  private onHeader(): void {
-    const h = this.header;
-    if (h.every((b) => b === 0)) {
-      // End of archive. Whatever follows (the second zero block, record padding, junk) is not for tar-stream.
+  private onHeader(h: Buffer): void {
+    let sum = 8 * 0x20;
+    let any = 0;
+    for (let i = 0; i < BLOCK; i++) {
+      const b = h[i]!;
+      any |= b;
+      if (i < 148 || i >= 156) sum += b;
+    }
+    if (any === 0) {
+      // End of archive. Whatever follows (the second zero block, record padding, junk) is not parsed.
       this.state = 'end';
       this.ended = true;
       return;
     }
-    let sum = 8 * 0x20;
-    for (let i = 0; i < BLOCK; i++) if (i < 148 || i >= 156) sum += h[i]!;
     if (sum !== parseNumericField(h.subarray(148, 156), 'header checksum', this.layer)) throw new MalformedLayerError(this.layer, `header ${this.headers} has a bad checksum`);
-    const magic = h.toString('latin1', 257, 263);
-    const ustar = magic === 'ustar\0';
-    if (!ustar && magic !== 'ustar ') throw new MalformedLayerError(this.layer, `header ${this.headers} is not a ustar/GNU/PAX tar header`);
+    // "ustar\0" (POSIX) or "ustar " (GNU)
+    const magicOk = h[257] === 0x75 && h[258] === 0x73 && h[259] === 0x74 && h[260] === 0x61 && h[261] === 0x72;
+    const ustar = magicOk && h[262] === 0;
+    if (!ustar && !(magicOk && h[262] === 0x20)) throw new MalformedLayerError(this.layer, `header ${this.headers} is not a ustar/GNU/PAX tar header`);
     this.headers++;
     if (this.headers > this.limits.maxEntries) throw new LayerLimitError(this.layer, 'maxEntries', this.limits.maxEntries, 'the number of tar headers');
     const flag = String.fromCharCode(h[156]!);
@@ -181,7 +251,6 @@ export class TarFraming extends Transform {
 
     if (META_TYPES.has(flag)) {
       if (size > this.limits.maxHeaderBytes) throw new LayerLimitError(this.layer, 'maxHeaderBytes', this.limits.maxHeaderBytes, `a ${flag === 'L' || flag === 'K' ? 'GNU long-name' : 'PAX'} header of ${size} bytes`);
-      this.push(Buffer.from(h));
       this.meta = { type: flag, size, data: Buffer.alloc(size), fill: 0 };
       this.remaining = Math.ceil(size / BLOCK) * BLOCK;
       this.state = this.remaining > 0 ? 'meta' : 'header';
@@ -191,26 +260,33 @@ export class TarFraming extends Transform {
 
     const type = ENTRY_TYPES[flag];
     if (!type) throw new MalformedLayerError(this.layer, `entry type ${JSON.stringify(flag)} is not supported (sparse, multi-volume and dump-dir entries cannot be unpacked safely)`);
-    const pax = new Map([...this.globalPax, ...(this.localPax ?? [])]);
+    const local = this.localPax;
+    const pax: ReadonlyMap<string, Buffer> = this.globalPax.size === 0 ? (local ?? EMPTY_PAX) : local === undefined ? this.globalPax : new Map([...this.globalPax, ...local]);
     const ustarName = cstring(h, 0, 100);
-    const prefix = ustar ? cstring(h, 345, 155) : Buffer.alloc(0);
-    const headerName = prefix.length > 0 ? Buffer.concat([prefix, Buffer.from('/'), ustarName]) : ustarName;
+    const prefix = ustar ? cstring(h, 345, 155) : undefined;
+    const headerName = prefix !== undefined && prefix.length > 0 ? Buffer.concat([prefix, Buffer.from('/'), ustarName]) : ustarName;
     const name = pax.get('path') ?? this.longName ?? headerName;
     const linkname = pax.get('linkpath') ?? this.longLink ?? cstring(h, 157, 100);
-    // tar-stream decides "directory" from the plain header name, so the same rule keeps both parsers in step.
+    // Old-style (V7) directories: a regular-file entry whose plain header name ends in "/" (tar-stream's rule too).
     const isDir = type === 'directory' || (type === 'file' && ustarName.length > 0 && ustarName[ustarName.length - 1] === 0x2f && (flag === '0' || flag === '\0'));
     if (this.globalPax.has('size')) throw new MalformedLayerError(this.layer, 'a global PAX header sets size, which no valid archive does');
     const effectiveSize = paxNumber(pax.get('size'), 'size', this.layer) ?? size;
     if (isDir && effectiveSize !== 0) throw new MalformedLayerError(this.layer, `directory entry ${JSON.stringify(name.toString('latin1'))} carries ${effectiveSize} data bytes`);
     if (name.length > this.limits.maxPathBytes || linkname.length > this.limits.maxPathBytes) throw new LayerLimitError(this.layer, 'maxPathBytes', this.limits.maxPathBytes, 'an entry path or link target');
-    const xattrs = new Map<string, Buffer>();
-    for (const [key, value] of pax) if (key.startsWith('SCHILY.xattr.')) xattrs.set(key.slice('SCHILY.xattr.'.length), value);
-    this.records.push({
+    let xattrs = NO_XATTRS as Map<string, Buffer>;
+    if (pax.size > 0) {
+      for (const [key, value] of pax) {
+        if (!key.startsWith('SCHILY.xattr.')) continue;
+        if (xattrs === NO_XATTRS) xattrs = new Map();
+        xattrs.set(key.slice('SCHILY.xattr.'.length), value);
+      }
+    }
+    this.record = {
       index: this.entries++,
       type: isDir ? 'directory' : type,
       name: name.toString('latin1'),
-      linkname: linkname.toString('latin1'),
-      size: effectiveSize,
+      linkname: linkname.length === 0 ? '' : linkname.toString('latin1'),
+      size: isDir ? 0 : effectiveSize,
       mode: parseNumericField(h.subarray(100, 108), 'mode', this.layer) & 0o7777,
       uid: paxNumber(pax.get('uid'), 'uid', this.layer) ?? parseNumericField(h.subarray(108, 116), 'uid', this.layer),
       gid: paxNumber(pax.get('gid'), 'gid', this.layer) ?? parseNumericField(h.subarray(116, 124), 'gid', this.layer),
@@ -218,13 +294,13 @@ export class TarFraming extends Transform {
       devmajor: parseNumericField(h.subarray(329, 337), 'devmajor', this.layer),
       devminor: parseNumericField(h.subarray(337, 345), 'devminor', this.layer),
       xattrs,
-    });
+    };
     this.localPax = undefined;
     this.longName = undefined;
     this.longLink = undefined;
-    this.push(Buffer.from(h));
-    this.remaining = isDir ? 0 : Math.ceil(effectiveSize / BLOCK) * BLOCK;
-    this.state = this.remaining > 0 ? 'data' : 'header';
+    this.dataLeft = isDir ? 0 : effectiveSize;
+    this.padLeft = isDir ? 0 : Math.ceil(effectiveSize / BLOCK) * BLOCK - effectiveSize;
+    this.state = 'begin';
   }
 
   private collectMeta(piece: Buffer): void {
