@@ -410,23 +410,61 @@ function classify(err: unknown, layer?: string): unknown {
   return err ?? new Error('layer stream failed');
 }
 
+/** A layer blob being decompressed and hashed, possibly ahead of its turn (see unpackImage). */
+export interface DecodedLayer {
+  readonly digest?: string;
+  /** Decompressed bytes, hashed and counted; its diffId is set once the last byte went through. */
+  readonly hasher: DiffIdHasher;
+  /** Settles when the blob was read, decoded and verified; resolves to the error of a failed stage. */
+  readonly done: Promise<unknown>;
+}
+
+/**
+ * Starts reading, decompressing and hashing `layer`. Decompression runs in the threadpool and stops once
+ * `readAhead` decompressed bytes wait unread, so the next layer can be decoded while this one is applied.
+ */
+export function decodeLayer(layer: LayerInput, opts: ApplyOptions, imageBudget?: ByteBudget, readAhead?: number): DecodedLayer {
+  const id = layer.digest;
+  const compression = compressionOf(layer.mediaType, id);
+  const hasher = new DiffIdHasher({ layer: id, expectedDiffId: layer.diffId, maxBytes: layerByteLimit(opts.limits, layer.compressedSize), imageBudget, readAhead });
+  // The last stage is only written to here: this settles when the hasher has seen (and verified) every byte.
+  const done = pipeline(layer.stream, decompressor(compression), hasher).then(() => undefined, (e: unknown) => e ?? new Error('layer stream failed'));
+  return { digest: id, hasher, done };
+}
+
+/** Stops a decoded layer that will not be applied (an earlier layer failed) and waits for its streams to close. */
+export async function discardDecoded(decoded: DecodedLayer): Promise<void> {
+  decoded.hasher.destroy();
+  await decoded.done;
+}
+
+/**
+ * Applies a decoded layer onto `root` (a plain string path). Fails on a DiffID mismatch after the last byte:
+ * the caller must then discard the rootfs (unpackImage does).
+ */
+export async function applyDecoded(root: string, decoded: DecodedLayer, opts: ApplyOptions): Promise<LayerStats> {
+  const id = decoded.digest;
+  const applier = new LayerApplier(Buffer.from(root, 'utf8').toString('latin1'), opts, id);
+  const framing = new TarFraming(opts.limits, applier, id);
+  const applied = pipeline(decoded.hasher, framing).then(() => undefined, (e: unknown) => e ?? new Error('layer stream failed'));
+  const [applyError, decodeError] = await Promise.all([applied, decoded.done]);
+  if (applyError !== undefined || decodeError !== undefined) {
+    applier.abort();
+    // A failing stage destroys the others, which then report a premature close: the project error is the cause
+    // (a bomb or DiffID error in the hasher, an unsafe entry in the applier, a corrupt stream in the decoder).
+    const errors = [applyError, decodeError].filter((e) => e !== undefined).map((e) => classify(e, id));
+    throw errors.find((e) => e instanceof ProxmoxPodsError)
+      ?? errors.find((e) => !['ERR_STREAM_PREMATURE_CLOSE', 'ERR_STREAM_DESTROYED'].includes(errno(e) ?? ''))
+      ?? errors[0];
+  }
+  await applier.finish();
+  return { ...applier.stats, diffId: decoded.hasher.diffId!, bytes: decoded.hasher.bytes };
+}
+
 /**
  * Decompresses, hashes and applies one layer onto `root` (a plain string path). Fails on a DiffID
  * mismatch after the last byte: the caller must then discard the rootfs (unpackImage does).
  */
 export async function applyLayer(root: string, layer: LayerInput, opts: ApplyOptions, imageBudget?: ByteBudget): Promise<LayerStats> {
-  const id = layer.digest;
-  const compression = compressionOf(layer.mediaType, id);
-  const hasher = new DiffIdHasher({ layer: id, expectedDiffId: layer.diffId, maxBytes: layerByteLimit(opts.limits, layer.compressedSize), imageBudget });
-  const applier = new LayerApplier(Buffer.from(root, 'utf8').toString('latin1'), opts, id);
-  const framing = new TarFraming(opts.limits, applier, id);
-  try {
-    // The first stage to fail is the error (a bomb or DiffID error in the hasher, an unsafe entry in the applier).
-    await pipeline(layer.stream, decompressor(compression), hasher, framing);
-  } catch (err) {
-    applier.abort();
-    throw classify(err, id);
-  }
-  await applier.finish();
-  return { ...applier.stats, diffId: hasher.diffId!, bytes: hasher.bytes };
+  return applyDecoded(root, decodeLayer(layer, opts, imageBudget), opts);
 }

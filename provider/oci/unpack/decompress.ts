@@ -53,6 +53,8 @@ export interface DiffIdHasherOptions {
   expectedDiffId?: string;
   maxBytes: number;
   imageBudget?: ByteBudget;
+  /** Decompressed bytes the hasher may hold for a consumer that is not reading yet (layer read-ahead). */
+  readAhead?: number;
 }
 
 /** Passes bytes through, hashing and counting them; checks the DiffID when the stream ends. */
@@ -61,7 +63,9 @@ export class DiffIdHasher extends Transform {
   bytes = 0;
   diffId: string | undefined;
 
-  constructor(private readonly opts: DiffIdHasherOptions) { super({ highWaterMark: STAGE_BUFFER }); }
+  constructor(private readonly opts: DiffIdHasherOptions) {
+    super({ writableHighWaterMark: STAGE_BUFFER, readableHighWaterMark: Math.max(STAGE_BUFFER, opts.readAhead ?? 0) });
+  }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.bytes += chunk.length;

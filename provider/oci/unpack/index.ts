@@ -6,10 +6,10 @@ import { chmod, chown, mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises
 import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
-import { applyLayer, mapId, type LayerStats } from './apply-layer';
+import { applyDecoded, decodeLayer, discardDecoded, mapId, type DecodedLayer, type LayerStats } from './apply-layer';
 import { UnpackOptionsError } from './errors';
 import { ApplyOptionsSchema, type ApplyOptionsInput } from './options';
-import type { ByteBudget } from './decompress';
+import { compressionOf, type ByteBudget } from './decompress';
 
 export { applyLayer, mapId, type LayerInput, type LayerStats } from './apply-layer';
 export * from './errors';
@@ -42,6 +42,13 @@ export interface UnpackStats {
   xattrsSkipped: number;
 }
 
+/**
+ * Decompressed bytes of the next layer that may wait in memory while the current one is applied. Applying
+ * small files is bound by syscalls on the main thread and big files by decompression in the threadpool, so
+ * overlapping the two across layers hides much of the decompression.
+ */
+export const READ_AHEAD_BYTES = 64 * 1024 * 1024;
+
 const TargetSchema = z.string().min(1).refine((p) => p.startsWith('/'), 'must be an absolute path');
 
 async function exists(path: string): Promise<boolean> {
@@ -61,6 +68,7 @@ export async function unpackImage(options: UnpackImageOptions): Promise<UnpackSt
   if (await exists(target)) throw new UnpackOptionsError('target', `${target} already exists`, 'remove it or choose a new directory');
   for (const [i, l] of layers.entries()) {
     if ((l.path === undefined) === (l.stream === undefined)) throw new UnpackOptionsError(`layers[${i}]`, 'needs exactly one of path or stream');
+    compressionOf(l.mediaType, l.digest); // an unsupported layer type fails before anything is written
   }
 
   await mkdir(dirname(target), { recursive: true });
@@ -72,10 +80,27 @@ export async function unpackImage(options: UnpackImageOptions): Promise<UnpackSt
     if (process.getuid?.() === 0) await chown(rootfs, mapId(opts.idmap, 'uid', 0, ''), mapId(opts.idmap, 'gid', 0, ''));
     const budget: ByteBudget = { used: 0, max: opts.limits.maxImageBytes };
     const stats: LayerStats[] = [];
-    for (const layer of layers) {
+    const decode = async (layer: UnpackLayer, readAhead?: number): Promise<DecodedLayer> => {
       const size = layer.size ?? (layer.path !== undefined ? (await stat(layer.path)).size : undefined);
       const stream = layer.stream ?? createReadStream(layer.path!, { highWaterMark: 1024 * 1024 });
-      stats.push(await applyLayer(rootfs, { stream, mediaType: layer.mediaType, digest: layer.digest, diffId: layer.diffId, compressedSize: size }, opts, budget));
+      return decodeLayer({ stream, mediaType: layer.mediaType, digest: layer.digest, diffId: layer.diffId, compressedSize: size }, opts, budget, readAhead);
+    };
+    // Layers are applied strictly in order; the next one is decompressed and hashed meanwhile (in the
+    // threadpool, up to READ_AHEAD_BYTES ahead). Its verification still gates it: a DiffID mismatch fails
+    // the unpack when that layer's turn comes, and nothing is renamed to `target` before every layer passed.
+    let current: DecodedLayer | undefined;
+    let next: DecodedLayer | undefined;
+    try {
+      for (let i = 0; i < layers.length; i++) {
+        current = next ?? await decode(layers[i]!);
+        next = undefined;
+        if (i + 1 < layers.length) next = await decode(layers[i + 1]!, READ_AHEAD_BYTES);
+        stats.push(await applyDecoded(rootfs, current, opts));
+        current = undefined;
+      }
+    } catch (err) {
+      for (const pending of [current, next]) if (pending) await discardDecoded(pending);
+      throw err;
     }
     await rename(rootfs, target);
     await rm(staging, { recursive: true, force: true });
