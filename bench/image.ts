@@ -1,5 +1,6 @@
 // `npm run bench:image`: a ≥200 MiB multi-layer image on a local docker-registry, then in one run
-//   (a) our pull + verify + unpack, (b) skopeo copy + umoci raw unpack of the same image (ratio b/a),
+//   (a) our pull + verify + unpack, (b) skopeo copy + umoci raw unpack of the same image (ratio b/a; medians of
+//   BENCH_ROUNDS alternating rounds),
 //   (c) a cached re-pull, (d) ZFS: layer chains and the pod clone time as the image grows (zfs-fuse file pool),
 // plus the tar.zst template pack. Prints a table and writes bench/results/latest.json. Not part of `npm test`.
 import { promises as fs } from 'node:fs';
@@ -48,24 +49,58 @@ async function main(): Promise<number> {
     results.image = { layers: image.layers.length, uncompressedBytes: uncompressed, compressedBytes: compressed, entries, buildMs: Math.round(built.ms) };
     rows.push(['image', `${image.layers.length} layers, ${(uncompressed / MiB).toFixed(0)} MiB in files (${(compressed / MiB).toFixed(0)} MiB gzip), ${entries} entries`]);
 
-    // ---------------------------------------------------------------- (a) ours
-    process.stderr.write('(a) proxmox-pods pull + verify + unpack…\n');
-    const store = await ContentStore.open(join(dir, 'store'));
-    const ourPull = await timed(() => pullImage(ref, { store, insecureRegistries: [reg.host], dockerConfig: false, refName: 'bench' }));
-    const ourRoot = join(dir, 'ours-rootfs');
-    const ourUnpack = await timed(() => unpackImage({
-      target: ourRoot, idmap: null,
-      layers: ourPull.value.layers.map((l) => ({ path: store.blobPath(l.digest), mediaType: l.mediaType, digest: l.digest, diffId: l.diffId, size: l.size })),
-    }));
-    const oursMs = ourPull.ms + ourUnpack.ms;
-
-    // ---------------------------------------------------------------- (b) skopeo + umoci
-    process.stderr.write('(b) skopeo copy + umoci raw unpack…\n');
-    const layout = join(dir, 'skopeo-layout');
-    const skopeo = await timed(() => execa('skopeo', ['copy', '--quiet', '--src-tls-verify=false', `docker://${ref}`, `oci:${layout}:v1`]));
-    const umociRoot = join(dir, 'umoci-rootfs');
-    const umoci = await timed(() => execa('umoci', ['raw', 'unpack', '--image', `${layout}:v1`, umociRoot]));
-    const theirsMs = skopeo.ms + umoci.ms;
+    // ---------------------------------------------------------------- (a) ours vs (b) skopeo + umoci
+    // BENCH_ROUNDS rounds (default 3), alternating which side goes first, each into fresh directories (nothing is
+    // deleted until the end: on ext4, inodes freed moments ago make the next file creations slower, which would
+    // penalise whoever runs after a delete). `sync` before each side so neither pays for the other's writeback.
+    // Figures are the medians over the rounds; each round is in results.rounds.
+    const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
+    const layerInputs = (pulled: Awaited<ReturnType<typeof pullImage>>, st: ContentStore) =>
+      pulled.layers.map((l) => ({ path: st.blobPath(l.digest), mediaType: l.mediaType, digest: l.digest, diffId: l.diffId, size: l.size }));
+    const runOurs = async (r: number) => {
+      const st = await ContentStore.open(join(dir, `store-${r}`));
+      await execa('sync');
+      const pull = await timed(() => pullImage(ref, { store: st, insecureRegistries: [reg.host], dockerConfig: false, refName: 'bench' }));
+      const root = join(dir, `ours-rootfs-${r}`);
+      const unpack = await timed(() => unpackImage({ target: root, idmap: null, layers: layerInputs(pull.value, st) }));
+      return { store: st, pulled: pull.value, root, pullMs: pull.ms, unpackMs: unpack.ms, unpackedBytes: unpack.value.bytes };
+    };
+    const runTheirs = async (r: number) => {
+      const layout = join(dir, `skopeo-layout-${r}`);
+      await execa('sync');
+      const copy = await timed(() => execa('skopeo', ['copy', '--quiet', '--src-tls-verify=false', `docker://${ref}`, `oci:${layout}:v1`]));
+      const root = join(dir, `umoci-rootfs-${r}`);
+      const unpack = await timed(() => execa('umoci', ['raw', 'unpack', '--image', `${layout}:v1`, root]));
+      return { layout, root, copyMs: copy.ms, unpackMs: unpack.ms };
+    };
+    const oursRuns: Awaited<ReturnType<typeof runOurs>>[] = [];
+    const theirsRuns: Awaited<ReturnType<typeof runTheirs>>[] = [];
+    const roundRows = [];
+    for (let r = 0; r < rounds; r++) {
+      const oursFirst = r % 2 === 0;
+      process.stderr.write(`round ${r + 1}/${rounds}: ${oursFirst ? '(a) proxmox-pods pull + verify + unpack, then (b) skopeo copy + umoci raw unpack' : '(b) then (a)'}…\n`);
+      if (oursFirst) { oursRuns.push(await runOurs(r)); theirsRuns.push(await runTheirs(r)); } else { theirsRuns.push(await runTheirs(r)); oursRuns.push(await runOurs(r)); }
+      const o = oursRuns[r]!;
+      const t = theirsRuns[r]!;
+      roundRows.push({
+        first: oursFirst ? 'ours' : 'skopeoUmoci',
+        ours: { pullMs: Math.round(o.pullMs), unpackMs: Math.round(o.unpackMs), totalMs: Math.round(o.pullMs + o.unpackMs) },
+        skopeoUmoci: { skopeoCopyMs: Math.round(t.copyMs), umociUnpackMs: Math.round(t.unpackMs), totalMs: Math.round(t.copyMs + t.unpackMs) },
+        ratio: Number(((t.copyMs + t.unpackMs) / (o.pullMs + o.unpackMs)).toFixed(2)),
+      });
+    }
+    const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2; };
+    const ourPull = { ms: median(oursRuns.map((o) => o.pullMs)), value: oursRuns[0]!.pulled };
+    const ourUnpack = { ms: median(oursRuns.map((o) => o.unpackMs)), value: { bytes: oursRuns[0]!.unpackedBytes } };
+    const oursMs = median(oursRuns.map((o) => o.pullMs + o.unpackMs));
+    const skopeo = { ms: median(theirsRuns.map((t) => t.copyMs)) };
+    const umoci = { ms: median(theirsRuns.map((t) => t.unpackMs)) };
+    const theirsMs = median(theirsRuns.map((t) => t.copyMs + t.unpackMs));
+    const store = oursRuns[0]!.store;
+    const ourRoot = oursRuns[0]!.root;
+    const umociRoot = theirsRuns[0]!.root;
+    results.method = { rounds, order: 'alternating, round 1 ours first', sync: 'before each side', figures: 'medians over rounds' };
+    results.rounds = roundRows;
 
     // Same tree? A cheap check: same number of entries and the same bytes in regular files.
     const count = async (root: string) => Number((await execa('sh', ['-c', 'find . | wc -l'], { cwd: root })).stdout.trim());
@@ -85,17 +120,20 @@ async function main(): Promise<number> {
     results.ratio = Number((theirsMs / oursMs).toFixed(2));
     results.cachedRepullMs = Math.round(cached.ms);
     results.template = { packMs: Math.round(pack.ms), bytes: pack.value.size };
+    rows.push(['rounds', `${rounds} (alternating order; medians below)`]);
     rows.push(['(a) ours: pull + verify', `${(ourPull.ms / 1000).toFixed(2)} s`]);
     rows.push(['(a) ours: unpack', `${(ourUnpack.ms / 1000).toFixed(2)} s`]);
     rows.push(['(a) ours: total', `${(oursMs / 1000).toFixed(2)} s`]);
     rows.push(['(b) skopeo copy', `${(skopeo.ms / 1000).toFixed(2)} s`]);
     rows.push(['(b) umoci raw unpack', `${(umoci.ms / 1000).toFixed(2)} s`]);
     rows.push(['(b) total', `${(theirsMs / 1000).toFixed(2)} s (same tree: ${same ? 'yes' : 'NO'})`]);
-    rows.push(['ratio (b)/(a)', `${(theirsMs / oursMs).toFixed(2)}× ${theirsMs > oursMs ? '(ours faster)' : '(ours slower)'}`]);
+    rows.push(['ratio (b)/(a)', `${(theirsMs / oursMs).toFixed(2)}× ${theirsMs > oursMs ? '(ours faster)' : '(ours slower)'}; per round ${roundRows.map((r) => `${r.ratio}×`).join(', ')}`]);
     rows.push(['(c) cached re-pull', `${cached.ms.toFixed(0)} ms`]);
     rows.push(['template pack', `${(pack.ms / 1000).toFixed(2)} s → ${(pack.value.size / MiB).toFixed(1)} MiB tar.zst`]);
-    await fs.rm(umociRoot, { recursive: true, force: true });
-    await fs.rm(layout, { recursive: true, force: true });
+    for (const t of theirsRuns) {
+      await fs.rm(t.root, { recursive: true, force: true });
+      await fs.rm(t.layout, { recursive: true, force: true });
+    }
 
     // ---------------------------------------------------------------- (d) ZFS chains + clone
     process.stderr.write('(d) ZFS layer chains and pod clones (zfs-fuse)…\n');
