@@ -121,8 +121,9 @@ export class ZfsChains {
       try {
         return await this.zfs(args);
       } catch (err) {
-        if (attempt >= 20 || !/busy/i.test((err as Error).message)) throw err;
-        await new Promise((r) => setTimeout(r, 250));
+        if (attempt >= 30 || !/busy/i.test((err as Error).message)) throw err;
+        // Usually clear within tens of ms: start short, back off to 250 ms (about 6 s in all).
+        await new Promise((r) => setTimeout(r, Math.min(250, 25 * 2 ** attempt)));
       }
     }
   }
