@@ -21,16 +21,17 @@ export function zfsVolumeBackend(run: ZfsRun): Required<Pick<HostBackend, 'alloc
     async freeVolume(_node, storage, volid) {
       const ds = datasetOf(storage, volid);
       if (!ds) return;
-      // zfs-fuse answers "busy" for a moment after the last unmount, as PVE's plugin also retries.
+      // zfs-fuse answers "busy" for a while after the last unmount, longer on a loaded machine (PVE's plugin retries
+      // too): back off up to about 20 s, forcing the unmount after the first attempts.
       for (let attempt = 0; ; attempt++) {
         try {
-          await run('zfs', ['destroy', '-r', ds]);
+          await run('zfs', ['destroy', '-r', ...(attempt >= 4 ? ['-f'] : []), ds]);
           return;
         } catch (err) {
           const text = `${(err as { stderr?: string }).stderr ?? ''} ${(err as Error).message}`;
           if (/does not exist/.test(text)) return;
-          if (attempt >= 20 || !/busy/i.test(text)) throw err;
-          await new Promise((r) => setTimeout(r, 250));
+          if (attempt >= 90 || !/busy/i.test(text)) throw err;
+          await new Promise((r) => setTimeout(r, Math.min(250, 25 * 2 ** attempt)));
         }
       }
     },

@@ -121,8 +121,8 @@ export class ZfsChains {
       try {
         return await this.zfs(args);
       } catch (err) {
-        if (attempt >= 30 || !/busy/i.test((err as Error).message)) throw err;
-        // Usually clear within tens of ms: start short, back off to 250 ms (about 6 s in all).
+        if (attempt >= 90 || !/busy/i.test((err as Error).message)) throw err;
+        // Usually clear within tens of ms, but seconds on a loaded node: start short, back off to 250 ms (~20 s in all).
         await new Promise((r) => setTimeout(r, Math.min(250, 25 * 2 ** attempt)));
       }
     }
