@@ -1,6 +1,6 @@
 // OciImage's pure planning: which input changes replace the image, how a moved tag is detected from check()'s
 // resolvedDigest, the template's content-addressed name, and the Pod-ready image object.
-import { ociImageDiff, envRecord, podImageOf, templateFileName, templateVolid, ociImageInputsSchema, type OciImageOutputs } from '../../provider/resources/oci-image';
+import { ociImageDiff, envRecord, podImageOf, pveArch, templateFileName, templateVolid, ociImageInputsSchema, type OciImageOutputs } from '../../provider/resources/oci-image';
 import { imageSchema } from '../../provider/resources/pod/schema';
 import { UNKNOWN } from '../../provider/resources/common/unknowns';
 
@@ -52,7 +52,19 @@ describe('OciImage naming and image defaults', () => {
     const o = outputs({ cmd: ['--x'], workdir: '/srv', user: '' });
     const p = podImageOf(o);
     expect(imageSchema.parse(p)).toEqual(p);
-    expect(p).toEqual({ template: o.templateVolid, reference: o.reference, digest: D1, entrypoint: ['/app'], cmd: ['--x'], env: { A: '1' }, workdir: '/srv' });
+    expect(p).toEqual({ template: o.templateVolid, reference: o.reference, digest: D1, entrypoint: ['/app'], cmd: ['--x'], env: { A: '1' }, workdir: '/srv', arch: 'amd64' });
+  });
+  test('the platform becomes PVE\'s arch where PVE has one', () => {
+    expect(pveArch('linux/amd64')).toBe('amd64');
+    expect(pveArch('linux/x86_64')).toBe('amd64');
+    expect(pveArch('linux/arm64/v8')).toBe('arm64');
+    expect(pveArch('linux/arm/v7')).toBe('armhf');
+    expect(pveArch('linux/386')).toBe('i386');
+    expect(pveArch('linux/riscv64')).toBe('riscv64');
+    expect(pveArch('linux/arm/v6')).toBeUndefined();
+    expect(pveArch('linux/s390x')).toBeUndefined();
+    expect(podImageOf(outputs({ platform: 'linux/s390x' })).arch).toBeUndefined();
+    expect(podImageOf(outputs({ platform: 'linux/arm64' })).arch).toBe('arm64');
   });
   test('inputs schema: defaults, and clear reasons for bad values', () => {
     expect(ociImageInputsSchema.parse({ reference: 'alpine' })).toMatchObject({ platform: 'linux/amd64', templateStorage: 'local' });

@@ -18,6 +18,9 @@ describe('Pod ↔ PVE config', () => {
     expect(p.entrypoint).toBe('/bin/app --port 80');
     expect(p.unprivileged).toBe(1);
     expect(p.start).toBe(0);
+    expect(p.arch).toBeUndefined();
+    // An OciImage's platform sets PVE's arch at create (PVE cannot detect it without /bin/sh in the image).
+    expect(createParams({ ...pod, image: { template: 'local:vztmpl/app.tar', arch: 'arm64' } }, 'local-zfs').arch).toBe('arm64');
   });
 
   test('shell quoting round-trips hostile arguments', () => {

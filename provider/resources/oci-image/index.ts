@@ -31,5 +31,5 @@ export const ociImageModule: ResourceModule<OciImageInputs, OciImageOutputs> = {
 };
 
 export * from './schema';
-export { ociImageDiff, templateFileName, templateVolid, envRecord, podImageOf } from './plan';
+export { ociImageDiff, templateFileName, templateVolid, envRecord, podImageOf, pveArch } from './plan';
 export { createOciImage, readOciImage, deleteOciImage, updateOciImage, currentDigest, REF_PREFIX } from './lifecycle';

@@ -1,5 +1,6 @@
 // Pure planning for an OciImage: what a change means (replace, or state only) and how things are named.
 import { parseDigest } from '../../oci/digest';
+import { parsePlatform } from '../../oci/platform';
 import { containsUnknown } from '../common/unknowns';
 import type { DiffResult } from '../types';
 import type { OciImageInputs, OciImageOutputs, PodImageValue } from './schema';
@@ -75,8 +76,18 @@ export function envRecord(list: readonly string[]): { env: Record<string, string
   return { env, dropped };
 }
 
+// OCI architecture (after normalizePlatform) → PVE's `arch`; platforms PVE has no name for get none.
+const PVE_ARCH: Record<string, NonNullable<PodImageValue['arch']>> = { amd64: 'amd64', '386': 'i386', arm64: 'arm64', 'arm/v7': 'armhf', riscv64: 'riscv64' };
+
+/** `linux/arm/v7` → `armhf`; undefined where PVE has no such arch (ppc64le, s390x, arm/v6 …). */
+export function pveArch(platform: string): PodImageValue['arch'] {
+  const { architecture, variant } = parsePlatform(platform);
+  return PVE_ARCH[variant ? `${architecture}/${variant}` : architecture];
+}
+
 /** The object a Pod's `image` input takes; empty image settings are left out so the Pod's defaults apply. */
-export function podImageOf(o: Pick<OciImageOutputs, 'templateVolid' | 'reference' | 'digest' | 'entrypoint' | 'cmd' | 'env' | 'workdir' | 'user' | 'zfsSnapshot'>): PodImageValue {
+export function podImageOf(o: Pick<OciImageOutputs, 'templateVolid' | 'reference' | 'digest' | 'entrypoint' | 'cmd' | 'env' | 'workdir' | 'user' | 'zfsSnapshot' | 'platform'>): PodImageValue {
+  const arch = pveArch(o.platform);
   return {
     template: o.templateVolid,
     reference: o.reference,
@@ -87,5 +98,6 @@ export function podImageOf(o: Pick<OciImageOutputs, 'templateVolid' | 'reference
     ...(o.workdir ? { workdir: o.workdir } : {}),
     ...(o.user ? { user: o.user } : {}),
     ...(o.zfsSnapshot ? { zfsSnapshot: o.zfsSnapshot } : {}),
+    ...(arch ? { arch } : {}),
   };
 }

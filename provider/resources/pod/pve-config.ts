@@ -147,6 +147,7 @@ export function createParams(inputs: PodInputs, storage: string, identity: PodId
   return {
     ...managedConfig(inputs, identity),
     ostemplate: templateOf(inputs.image),
+    ...(typeof inputs.image !== 'string' && inputs.image.arch ? { arch: inputs.image.arch } : {}),
     rootfs: `${inputs.rootfs.storage ?? storage}:${inputs.rootfs.sizeGiB}`,
     unprivileged: inputs.unprivileged ? 1 : 0,
     start: 0,

@@ -26,6 +26,8 @@ export const imageSchema = z.union([
       env: z.record(z.string(), z.string()).optional(),
       workdir: z.string().optional(),
       user: z.string().optional(),
+      /** PVE's `arch` for the image's platform; set at create (PVE cannot detect it in images without /bin/sh). */
+      arch: z.enum(['amd64', 'i386', 'arm64', 'armhf', 'riscv32', 'riscv64'], { message: 'must be a PVE arch: amd64, i386, arm64, armhf, riscv32 or riscv64' }).optional(),
       /**
        * The image's ZFS layer chain (OciImage with `zfs`): the rootfs becomes an instant clone of this snapshot
        * instead of an extracted template. Needs a zfspool rootfs storage on the same pool and the same node.
