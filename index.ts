@@ -1,14 +1,24 @@
-// Quickstart: two pods on Proxmox VE. `npm run demo` runs this against the embedded emulator; against a real cluster,
-// set proxmox-pods:endpoint / apiToken (see README) and run `pulumi up`.
+// Quickstart: an OCI image run as a pod, next to a pod from a PVE template. `npm run demo` runs this against the
+// embedded emulator (with an OCI layout it builds on the spot); against a real cluster, set proxmox-pods:endpoint /
+// apiToken (see README) and run `pulumi up`.
 import * as pulumi from '@pulumi/pulumi';
-import { Pod } from './sdk';
+import { OciImage, Pod } from './sdk';
 
 const config = new pulumi.Config();
 const template = config.get('template') ?? 'local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst';
 const bridge = config.get('bridge') ?? 'vmbr0';
+const imageStore = config.get('imageStore');
 
+// Any OCI reference: a registry image, `oci-layout:<dir>:<tag>` or `oci-archive:<file.tar>`. Pulled and verified on
+// the machine running Pulumi, uploaded to the node as a template; a moved tag shows as a replacement in the preview.
+const app = new OciImage('app', {
+  reference: config.get('image') ?? 'docker.io/library/nginx:1.27-alpine',
+  ...(imageStore ? { store: imageStore } : {}),
+});
+
+// Entrypoint, cmd and env default to the image's config; the pod's env is merged over it.
 const web = new Pod('web', {
-  image: template,
+  image: app,
   cores: 1,
   memory: 256,
   swap: 0,
@@ -29,6 +39,8 @@ const worker = new Pod('worker', {
   tags: ['quickstart'],
 });
 
+export const imageDigest = app.digest;
+export const imageTemplate = app.templateVolid;
 export const webVmid = web.vmid;
 export const webIp = web.ip;
 export const webStatus = web.status;

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Idempotent set-up for a fresh clone: a current Node.js, npm dependencies, (with --apt) the Debian packages the
 # tests use, and the Pulumi CLI with a Node.js language host. Sourced by scripts/run.sh; prints what it does.
-# Usage: source scripts/bootstrap.sh [--apt]
+# Usage: source scripts/bootstrap.sh [--apt | --apt=demo]   (--apt=demo: only the packages marked [demo])
 set -euo pipefail
 PROXMOX_PODS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PROXMOX_PODS_ROOT
 cd "$PROXMOX_PODS_ROOT"
 tools="$PROXMOX_PODS_ROOT/.tools"
 say() { printf '\033[1;34m[setup]\033[0m %s\n' "$*" >&2; }
-want_apt=0; for a in "$@"; do [ "$a" = --apt ] && want_apt=1; done
+want_apt=0; apt_only=''
+for a in "$@"; do
+  case "$a" in --apt) want_apt=1;; --apt=demo) want_apt=1; apt_only='[demo]';; esac
+done
 
 # 1. Node.js >= 22. The machine's Node may be older (Debian/bookworm images ship 20, past end of life): then install
 #    Node 24 LTS from the npm registry (the `node` package carries the binary) into .tools and put it first on PATH.
@@ -39,8 +42,9 @@ fi
 # 3. Debian packages for the tests (only the missing ones; apt-get update only when something is missing).
 if [ "$want_apt" = 1 ]; then
   missing=()
-  while read -r pkg _; do
+  while read -r pkg rest; do
     case "$pkg" in ''|'#'*) continue;; esac
+    [ -z "$apt_only" ] || [[ "$rest" == *"$apt_only"* ]] || continue
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
   done < scripts/apt-packages.txt
   if [ "${#missing[@]}" -gt 0 ]; then

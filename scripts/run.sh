@@ -4,6 +4,7 @@ set -euo pipefail
 cmd="${1:?usage: run.sh test|demo|bench-image [args]}"; shift
 case "$cmd" in
   test|bench-image) source "$(dirname "$0")/bootstrap.sh" --apt ;;
+  demo) source "$(dirname "$0")/bootstrap.sh" --apt=demo ;;
   *) source "$(dirname "$0")/bootstrap.sh" ;;
 esac
 case "$cmd" in
