@@ -13,7 +13,7 @@ import { RegistryClient } from '../../provider/oci/registry/client';
 import { pushImage } from '../../provider/oci/registry/push';
 import { buildImage, makeTar } from '../../provider/oci/layout/writer';
 import { ZfsChains } from '../../provider/oci/convert/zfs';
-import { ociImageModule, createOciImage, deleteOciImage, type OciImageInputs } from '../../provider/resources/oci-image';
+import { ociImageModule, createOciImage, deleteOciImage, readOciImage, type OciImageInputs } from '../../provider/resources/oci-image';
 import { startRegistry, type RunningRegistry } from '../oci/helpers/registry';
 import { requireTools } from '../oci/helpers/tools';
 import { withZfsPool } from '../oci/helpers-zfs';
@@ -90,6 +90,10 @@ d('OciImage ZFS layer chains (zfs-fuse)', () => {
     expect(logs.join('\n')).toMatch(/layer chain .* is kept: pods were cloned from it/);
     expect(await zfs('list', '-H', '-o', 'name', top)).toBe(top);
     await chains.destroyDataset(clone);
+    // Refresh: a chain destroyed behind Pulumi's back makes the image gone, so the next up rebuilds it.
+    expect((await readOciImage(b.id, b.outs, ctx())).id).toBe(b.id);
+    await execa('zfs', ['destroy', b.outs.zfsSnapshot!]);
+    expect((await readOciImage(b.id, b.outs, ctx())).id).toBe('');
     await deleteOciImage(b.id, b.outs, ctx());
     expect((await execa('zfs', ['list', '-H', '-o', 'name', b.outs.zfsSnapshot!.replace(/@ready$/, '')], { reject: false })).exitCode).not.toBe(0);
   });

@@ -154,6 +154,13 @@ export async function readOciImage(id: string, props: OciImageOutputs, ctxIn?: P
   const ctx = ctxOrDefault(ctxIn);
   const content = await ctx.pve.storageContent(props.node, props.templateStorage, 'vztmpl');
   if (!content.some((c) => c.volid === props.templateVolid)) return { id: '', props: {} };
+  if (props.zfsSnapshot && props.zfs) {
+    // The chain was destroyed behind Pulumi's back: gone too, so the next `up` builds it again (same ChainID names,
+    // so pods of this image keep their inputs). Reading needs only `zfs list`, over SSH as well.
+    const exec = await hostExecutor(props.node);
+    const chains = new ZfsChains(props.zfs.parentDataset, (cmd, args) => exec.run(cmd, args));
+    if (!(await chains.snapshotExists(props.zfsSnapshot))) return { id: '', props: {} };
+  }
   const store = await openStore(props);
   if (!(await store.getRef(id))) {
     // The local store was wiped or this is another machine: record the ref again so deletes still count it.
