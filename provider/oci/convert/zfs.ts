@@ -30,6 +30,9 @@ export class ChainInUseError extends ProxmoxPodsError {
 
 const COMPONENT = /^[A-Za-z0-9_.:-]+$/;
 
+/** Properties PVE sets on a container disk that its replacement clone must keep. */
+const CLONE_KEPT_PROPERTIES = ['refquota', 'acltype', 'xattr'] as const;
+
 /** ZFS dataset name rules (pool/child/...), stricter than ZFS where ZFS allows surprises (spaces, leading '-'). */
 export function validateDataset(name: string, field = 'dataset'): string {
   const parts = name.split('/');
@@ -126,6 +129,20 @@ export class ZfsChains {
         await new Promise((r) => setTimeout(r, Math.min(250, 25 * 2 ** attempt)));
       }
     }
+  }
+
+  /**
+   * `prop=value` for each of `names` set locally on `dataset` (what PVE gave its disk: refquota, acltype, xattr).
+   * Asked one by one: zfs-fuse refuses a whole `zfs get` that names a property it lacks (acltype).
+   */
+  private async localProperties(dataset: string, names: readonly string[]): Promise<string[]> {
+    const out: string[] = [];
+    for (const name of names) {
+      const row = await this.zfs(['get', '-Hp', '-o', 'value,source', name, dataset]).catch(() => '');
+      const [value, source] = row.trim().split('\t');
+      if (source === 'local' && value && value !== '-' && /^[\w.:-]+$/.test(value)) out.push(`${name}=${value}`);
+    }
+    return out;
   }
 
   /**
@@ -232,10 +249,8 @@ export class ZfsChains {
     const outgoing = `${target}-pods-out`;
     // Leftovers of an attempt that died midway (the names are ours alone).
     for (const ds of [incoming, outgoing]) if (await this.exists(ds, 'filesystem')) await this.destroyDataset(ds, true);
-    const refquota = (await this.zfs(['get', '-Hp', '-o', 'value', 'refquota', target])).trim();
-    const props = /^[1-9]\d*$/.test(refquota) ? ['-o', `refquota=${refquota}`] : [];
-    if ((await this.detectFeatures()).acltype) props.push('-o', 'acltype=posixacl');
-    await this.zfs(['clone', ...props, snapshot, incoming]);
+    const props = await this.localProperties(target, CLONE_KEPT_PROPERTIES);
+    await this.zfs(['clone', ...props.flatMap((p) => ['-o', p]), snapshot, incoming]);
     try {
       await this.renameUnmounted(target, outgoing, false);
     } catch (err) {

@@ -97,7 +97,7 @@ d('ZFS layer chains (zfs-fuse)', () => {
     zfs('create', '-p', `${pool.name}/swap/data`);
     const disk = (n: number) => {
       const ds = `${pool.name}/swap/data/subvol-${n}-disk-0`;
-      zfs('create', '-o', `refquota=${512 * 1024 ** 2}`, ds);
+      zfs('create', '-o', `refquota=${512 * 1024 ** 2}`, '-o', 'xattr=off', ds);
       writeFileSync(join(zfs('get', '-H', '-o', 'value', 'mountpoint', ds), 'scaffold'), 's');
       return ds;
     };
@@ -108,6 +108,7 @@ d('ZFS layer chains (zfs-fuse)', () => {
     await chains.replaceWithClone(img.snapshot, ok);
     expect(zfs('get', '-H', '-o', 'value', 'origin', ok)).toBe(img.snapshot);
     expect(zfs('get', '-Hp', '-o', 'value', 'refquota', ok)).toBe(String(512 * 1024 ** 2)); // PVE's size kept
+    expect(zfs('get', '-H', '-o', 'value,source', 'xattr', ok)).toBe('off\tlocal'); // and what else it set locally
     expect(readFileSync(join(mp(ok), 'from-image'), 'utf8')).toBe('img');
     expect(existsSync(join(mp(ok), 'scaffold'))).toBe(false);
     expect(list().filter((n) => /-pods-/.test(n))).toEqual([]);
