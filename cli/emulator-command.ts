@@ -2,6 +2,7 @@
 import { InputError } from '../provider/errors';
 import { startEmulator, zfsVolumeBackend, EmulatorOptions } from '../emulator';
 import { localRun } from '../provider/oci/convert/zfs';
+import { isZfsDataset } from '../provider/host/names';
 
 export interface EmulatorCliArgs {
   port?: number;
@@ -47,7 +48,7 @@ export function parseEmulatorArgs(argv: string[]): EmulatorCliArgs {
       }
       case '--zfs-pool': {
         const v = value();
-        if (!v || !/^[A-Za-z][A-Za-z0-9_.:-]*(\/[A-Za-z0-9_.:-]+)*$/.test(v)) throw new InputError(flag, 'expects an existing ZFS dataset such as tank/pve-data', USAGE);
+        if (!v || !isZfsDataset(v)) throw new InputError(flag, 'expects an existing ZFS dataset such as tank/pve-data', USAGE);
         out.zfsPool = v;
         break;
       }

@@ -67,4 +67,7 @@ export const assertDnsZone = (field: string, v: unknown): string => validate(dns
 export const assertPort = (field: string, v: unknown): number => validate(portSchema, field, v);
 export const assertIpv4 = (field: string, v: unknown): string => validate(ipv4Schema, field, v);
 export const assertCidr4 = (field: string, v: unknown): string => validate(cidr4Schema, field, v);
+/** For schemas and flags that word their own message. */
+export const isZfsDataset = (s: string): boolean => zfsDatasetSchema.safeParse(s).success;
+
 export const assertZfsDataset = (field: string, v: unknown): string => validate(zfsDatasetSchema, field, v);

@@ -4,6 +4,7 @@ import { isValidDigest } from '../../oci/digest';
 import { parsePlatform } from '../../oci/platform';
 import { parseReference } from '../../oci/reference';
 import { NODE_RE, STORAGE_RE } from '../../proxmox/ids';
+import { isZfsDataset } from '../../host/names';
 import { timeoutsSchema } from '../common/duration';
 import type { PodImage } from '../pod/schema';
 
@@ -50,7 +51,7 @@ export const ociImageInputsSchema = z
      * the top snapshot is a pod's clone source. Layers are applied by the provider process, so the node's host
      * access must be local (the provider runs on the node) or a namespace.
      */
-    zfs: z.object({ parentDataset: z.string().regex(/^[A-Za-z][A-Za-z0-9_.:-]*(\/[A-Za-z0-9_.:-]+)*$/, { message: 'must be a ZFS dataset such as "rpool/proxmox-pods/images"' }) }).strict().optional(),
+    zfs: z.object({ parentDataset: z.string().refine(isZfsDataset, { message: 'must be a ZFS dataset such as "rpool/proxmox-pods/images"' }) }).strict().optional(),
     /** Content store directory on the machine running Pulumi (default ~/.cache/proxmox-pods). */
     store: z.string().refine((s) => s.startsWith('/'), { message: 'must be an absolute path' }).optional(),
     timeouts: timeoutsSchema.optional(),

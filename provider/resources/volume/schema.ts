@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { NODE_RE } from '../../proxmox/ids';
+import { isZfsDataset } from '../../host/names';
 import { timeoutsSchema } from '../common/duration';
 
 export const persistentVolumeInputsSchema = z
@@ -7,7 +8,7 @@ export const persistentVolumeInputsSchema = z
     /** The volume's identity; with a StatefulSet, `<namespace>-<set>-<ordinal>`. Also the dataset's last component. */
     name: z.string().regex(/^[a-z0-9]([a-z0-9._-]{0,126}[a-z0-9])?$/, { message: 'must be lowercase letters, digits and . _ - (at most 128)' }),
     /** Parent dataset on the node's pool, e.g. "rpool/data/proxmox-pods" (or proxmox-pods:volumeDataset). */
-    parentDataset: z.string().regex(/^[A-Za-z0-9_.:-]+(\/[A-Za-z0-9_.:-]+)*$/, { message: 'must be a ZFS dataset such as "rpool/data/proxmox-pods"' }).optional(),
+    parentDataset: z.string().refine(isZfsDataset, { message: 'must be a ZFS dataset such as "rpool/data/proxmox-pods"' }).optional(),
     node: z.string().regex(NODE_RE, { message: 'must be a PVE node name' }).optional(),
     /** Spread volumes like StatefulSet members: ordinal i lands on the i-th node (sorted). */
     ordinal: z.number().int().min(0).optional(),
