@@ -7,6 +7,7 @@ import { execa } from 'execa';
 import { localRun, ZfsChains } from '../provider/oci/convert/zfs';
 import { ApplyOptionsSchema, applyLayer, PVE_UNPRIVILEGED_IDMAP } from '../provider/oci/unpack';
 import { withZfsPool } from '../test/oci/helpers-zfs';
+import { UNPRIVILEGED_VARIANT } from '../provider/resources/common/node-zfs';
 
 export interface ChainLayer { path: string; mediaType: string; digest: string; diffId: string; size: number }
 
@@ -19,7 +20,7 @@ export async function createBenchPool(sizeGiB: number): Promise<BenchPool> {
 
 const hrms = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e6;
 
-const chainsIn = (pool: string) => new ZfsChains(`${pool}/chains`, localRun, 'u100000');
+const chainsIn = (pool: string) => new ZfsChains(`${pool}/chains`, localRun, UNPRIVILEGED_VARIANT);
 
 /** Chains for layers[0..k] for every k, as OciImage builds them (uid-shifted); each build only adds the new top. */
 export async function buildChains(pool: string, layers: ChainLayer[]): Promise<{ snapshot: string; buildMs: number }[]> {

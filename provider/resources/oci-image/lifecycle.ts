@@ -13,10 +13,8 @@ import { pveClient } from '../common/connection';
 import { envRecord, podImageOf, templateFileName, templateVolid } from './plan';
 import type { OciImageInputs, OciImageOutputs, OciImageSizes } from './schema';
 import { packTemplate } from '../../oci/convert/template';
-import { ChainInUseError, ZfsChains } from '../../oci/convert/zfs';
-import { SshExecutor } from '../../host/ssh';
-import { InputError } from '../../errors';
-import { hostExecutor } from '../common/hosts';
+import { ChainInUseError } from '../../oci/convert/zfs';
+import { nodeChains } from '../common/node-zfs';
 
 export interface OciImageContext {
   pve: PveClient;
@@ -62,17 +60,8 @@ async function buildTemplate(store: ContentStore, pulled: PulledImage, dir: stri
   return { ...packed, unpacked: stats.bytes };
 }
 
-/** The node's layer chains under `parent`, commands through the node's executor; pods are unprivileged (uid shift). */
-async function chainsOn(node: string, parent: string): Promise<ZfsChains> {
-  const exec = await hostExecutor(node);
-  if (exec instanceof SshExecutor) {
-    throw new InputError('zfs', `layers are applied by the provider process, which does not run on ${node}`, `run Pulumi on the node (proxmox-pods:hosts.${node} = {"local": true}) or leave zfs unset and use the template`);
-  }
-  return new ZfsChains(parent, (cmd, args) => exec.run(cmd, args), 'u100000');
-}
-
 async function buildChains(node: string, parent: string, store: ContentStore, pulled: PulledImage): Promise<string> {
-  const chains = await chainsOn(node, parent);
+  const chains = await nodeChains(node, parent, { localOnly: true });
   const opts = ApplyOptionsSchema.parse({ idmap: PVE_UNPRIVILEGED_IDMAP });
   const result = await chains.ensureChain(
     pulled.layers.map((l) => ({
@@ -157,8 +146,7 @@ export async function readOciImage(id: string, props: OciImageOutputs, ctxIn?: P
   if (props.zfsSnapshot && props.zfs) {
     // The chain was destroyed behind Pulumi's back: gone too, so the next `up` builds it again (same ChainID names,
     // so pods of this image keep their inputs). Reading needs only `zfs list`, over SSH as well.
-    const exec = await hostExecutor(props.node);
-    const chains = new ZfsChains(props.zfs.parentDataset, (cmd, args) => exec.run(cmd, args));
+    const chains = await nodeChains(props.node, props.zfs.parentDataset);
     if (!(await chains.snapshotExists(props.zfsSnapshot))) return { id: '', props: {} };
   }
   const store = await openStore(props);
@@ -189,7 +177,7 @@ export async function deleteOciImage(id: string, props: OciImageOutputs, ctxIn?:
     if (props.zfsSnapshot && props.zfs) {
       // A chain that pods were cloned from stays until they are gone (deferred; refused by ZFS anyway).
       const top = props.zfsSnapshot.replace(/@ready$/, '');
-      await (await chainsOn(props.node, props.zfs.parentDataset)).destroyChain(top).catch((err) => {
+      await (await nodeChains(props.node, props.zfs.parentDataset, { localOnly: true })).destroyChain(top).catch((err) => {
         if (!(err instanceof ChainInUseError)) throw err;
         ctx.log(`layer chain ${top} is kept: pods were cloned from it (${err.clones.join(', ')})`);
       });

@@ -106,8 +106,9 @@ export async function createPod(inputs: PodInputs, ctxIn?: Partial<PodContext>):
   if (inputs.adopt) return adoptPod(ctx, inputs, deadline);
   const node = inputs.node ?? (await pve.defaultNode());
   const partial = (err: unknown, vmid: number) => new PartialCreateError(err, String(vmid), { ...inputs, node, vmid, hostname: hostnameFor(inputs), status: 'unknown' });
-  const clone = await prepareZfsRootfs(pve, inputs, node, defaultStorage(), deadline);
-  const params = { ...createParams(inputs, defaultStorage(), ctx.identity), ...clone?.createOverrides };
+  const storage = defaultStorage();
+  const clone = await prepareZfsRootfs(pve, inputs, node, storage, deadline);
+  const params = { ...createParams(inputs, storage, ctx.identity), ...clone?.createOverrides };
   let created: { vmid: number; upid: string };
   try {
     created = await pve.createContainer(node, params, { vmid: inputs.vmid, deadlineMs: deadline.remaining() });

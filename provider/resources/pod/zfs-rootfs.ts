@@ -10,8 +10,8 @@ import * as tar from 'tar-stream';
 import { InputError } from '../../errors';
 import type { PveClient } from '../../proxmox/client';
 import type { StorageConfig } from '../../proxmox/schemas';
-import { poolOf, ZfsChains } from '../../oci/convert/zfs';
-import { hostExecutor } from '../common/hosts';
+import { poolOf } from '../../oci/convert/zfs';
+import { nodeChains } from '../common/node-zfs';
 import type { Deadline } from '../common/duration';
 import { parseMount } from '../../proxmox/properties';
 import { templateOf, zfsSnapshotOf, type PodInputs } from './schema';
@@ -45,6 +45,12 @@ export function planZfsRootfs(inputs: Pick<PodInputs, 'unprivileged' | 'rootfs'>
     throw new InputError('rootfs.storage', `"${storage}" keeps its disks in pool ${poolOf(cfg.pool)}, the image's snapshot ${snapshot} is in pool ${want}`, `${fix}, or set the OciImage's zfs.parentDataset to a dataset in ${poolOf(cfg.pool)}`);
   }
   return { snapshot, storage, pool: cfg.pool };
+}
+
+/** Pure: `rpool/pods/images/<chain>@ready` → `rpool/pods/images`, the chains' parent. */
+export function chainParentOf(snapshot: string): string {
+  const dataset = snapshot.slice(0, snapshot.indexOf('@'));
+  return dataset.includes('/') ? dataset.slice(0, dataset.lastIndexOf('/')) : dataset;
 }
 
 /** Pure: the dataset behind a zfspool disk such as `local-zfs:subvol-101-disk-0`. */
@@ -84,14 +90,6 @@ export async function ensureScaffold(pve: PveClient, node: string, storage: stri
   return pve.uploadToStorage(node, storage, { content: 'vztmpl', filename: s.filename, data: Readable.from([s.bytes]), size: s.bytes.length, checksum: s.sha256, checksumAlgorithm: 'sha256' }, { deadlineMs: deadline.remaining() });
 }
 
-/** ZFS commands on `node` (local, namespace or SSH: only `zfs` runs there), rooted at the snapshot's chains. */
-async function nodeZfs(node: string, snapshot: string): Promise<ZfsChains> {
-  const exec = await hostExecutor(node);
-  const dataset = snapshot.slice(0, snapshot.indexOf('@'));
-  const parent = dataset.includes('/') ? dataset.slice(0, dataset.lastIndexOf('/')) : dataset;
-  return new ZfsChains(parent, (cmd, args) => exec.run(cmd, args));
-}
-
 export interface ZfsRootfs {
   plan: ZfsRootfsPlan;
   /** What the create call takes instead of the image's template. */
@@ -108,7 +106,8 @@ export async function prepareZfsRootfs(pve: PveClient, inputs: PodInputs, node: 
   const snapshot = zfsSnapshotOf(inputs.image);
   if (!snapshot) return undefined;
   const plan = planZfsRootfs(inputs, snapshot, defaultStorage, await pve.storageConfigs());
-  const zfs = await nodeZfs(node, snapshot);
+  // Only `zfs` runs on the node here (clone, rename, destroy): any executor will do, SSH included.
+  const zfs = await nodeChains(node, chainParentOf(snapshot));
   if (!(await zfs.snapshotExists(snapshot))) {
     throw new InputError('image.zfsSnapshot', `${snapshot} does not exist on node ${node}`, `build the OciImage on ${node} (its node input) or place the pod on the image's node`);
   }
