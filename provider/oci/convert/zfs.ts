@@ -237,7 +237,7 @@ export class ZfsChains {
 
   /**
    * Puts a clone of `snapshot` in place of `target` — a container disk PVE has just allocated (and that nothing
-   * uses yet) — keeping the target's refquota. Clone beside it, rename the target away, rename the clone in, then
+   * uses yet) — keeping the properties PVE set on it (refquota, acltype, xattr). Clone beside it, rename the target away, rename the clone in, then
    * destroy the original: each step before the last is undone if the next one fails, so a failure leaves the target as it was.
    */
   async replaceWithClone(snapshot: string, target: string): Promise<void> {

@@ -1,16 +1,15 @@
 // Pods whose rootfs is a clone of an image's ZFS layer chain. PVE's create API always extracts an `ostemplate` into
-// a fresh disk, so the pod is created from a scaffold (an empty rootfs template, a few hundred bytes) on a zfspool
+// a fresh disk, so the pod is created from a scaffold (an empty rootfs template of about 100 bytes) on a zfspool
 // storage, and the disk PVE allocated is then replaced by a clone of the image's top `@ready` snapshot under the same
 // name: the config never changes, PVE destroys the clone with the container, and the origin snapshot stays with the
 // image. Checks come first so that a pod that cannot be cloned fails before anything exists.
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { zstdCompressSync } from 'node:zlib';
-import * as tar from 'tar-stream';
 import { InputError } from '../../errors';
 import type { PveClient } from '../../proxmox/client';
 import type { StorageConfig } from '../../proxmox/schemas';
 import { poolOf } from '../../oci/convert/zfs';
+import { compressLayer, makeTar } from '../../oci/layout/writer';
 import { nodeChains } from '../common/node-zfs';
 import type { Deadline } from '../common/duration';
 import { parseMount } from '../../proxmox/properties';
@@ -66,17 +65,7 @@ let scaffold: { bytes: Buffer; filename: string; sha256: string } | undefined;
 /** An empty rootfs (`./` only) as tar.zst; deterministic, so its name carries its hash and every node shares it. */
 export async function scaffoldTemplate(): Promise<{ bytes: Buffer; filename: string; sha256: string }> {
   if (scaffold) return scaffold;
-  const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  const done = new Promise<void>((resolve, reject) => {
-    pack.on('data', (c: unknown) => chunks.push(c as Buffer));
-    pack.on('end', resolve);
-    pack.on('error', reject);
-  });
-  pack.entry({ name: './', type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime: new Date(0) });
-  pack.finalize();
-  await done;
-  const bytes = zstdCompressSync(Buffer.concat(chunks));
+  const bytes = compressLayer(await makeTar([{ name: './', type: 'directory', mtime: new Date(0) }]), 'zstd');
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   scaffold = { bytes, filename: `proxmox-pods-scaffold-${sha256.slice(0, 12)}.tar.zst`, sha256 };
   return scaffold;
