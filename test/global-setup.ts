@@ -1,9 +1,14 @@
-// Jest global setup/teardown: the ZFS suites start Debian's zfs-fuse daemon when none runs (helpers-zfs.ts). The
-// run stops it again at the end, but only when it was not running before and no pool is left in it.
+// Jest global setup/teardown: the ZFS suites need Debian's zfs-fuse daemon. It is started here, once, before the
+// workers run in parallel (two workers each starting one raced: two daemons, and mounts failing with I/O errors);
+// the teardown stops it again, but only when it was not running before and no pool is left in it.
+import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import { ensureDaemon } from './oci/helpers-zfs';
 
 const running = () => spawnSync('pgrep', ['-x', 'zfs-fuse'], { stdio: 'ignore' }).status === 0;
 
 export default function globalSetup(): void {
   (globalThis as { zfsFuseWasRunning?: boolean }).zfsFuseWasRunning = running();
+  // Without the tool the ZFS suites report it themselves (and fail in CI): nothing to start here.
+  if (spawnSync('which', ['zfs-fuse'], { stdio: 'ignore' }).status === 0 && existsSync('/dev/fuse')) ensureDaemon();
 }

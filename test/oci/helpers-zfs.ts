@@ -11,7 +11,8 @@ function zpoolWorks(): boolean {
   return spawnSync('zpool', ['list', '-H'], { stdio: 'ignore' }).status === 0;
 }
 
-function ensureDaemon(): void {
+/** Starts zfs-fuse unless it answers. The Jest global setup calls it once, before workers run in parallel. */
+export function ensureDaemon(): void {
   if (zpoolWorks()) return;
   const r = spawnSync('zfs-fuse', [], { stdio: 'ignore' });
   if (r.error) throw new Error(`cannot start zfs-fuse: ${r.error.message}`);
