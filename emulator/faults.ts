@@ -10,9 +10,15 @@ export interface FaultRule {
   /** The task succeeds but logs this many warnings (exitstatus `WARNINGS: n`). */
   taskWarnings?: number;
   latencyMs?: number;
+  /**
+   * Drop the connection without an answer: `before` the call is carried out (the request never reached PVE) or
+   * `after` it (PVE acted, the answer was lost). Clients see a reset either way and cannot tell which.
+   */
+  dropConnection?: 'before' | 'after';
 }
 
 export interface MatchedFault {
+  dropConnection?: 'before' | 'after';
   taskWarnings?: number;
   status?: number;
   message?: string;
@@ -39,7 +45,7 @@ export class FaultTable {
     if (!rule) return undefined;
     rule.left--;
     this.rules = this.rules.filter((r) => r.left > 0);
-    const { status, message, taskError, taskWarnings, latencyMs } = rule;
-    return { status, message, taskError, taskWarnings, latencyMs };
+    const { status, message, taskError, taskWarnings, latencyMs, dropConnection } = rule;
+    return { status, message, taskError, taskWarnings, latencyMs, dropConnection };
   }
 }

@@ -113,6 +113,10 @@ export function createHandler(core: Core, router: Router, opts: ServerOptions) {
     const fault = core.faults.take(method, relPath);
     if (fault?.latencyMs) await sleep(fault.latencyMs);
     if (fault?.status) throw new ApiError(fault.status, fault.message ?? 'injected fault');
+    if (fault?.dropConnection === 'before') {
+      res.socket?.destroy();
+      return;
+    }
 
     // Parameters: body, then query string (query wins), then path variables.
     const input: Record<string, unknown> = {};
@@ -155,6 +159,10 @@ export function createHandler(core: Core, router: Router, opts: ServerOptions) {
 
     const ctx: Ctx = { core, identity, params, ...(file ? { file } : {}), ...(fault ? { fault } : {}) };
     const result = await runHandler(route, ctx);
+    if (fault?.dropConnection === 'after') {
+      res.socket?.destroy();
+      return;
+    }
     if (result instanceof Reply) send(res, 200, 'OK', { data: result.data ?? null, ...result.extra });
     else send(res, 200, 'OK', { data: result ?? null });
   }
