@@ -27,6 +27,8 @@ export interface Volume {
   notes?: string;
   protected?: 0 | 1;
   data?: Buffer;
+  /** Storage snapshots of the volume, oldest first (ZFS rolls back only to the newest). */
+  snapshots?: string[];
 }
 
 export interface StorageState {
@@ -104,6 +106,8 @@ export class ClusterState {
   readonly guests = new Map<number, Container>();
   /** QEMU guests only matter for VMID collisions (`VM 100 already exists on node 'x'`). */
   readonly qemu = new Map<number, string>();
+  /** Resource pools (user.cfg `pool:`): members are `vm:<vmid>` and `storage:<storage>`. */
+  readonly pools = new Map<string, { comment?: string; members: Set<string> }>();
 
   constructor(readonly nodeList: string[], private readonly clock: () => number, private readonly zfsPool = DEFAULT_ZFS_POOL) {
     this.reset();
@@ -113,6 +117,7 @@ export class ClusterState {
     this.nodes.clear();
     this.guests.clear();
     this.qemu.clear();
+    this.pools.clear();
     this.nodeList.forEach((name, index) => {
       this.nodes.set(name, { name, index, storages: defaultStorages(this.clock(), this.zfsPool), network: { active: defaultNetwork(index), pending: null } });
     });

@@ -185,6 +185,16 @@ async function createCt(ctx: Ctx): Promise<string> {
   });
 }
 
+/** Start a CT (as the vzstart worker does), for other workers: rollback with `start`. */
+export function startContainer(core: Core, node: string, vmid: number, sleep: () => Promise<void>, log?: (line: string) => void): Promise<void> {
+  return startWorker(core, node, vmid, sleep, false, log);
+}
+
+/** `vm_stop` from inside another worker that holds the CT's flock (snapshot rollback). */
+export function stopContainer(core: Core, ct: Container): void {
+  setStatus(core, ct, 'stopped');
+}
+
 async function startWorker(core: Core, node: string, vmid: number, sleep: () => Promise<void>, skiplock = false, log?: (line: string) => void): Promise<void> {
   await core.flocks.with(vmid, async () => {
     const ct = core.state.ct(node, vmid);
@@ -395,6 +405,14 @@ function ownedVolumes(ct: Container): string[] {
       if (!isBind(volume)) vols.push(String(volume));
     } else if (/^unused\d+$/.test(k)) vols.push(String(v));
   }
+  // Volumes only a snapshot still references go with the CT too.
+  for (const snap of Object.values(ct.snapshots ?? {})) {
+    for (const [k, v] of Object.entries(snap)) {
+      if (k !== 'rootfs' && !/^mp\d+$/.test(k)) continue;
+      const volume = String(parseKey(k, String(v))['volume']);
+      if (!isBind(volume) && !vols.includes(volume)) vols.push(volume);
+    }
+  }
   return vols;
 }
 
@@ -471,6 +489,7 @@ function template(ctx: Ctx): null {
   const vmid = Number(params['vmid']);
   const ct = core.state.ct(node, vmid);
   checkLock(ct);
+  if (Object.keys(ct.snapshots ?? {}).length) fail('unable to create template, because CT contains snapshots');
   if (ct.conf['template']) fail(`you can't convert a template to a template`);
   if (ct.status === 'running') fail(`you can't convert a CT to template if the CT is running`);
   // PVE forks a vztemplate worker but returns null, so callers cannot wait for it.
@@ -493,6 +512,7 @@ function template(ctx: Ctx): null {
         ct.conf[k] = printKey(k, values);
       }
       ct.conf['template'] = 1;
+      commitConfig(ct);
     }),
   );
   return null;
@@ -546,7 +566,7 @@ const ct = '/nodes/{node}/lxc/{vmid}';
 export const lxcRoutes: Route[] = [
   { method: 'GET', path: '/nodes/{node}/lxc', schema: nodeOnly, handler: list },
   { method: 'POST', path: '/nodes/{node}/lxc', perms: (p) => [[`/vms/${p['vmid']}`, 'VM.Allocate']], schema: createSchema, handler: createCt },
-  { method: 'GET', path: ct, schema: ctOnly, handler: () => [{ subdir: 'config' }, { subdir: 'status' }, { subdir: 'pending' }, { subdir: 'interfaces' }, { subdir: 'resize' }, { subdir: 'template' }] },
+  { method: 'GET', path: ct, schema: ctOnly, handler: () => [{ subdir: 'config' }, { subdir: 'status' }, { subdir: 'pending' }, { subdir: 'interfaces' }, { subdir: 'resize' }, { subdir: 'template' }, { subdir: 'snapshot' }, { subdir: 'clone' }, { subdir: 'rrddata' }] },
   { method: 'DELETE', path: ct, perms: (p) => [[`/vms/${p['vmid']}`, 'VM.Allocate']], schema: { props: { ...base, force: bool(), purge: bool(), 'destroy-unreferenced-disks': bool() } }, handler: destroy },
   { method: 'GET', path: `${ct}/config`, perms: (p) => [[`/vms/${p['vmid']}`, 'VM.Audit']], schema: { props: { ...base, current: bool(), snapshot: str() } }, handler: configGet },
   { method: 'PUT', path: `${ct}/config`, schema: putSchema, handler: configPut },
