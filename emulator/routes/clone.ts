@@ -117,6 +117,9 @@ async function clone(ctx: Ctx): Promise<string> {
     try {
       t.log(`creating a clone of container ${vmid} with ID ${newid}`);
       await t.sleep();
+      // PVE walks `keys %$mountpoints` (Perl hash order, so disk numbers vary between runs); here rootfs goes
+      // first, as at create.
+      mountpoints.sort((a, b) => (a.key === 'rootfs' ? -1 : b.key === 'rootfs' ? 1 : Number(a.key.slice(2)) - Number(b.key.slice(2))));
       for (const mp of mountpoints) {
         const volid = String(mp.values['volume']);
         let newvolid: string;

@@ -242,7 +242,8 @@ function configGet(ctx: Ctx): unknown {
   return { ...conf, digest: configDigest(ct) };
 }
 
-const putSchema = configSchema({ ...base, delete: str(), revert: str(), digest: str({ maxLength: 40 }) });
+// delete and revert are `pve-configid-list`: repeated keys arrive joined with ','.
+const putSchema = configSchema({ ...base, delete: str({ list: true }), revert: str({ list: true }), digest: str({ maxLength: 40 }) });
 
 async function configPut(ctx: Ctx): Promise<null> {
   const { core, params } = ctx;
