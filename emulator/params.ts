@@ -87,9 +87,10 @@ export function checkValue(prop: PropSchema, raw: unknown, key = ''): { value: P
       break;
     }
     case 'number': {
+      // Kept as the text sent: Perl keeps the string, so `cpulimit=1.50` is written and read back as `1.50`.
       const s = String(raw);
       if (!IS_NUMBER.test(s)) return { error: MSG.typeFail('number', raw) };
-      value = Number(s);
+      value = s;
       break;
     }
     case 'string':
