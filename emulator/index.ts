@@ -18,6 +18,10 @@ import { lxcRoutes } from './routes/lxc';
 import { networkRoutes } from './routes/network';
 import { storageRoutes } from './routes/storage';
 import { taskRoutes } from './routes/tasks';
+import { snapshotRoutes } from './routes/snapshots';
+import { cloneRoutes } from './routes/clone';
+import { poolRoutes } from './routes/pools';
+import { nodeInfoRoutes } from './routes/node-info';
 import { Router } from './router';
 import { createHandler } from './server';
 import { TaskManager } from './tasks';
@@ -141,7 +145,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Running
     fingerprint: cert.fingerprint,
   };
   const router = new Router();
-  router.add([...accessRoutes, ...clusterRoutes, ...lxcRoutes, ...taskRoutes, ...storageRoutes, ...networkRoutes]);
+  router.add([...accessRoutes, ...clusterRoutes, ...lxcRoutes, ...taskRoutes, ...storageRoutes, ...networkRoutes, ...snapshotRoutes, ...cloneRoutes, ...poolRoutes, ...nodeInfoRoutes]);
   const handler = createHandler(core, router, { legacyErrors: !!opts.legacyErrors, authFailureDelayMs: opts.authFailureDelayMs ?? 0 });
   const onRequest = (req: Parameters<typeof handler>[0], res: Parameters<typeof handler>[1]) => void handler(req, res);
 
