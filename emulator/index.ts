@@ -26,7 +26,7 @@ import { Router } from './router';
 import { createHandler } from './server';
 import { TaskManager } from './tasks';
 
-export type { FaultRule } from './faults';
+export type { FaultRule, ChaosOptions } from './faults';
 export type { AclEntry } from './permissions';
 export type { HostBackend } from './core';
 export { zfsVolumeBackend } from './zfs-volumes';
@@ -75,7 +75,7 @@ export interface RunningEmulator {
   token: string;
   rootPassword: string;
   nodes: string[];
-  faults: { add(rule: FaultRule): void; clear(): void };
+  faults: Pick<FaultTable, 'add' | 'clear' | 'chaos' | 'chaosHits'>;
   state: {
     containers(): Array<{ node: string; vmid: number; status: string; config: Record<string, unknown> }>;
     networks(node: string): Array<Record<string, unknown>>;
@@ -172,7 +172,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Running
     token: tokenStrings[0]!,
     rootPassword,
     nodes,
-    faults: { add: (r) => core.faults.add(r), clear: () => core.faults.clear() },
+    faults: { add: (r) => core.faults.add(r), clear: () => core.faults.clear(), chaos: (o) => core.faults.chaos(o), chaosHits: core.faults.chaosHits },
     state: {
       containers: () =>
         [...core.state.guests.values()].map((c) => ({ node: c.node, vmid: c.vmid, status: c.status, config: { ...c.conf } })),
