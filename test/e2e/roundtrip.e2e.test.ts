@@ -126,4 +126,3 @@ describe('round trips through the real CLI', () => {
     expect(emu.state.containers()).toEqual([]);
   });
 });
-});
