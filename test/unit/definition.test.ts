@@ -1,5 +1,6 @@
 // The one way a resource's diff is made: declared apply modes, one canonical comparison, one rule for unknowns.
 import { canonical, planChange, type ResourceDefinition } from '../../provider/resources/common/definition';
+import { checkWithSchema } from '../../provider/resources/common/check';
 import { UNKNOWN } from '../../provider/resources/common/unknowns';
 import { podDiff } from '../../provider/resources/pod/plan';
 import { podInputsSchema, type PodOutputs } from '../../provider/resources/pod/schema';
@@ -40,5 +41,13 @@ describe('declared diffs', () => {
     const base = podInputsSchema.parse({ name: 'web', image: 'local:vztmpl/a.tar.zst', tags: ['b', 'a'] });
     const olds = { ...base, node: 'pve', vmid: 100, hostname: 'web', status: 'running', ip: '10.0.0.9', mac: 'BC:24:11:00:00:01' } as PodOutputs;
     expect(podDiff(olds, { ...base, restartPlanned: 'restart to apply env' }).changes).toBe(false);
+  });
+});
+
+describe('check with unknowns', () => {
+  test('an input still unknown (an image being replaced) keeps the other fields\' defaults', () => {
+    const r = checkWithSchema(podInputsSchema, { name: 'web', image: UNKNOWN, memory: 256 });
+    expect(r.failures).toBeUndefined();
+    expect(r.inputs).toMatchObject({ name: 'web', image: UNKNOWN, memory: 256, cores: 1, swap: 512, running: true, unprivileged: true, rootfs: { sizeGiB: 4 } });
   });
 });
