@@ -13,7 +13,7 @@ import { pveClient } from '../common/connection';
 import { envRecord, podImageOf, templateFileName, templateVolid } from './plan';
 import type { OciImageInputs, OciImageOutputs, OciImageSizes } from './schema';
 import { packTemplate } from '../../oci/convert/template';
-import { ChainInUseError } from '../../oci/convert/zfs';
+import { ChainInUseError } from '../../host/zfs';
 import { nodeChains } from '../common/node-zfs';
 
 export interface OciImageContext {
