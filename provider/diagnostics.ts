@@ -10,11 +10,13 @@ export interface Warning {
   message: string;
 }
 
-export type WarningSink = (warning: Warning) => void;
+/** Delivers a warning; a returned promise is awaited before the operation reports back to the engine. */
+export type WarningSink = (warning: Warning) => void | Promise<void>;
 
 interface Operation {
   resource: string;
   warnings: string[];
+  deliveries: Promise<void>[];
 }
 
 const scope = new AsyncLocalStorage<Operation>();
@@ -26,20 +28,50 @@ export function warn(message: string, resource?: string): void {
   const warning: Warning = { message, ...(resource ?? op?.resource ? { resource: resource ?? op!.resource } : {}) };
   op?.warnings.push(message);
   for (const sink of sinks) {
+    const undelivered = (err: unknown) => {
+      // A sink that cannot deliver must not turn a warning into a failed operation; stderr is the last resort (the
+      // engine shows a dynamic provider's stderr too, unstructured).
+      process.stderr.write(`warning: proxmox-pods: ${format(warning)} (not delivered as a warning: ${messageOf(err)})\n`);
+    };
     try {
-      sink(warning);
+      const delivery = sink(warning);
+      if (delivery) {
+        const handled = delivery.catch(undelivered);
+        op?.deliveries.push(handled);
+      }
     } catch (err) {
-      // A sink that cannot deliver must not turn a warning into a failed operation; stderr is the last resort.
-      process.stderr.write(`proxmox-pods: a warning could not be delivered (${(err as Error).message}): ${message}\n`);
+      undelivered(err);
     }
   }
 }
 
+/** `Pod web: message`. */
+export const format = (w: Warning): string => (w.resource ? `${w.resource}: ${w.message}` : w.message);
+
+/** How long an operation waits for its warnings to be delivered before it returns anyway. */
+const DELIVERY_WAIT_MS = 5_000;
+
 /** Runs `fn` as one operation on `resource`; every `warn` inside it (however deep) is collected. */
 export async function withOperation<T>(resource: string, fn: () => Promise<T>): Promise<{ result: T; warnings: string[] }> {
-  const op: Operation = { resource, warnings: [] };
-  const result = await scope.run(op, fn);
-  return { result, warnings: op.warnings };
+  const op: Operation = { resource, warnings: [], deliveries: [] };
+  try {
+    const result = await scope.run(op, fn);
+    return { result, warnings: op.warnings };
+  } finally {
+    // The engine may end the run as soon as the operation answers: deliver first (failed or not).
+    await settled(op.deliveries);
+  }
+}
+
+async function settled(deliveries: Promise<void>[]): Promise<void> {
+  if (deliveries.length === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  const cap = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, DELIVERY_WAIT_MS);
+    timer.unref();
+  });
+  await Promise.race([Promise.allSettled(deliveries), cap]);
+  clearTimeout(timer);
 }
 
 /** Adds a sink; the returned function removes it. */
