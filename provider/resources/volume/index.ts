@@ -1,7 +1,8 @@
 // PersistentVolume: a ZFS dataset on a node, bind-mounted into a pod. It has its own lifecycle so that it outlives
 // every replacement of the pod that uses it; its reclaim policy decides what happens when it leaves the program.
 import { InputError } from '../../errors';
-import { createVolume, readVolume, RELEASED_PROPERTY } from '../../host/zfs';
+import { createVolume, OWNER_PROPERTY, readVolume, RELEASED_PROPERTY } from '../../host/zfs';
+import { warn } from '../../diagnostics';
 import { checkWithSchema } from '../common/check';
 import { onlineNodes, pveClient, stackSetting } from '../common/connection';
 import { nodeZfs } from '../common/node-zfs';
@@ -58,6 +59,7 @@ export const persistentVolumeModule: ResourceModule<PersistentVolumeInputs, Pers
   },
   async read(id, props) {
     const info = await readVolume(await nodeZfs(props.node), props.dataset);
+    if (info && info.owner !== props.name) warn(`dataset ${props.dataset} on ${props.node} is no longer this volume's (its ${OWNER_PROPERTY} is ${info.owner ?? 'unset'}): dropped from state, the data is left alone`);
     if (!info || info.owner !== props.name || info.released) return { id: '', props: {} as PersistentVolumeOutputs };
     const sizeGiB = Math.round(info.refquotaGiB ?? props.sizeGiB);
     const { dataset: _d, hostPath: _h, reused: _r, ...inputs } = props;
@@ -77,7 +79,11 @@ export const persistentVolumeModule: ResourceModule<PersistentVolumeInputs, Pers
   async delete(_id, props) {
     const zfs = await nodeZfs(props.node);
     const info = await readVolume(zfs, props.dataset);
-    if (!info || info.owner !== props.name) return; // gone, or no longer ours: nothing to do
+    if (!info) return; // gone: nothing to do
+    if (info.owner !== props.name) {
+      warn(`dataset ${props.dataset} on ${props.node} is no longer this volume's (its ${OWNER_PROPERTY} is ${info.owner ?? 'unset'}): left alone`);
+      return;
+    }
     if (props.reclaimPolicy === 'Delete') await zfs.destroy(props.dataset);
     else await zfs.set(props.dataset, RELEASED_PROPERTY, new Date().toISOString());
   },
