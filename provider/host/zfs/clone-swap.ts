@@ -89,9 +89,12 @@ async function undo(zfs: Zfs, cause: unknown, steps: ReadonlyArray<readonly [str
     try {
       await step();
     } catch (err) {
-      failed.push(`${what}: ${messageOf(err)}`);
+      failed.push(`${what}: ${reasonOf(err)}`);
     }
   }
   if (failed.length === 0) throw cause;
-  throw new ZfsError(zfs.node, `${messageOf(cause)}; undoing it failed too, fix by hand: ${failed.join('; ')}`, { cause });
+  throw new ZfsError(zfs.node, `${reasonOf(cause)}; undoing it failed too, fix by hand: ${failed.join('; ')}`, { cause });
 }
+
+/** A ZfsError without its `node …: zfs:` prefix (the combined error carries it once). */
+const reasonOf = (err: unknown): string => (err instanceof ZfsError ? err.reason : messageOf(err));

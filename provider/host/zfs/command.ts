@@ -9,7 +9,7 @@ import { validateDataset, validateSnapshot } from './names';
 export class ZfsError extends ProxmoxPodsError {
   readonly stderr: string;
   readonly args: readonly string[];
-  constructor(readonly node: string, reason: string, opts: { args?: readonly string[]; stderr?: string; cause?: unknown; code?: string } = {}) {
+  constructor(readonly node: string, readonly reason: string, opts: { args?: readonly string[]; stderr?: string; cause?: unknown; code?: string } = {}) {
     super(`node ${node}: zfs: ${reason}`, opts.code ?? 'E_ZFS', opts.cause === undefined ? undefined : { cause: opts.cause });
     this.stderr = opts.stderr ?? '';
     this.args = opts.args ?? [];
