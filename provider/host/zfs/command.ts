@@ -41,11 +41,12 @@ export interface BusyRetryPolicy {
 }
 
 /**
- * Usually clear within tens of ms, but seconds under zfs-fuse on a loaded node: start short, back off to 250 ms,
- * give up after about 20 s. PVE retries the same way for its own disks (pve-storage ZFSPoolPlugin.pm
- * `zfs_delete_zvol`: "dataset is busy" → sleep 1 s, six tries; "dataset does not exist" → done).
+ * Usually clear within tens of ms, but seconds under zfs-fuse, and more than 20 s on a loaded machine (measured here:
+ * a pod disk's destroy refused for over 20 s at load average 14): start short, back off to 250 ms, give up after a
+ * minute. PVE retries the same way for its own disks (pve-storage ZFSPoolPlugin.pm `zfs_delete_zvol`: "dataset is
+ * busy" → sleep 1 s, six tries; "dataset does not exist" → done).
  */
-export const DEFAULT_BUSY_RETRY: BusyRetryPolicy = { budgetMs: 20_000, firstDelayMs: 25, maxDelayMs: 250 };
+export const DEFAULT_BUSY_RETRY: BusyRetryPolicy = { budgetMs: 60_000, firstDelayMs: 25, maxDelayMs: 250 };
 
 /** One row of `zfs get -Hp -o property,value,source`. */
 export interface PropertyValue {
