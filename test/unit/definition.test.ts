@@ -1,6 +1,7 @@
 // The one way a resource's diff is made: declared apply modes, one canonical comparison, one rule for unknowns.
 import { canonical, planChange, type ResourceDefinition } from '../../provider/resources/common/definition';
 import { checkWithSchema } from '../../provider/resources/common/check';
+import { sameImage } from '../../provider/resources/oci-image/plan';
 import { UNKNOWN } from '../../provider/resources/common/unknowns';
 import { podDiff } from '../../provider/resources/pod/plan';
 import { podInputsSchema, type PodOutputs } from '../../provider/resources/pod/schema';
@@ -49,5 +50,15 @@ describe('check with unknowns', () => {
     const r = checkWithSchema(podInputsSchema, { name: 'web', image: UNKNOWN, memory: 256 });
     expect(r.failures).toBeUndefined();
     expect(r.inputs).toMatchObject({ name: 'web', image: UNKNOWN, memory: 256, cores: 1, swap: 512, running: true, unprivileged: true, rootfs: { sizeGiB: 4 } });
+  });
+});
+
+describe('OciImage references', () => {
+  test('a tag beside the same digest is the same image; another digest or repository is not', () => {
+    const X = `sha256:${'a'.repeat(64)}`;
+    expect(sameImage(`registry.lan:5000/team/app:1.4@${X}`, `registry.lan:5000/team/app@${X}`)).toBe(true);
+    expect(sameImage('nginx', 'docker.io/library/nginx:latest')).toBe(true);
+    expect(sameImage(`registry.lan:5000/team/app@${X}`, `registry.lan:5000/team/other@${X}`)).toBe(false);
+    expect(sameImage('nginx:1.27', 'nginx:1.28')).toBe(false);
   });
 });
