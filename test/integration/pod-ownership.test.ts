@@ -124,7 +124,7 @@ describe('Pod ownership and find-or-create', () => {
 
   test('metadata edited into something unreadable is an error that says how to fix it, never "gone"', async () => {
     const { id, outs } = await createPod(spec('web'), ctx);
-    await pve.updateContainerConfig(outs.node, outs.vmid, { description: 'mine\n\n<!-- proxmox-pods {"v":1,"name": -->' });
+    await pve.updateContainerConfig(outs.node, outs.vmid, { description: 'mine\n\n<!-- proxmox-pods {"v":1,"name":} -->' });
     const err = await readPod(id, outs, ctx).catch((e) => e);
     expect(err.code).toBe('E_CORRUPT_METADATA');
     expect(err.message).toMatch(/restore the `<!-- proxmox-pods/);
@@ -173,6 +173,11 @@ describe('Pod refresh is exact', () => {
     const drifted = await readPod(id, outs, { pve });
     const changed = Object.keys(drifted.props).filter((k) => JSON.stringify((drifted.props as never)[k]) !== JSON.stringify((outs as never)[k]));
     expect(changed).toEqual(['memory']);
+    // With drift, refresh hands back the recorded inputs with exactly that property changed (the preview shows it).
+    const { status: _s, node: _n, vmid: _v, ip: _ip, mac: _m, ...recorded } = outs;
+    const changedInputs = Object.keys({ ...recorded, ...drifted.inputs }).filter((k) => JSON.stringify((drifted.inputs as never)[k]) !== JSON.stringify((recorded as never)[k]));
+    expect(changedInputs.filter((k) => !['ip', 'mac'].includes(k))).toEqual(['memory']);
+    expect((await readPod(id, { ...outs, memory: 777 }, { pve })).inputs).toBeUndefined();
     // `up` puts it back.
     const { outs: fixed } = await updatePod(id, drifted.props as PodOutputs, inputs, { pve });
     expect(fixed.memory).toBe(inputs.memory);

@@ -30,12 +30,12 @@ describe('declared diffs', () => {
     expect(planChange(def, { name: 'unique' }, { name: 'unique', node: 'pve2' }).deleteBeforeReplace).toBe(true);
   });
 
-  test('a pod with a fixed address is deleted before its replacement; a DHCP pod is not', () => {
+  test('a pod is always deleted before its replacement (the replacement carries the same owner key)', () => {
     const base = podInputsSchema.parse({ name: 'web', image: 'local:vztmpl/a.tar.zst', network: { ip: '10.0.0.5/24' } });
     const olds = { ...base, node: 'pve', vmid: 100, hostname: 'web', status: 'running' } as PodOutputs;
     expect(podDiff(olds, { ...base, image: 'local:vztmpl/b.tar.zst' })).toMatchObject({ replaces: ['image'], deleteBeforeReplace: true });
     const dhcp = { ...base, network: { bridge: 'vmbr0', ip: 'dhcp' } };
-    expect(podDiff({ ...olds, network: dhcp.network }, { ...dhcp, image: 'local:vztmpl/b.tar.zst' })).toMatchObject({ replaces: ['image'], deleteBeforeReplace: false });
+    expect(podDiff({ ...olds, network: dhcp.network }, { ...dhcp, image: 'local:vztmpl/b.tar.zst' })).toMatchObject({ replaces: ['image'], deleteBeforeReplace: true });
   });
 
   test('outputs and derived inputs never show as changes of a pod', () => {

@@ -17,7 +17,7 @@ import { hostnameFor } from './plan';
 import { prepareZfsRootfs, type ZfsRootfs } from './zfs-rootfs';
 import { configUpdate, createParams, inputsFromConfig, managedConfig, parseDescription, type PodIdentity } from './pve-config';
 import { findOwned, findOwnedSettled, locateOwned, locateVmid, ownerOfConfig, ownershipOf, podOwner, waitCreateEnded, type FoundContainer } from './ownership';
-import { observedOutputs, observe } from './observe';
+import { DRIFTED, inputsAfterDrift, observedOutputs, observe, pinnedOf } from './observe';
 import type { PodInputs, PodOutputs } from './schema';
 import { noteToUser } from '../common/notes';
 
@@ -250,7 +250,11 @@ export async function readPod(id: string, props: PodOutputs, ctxIn?: Partial<Pod
     const outs: PodOutputs = { ...inputs, node: found.node, vmid: found.vmid, hostname: String(found.config.hostname ?? hostnameFor(inputs)), ...(await observe(ctx.pve, found.node, found.vmid, found.config)) };
     return { id: String(found.vmid), props: outs, inputs };
   }
-  return { id: String(found.vmid), props: await observedOutputs(ctx.pve, props, found, ctx.identity, owner) };
+  const outs = await observedOutputs(ctx.pve, props, found, ctx.identity, owner);
+  const drifted = (outs as unknown as Record<symbol, unknown>)[DRIFTED] === true;
+  delete (outs as unknown as Record<symbol, unknown>)[DRIFTED];
+  // Inputs only when something drifted: then the next preview shows that property; otherwise Pulumi keeps its own.
+  return { id: String(found.vmid), props: outs, ...(drifted ? { inputs: inputsAfterDrift(outs, pinnedOf(found.config)) } : {}) };
 }
 
 export async function updatePod(id: string, olds: PodOutputs, news: PodInputs, ctxIn?: Partial<PodContext>): Promise<{ outs: PodOutputs }> {

@@ -7,6 +7,7 @@ import { parseMount, parseNet } from '../../proxmox/properties';
 import type { OwnerKey } from '../common/owner';
 import { configUpdate, inputsFromConfig, managedConfig, parseDescription, type PodIdentity } from './pve-config';
 import type { FoundContainer } from './ownership';
+import { derivedOutputs } from './plan';
 import type { PodInputs, PodOutputs } from './schema';
 
 export async function observe(pve: PveClient, node: string, vmid: number, config: Record<string, unknown>): Promise<Pick<PodOutputs, 'status' | 'ip' | 'mac'>> {
@@ -63,6 +64,24 @@ export function driftedInputs(props: PodOutputs, config: Record<string, unknown>
   return drift;
 }
 
+/**
+ * The inputs Pulumi recorded, rebuilt from prior outputs with the drift applied: outputs carry every input check()
+ * returned, except that `node` and `vmid` are outputs too (inputs only when pinned, which the metadata records) and
+ * `ip`/`mac` are inputs only where check() derived them. Returned by refresh only when something drifted, so the next
+ * preview shows the drifted property (`~ memory: 1024 => 384`); untouched pods keep Pulumi's inputs as they are.
+ */
+export function inputsAfterDrift(outs: PodOutputs, pinned: readonly string[]): PodInputs {
+  const { status: _s, node, vmid, ip: _ip, mac: _mac, ...rest } = outs;
+  const inputs: PodInputs = { ...(rest as PodInputs) };
+  if (pinned.includes('node')) inputs.node = node;
+  if (pinned.includes('vmid')) inputs.vmid = vmid;
+  return { ...inputs, ...derivedOutputs(inputs) } as PodInputs;
+}
+
+export function pinnedOf(config: Record<string, unknown>): string[] {
+  return parseDescription(typeof config.description === 'string' ? config.description : undefined).meta?.pinned ?? [];
+}
+
 export async function observedOutputs(pve: PveClient, props: PodOutputs, found: FoundContainer, identity: PodIdentity, owner: OwnerKey | undefined): Promise<PodOutputs> {
   const observed = await observe(pve, found.node, found.vmid, found.config);
   const outs: Record<string, unknown> = { ...props, node: found.node, vmid: found.vmid };
@@ -70,10 +89,15 @@ export async function observedOutputs(pve: PveClient, props: PodOutputs, found: 
   delete outs.mac;
   delete outs.restartPlanned;
   Object.assign(outs, observed);
-  for (const [k, v] of Object.entries(driftedInputs(props, found.config, identity, owner))) {
+  const drift = driftedInputs(props, found.config, identity, owner);
+  for (const [k, v] of Object.entries(drift)) {
     if (v === undefined) delete outs[k];
     else outs[k] = v;
   }
   if (observed.status === 'running' || observed.status === 'stopped') outs.running = observed.status === 'running';
-  return outs as unknown as PodOutputs;
+  const drifted = Object.keys(drift).length > 0 || outs.running !== props.running;
+  return Object.assign(outs as unknown as PodOutputs, drifted ? { [DRIFTED]: true } : {});
 }
+
+/** Marks outputs read with drift (not enumerable data: stripped before they reach Pulumi). */
+export const DRIFTED = Symbol('drifted');

@@ -56,12 +56,10 @@ export const podDefinition: ResourceDefinition<PodInputs> = {
     timeouts: 'state',
     restartPlanned: 'derived',
   },
-  // What cannot exist twice (a pinned vmid, a fixed address or MAC, an adopted container) must leave with the old
-  // container before the new one is created, or two containers would hold it at once.
-  deleteBeforeReplace: (news) => {
-    const fixedAddress = !!news.network && !containsUnknown(news.network) && (news.network.ip !== 'dhcp' || news.network.mac !== undefined);
-    return news.vmid !== undefined || news.adopt === true || fixedAddress;
-  },
+  // The old container always goes first. Its replacement carries the same owner key, so a create-before-delete
+  // replacement would find the old container and adopt it (then the engine would delete it); and what cannot exist
+  // twice (a pinned vmid, a fixed address or MAC, a StatefulSet identity) must leave first anyway.
+  deleteBeforeReplace: true,
 };
 
 export function hostnameFor(inputs: Pick<PodInputs, 'hostname' | 'name'>): string {

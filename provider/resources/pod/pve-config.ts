@@ -22,6 +22,8 @@ export interface PodMeta {
   owner?: string;
   /** Set at create on the ZFS-clone path until the disk has been swapped for the clone (see zfs-rootfs.ts). */
   clonePending?: true;
+  /** Inputs the user pinned that the provider would otherwise choose (`node`, `vmid`): refresh rebuilds inputs with them. */
+  pinned?: string[];
 }
 
 export function renderDescription(user: string | undefined, meta: PodMeta): string {
@@ -131,6 +133,7 @@ export function managedConfig(inputs: PodInputs, identity: PodIdentity = {}, own
       name: inputs.name,
       image: inputs.image,
       entrypoint: inputs.entrypoint,
+      ...(inputs.node !== undefined || inputs.vmid !== undefined ? { pinned: [...(inputs.node !== undefined ? ['node'] : []), ...(inputs.vmid !== undefined ? ['vmid'] : [])] } : {}),
       ...(identity.extra ? { extra: identity.extra } : {}),
       ...(owner ? { owner: ownerId(owner) } : {}),
       ...(opts.clonePending ? { clonePending: true as const } : {}),

@@ -44,6 +44,12 @@ function derivationFailures(s: StatefulSetPodInputs): CheckFailure[] {
   }
 }
 
+/** What check() derives for a member (hostname, static ip, MAC, pod name, DNS name): known during a preview. */
+function statefulDerived(s: StatefulSetPodInputs): Record<string, unknown> {
+  const name = podName(s);
+  return { ...derivedOutputs(toPodInputs(s)), podName: name, ...(s.service ? { fqdn: fqdn(name, s.service, s.namespace, s.domain) } : {}) };
+}
+
 export const statefulSetPodModule: ResourceModule<StatefulSetPodInputs, StatefulSetPodOutputs> = {
   kind: 'StatefulSetPod',
   schema: statefulSetPodInputsSchema,
@@ -60,12 +66,7 @@ export const statefulSetPodModule: ResourceModule<StatefulSetPodInputs, Stateful
       if (parsedOld.success) reason = restartReason(toPodInputs(parsedOld.data), toPodInputs(inputs as StatefulSetPodInputs));
     }
     // The member's identity outputs follow from its inputs: keep them known during a preview (see derivedOutputs).
-    let derived: Record<string, unknown> = {};
-    if (!containsUnknown(inputs)) {
-      const pod = toPodInputs(inputs as StatefulSetPodInputs);
-      const s = inputs as StatefulSetPodInputs;
-      derived = { ...derivedOutputs(pod), podName: podName(s), ...(s.service ? { fqdn: fqdn(podName(s), s.service, s.namespace, s.domain) } : {}) };
-    }
+    const derived = containsUnknown(inputs) ? {} : statefulDerived(inputs as StatefulSetPodInputs);
     return { inputs: { ...inputs, ...derived, ...(reason ? { restartPlanned: reason } : {}) } as StatefulSetPodInputs };
   },
   diff(_id, olds, news) {
@@ -89,7 +90,12 @@ export const statefulSetPodModule: ResourceModule<StatefulSetPodInputs, Stateful
     const r = await readPod(id, toPodOutputs(props), { identity: identityOf(props) });
     if (!r.id) return { id: '', props: {} as StatefulSetPodOutputs };
     const pod = r.props as PodOutputs;
-    return { id: r.id, props: toStatefulOutputs(statefulInputsFromPod(props, pod), pod) };
+    const outs = toStatefulOutputs(statefulInputsFromPod(props, pod), pod);
+    if (!r.inputs) return { id: r.id, props: outs };
+    // Something drifted: the inputs Pulumi recorded, with the drift, so the next preview shows that property.
+    const { vmid: _v, status: _s, node, ip: _ip, mac: _mac, hostname: _h, podName: _p, fqdn: _f, ...own } = outs;
+    const inputs = { ...own, ...(r.inputs.node !== undefined ? { node } : {}) } as StatefulSetPodInputs;
+    return { id: r.id, props: outs, inputs: { ...inputs, ...statefulDerived(inputs) } as StatefulSetPodInputs };
   },
   async update(id, olds, news) {
     const { outs } = await updatePod(id, toPodOutputs(olds), { ...toPodInputs(news), node: olds.node }, { identity: identityOf(news) });
