@@ -4,6 +4,8 @@ import type * as pulumi from '@pulumi/pulumi';
 import { CONFIG_KEYS, setStackConfig } from './resources/common/connection';
 import { resourceModules } from './resources';
 import type { ResourceModule } from './resources/types';
+import { runPreflight } from './resources/preflights';
+import { presentFailures } from './resources/common/failure-message';
 
 export async function configure(req: pulumi.dynamic.ConfigureRequest): Promise<void> {
   const values: Record<string, string | undefined> = {};
@@ -29,7 +31,12 @@ export function withoutUndefined<T>(value: T): T {
 export function handler(kind: string): Required<Omit<pulumi.dynamic.ResourceProvider, 'configure'>> {
   const m = () => moduleFor(kind);
   return {
-    check: async (olds, news) => withoutUndefined(await m().check(olds ?? {}, news ?? {})),
+    check: async (olds, news) => {
+      const result = await m().check(olds ?? {}, news ?? {});
+      // Cluster checks only for inputs the schema accepted: a bad field is reported once, by the schema.
+      const failures = result.failures?.length ? result.failures : result.inputs ? await runPreflight(kind, olds ?? {}, result.inputs as Record<string, unknown>) : [];
+      return withoutUndefined({ ...result, failures: failures.length ? presentFailures(failures, news ?? {}) : undefined });
+    },
     diff: async (id, olds, news) => {
       const d = m().diff(id, olds, news);
       return { changes: d.changes, replaces: d.replaces, stables: d.stables, deleteBeforeReplace: d.deleteBeforeReplace };

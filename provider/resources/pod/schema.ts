@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { IPV4_CIDR_RE as ipv4Cidr, IPV4_RE as ipv4 } from '../../host/names';
 import { NODE_RE, STORAGE_RE as storageId, VOLID_RE as volid } from '../../proxmox/ids';
 import { timeoutsSchema } from '../common/duration';
+import { gatewayProblem } from '../common/subnet';
 import { isSnapshotName } from '../../oci/convert/zfs';
 
 const dnsName = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
@@ -52,7 +53,11 @@ export const networkSchema = z
     rateMbps: z.number().positive({ message: 'must be a positive rate in MB/s' }).optional(),
   })
   .strict()
-  .refine((n) => !(n.ip === 'dhcp' && n.gateway), { message: 'gateway is only valid with a static ip; remove it or set ip to a CIDR', path: ['gateway'] });
+  .refine((n) => !(n.ip === 'dhcp' && n.gateway), { message: 'gateway is only valid with a static ip; remove it or set ip to a CIDR', path: ['gateway'] })
+  .superRefine((n, ctx) => {
+    const problem = n.gateway && n.ip !== 'dhcp' ? gatewayProblem(n.ip, n.gateway) : undefined;
+    if (problem) ctx.addIssue({ code: 'custom', message: problem, path: ['gateway'] });
+  });
 
 export const rootfsSchema = z
   .object({
