@@ -31,7 +31,10 @@ const reference: pulumi.Input<string> = promoteFrom
   : tagged!;
 
 const store = config.get('store');
-const size = config.getObject<{ cores?: number; memory?: number; diskGiB?: number }>('size') ?? {};
+// Numbers may arrive as strings (`pulumi config set --path size.memory 512` stores text): take them as numbers.
+const rawSize = config.getObject<Record<string, unknown>>('size') ?? {};
+const num = (v: unknown) => (v === undefined ? undefined : Number(v));
+const size = { cores: num(rawSize.cores), memory: num(rawSize.memory), diskGiB: num(rawSize.diskGiB) };
 const nodes = config.getObject<string[]>('nodes') ?? [];
 const replicas = config.getNumber('replicas') ?? 1;
 const storage = config.get('storage');
