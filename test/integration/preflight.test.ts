@@ -2,7 +2,7 @@
 // emulator: connection, auth and TLS failures; nodes, storages and content types, templates, bridges, platforms,
 // forwards claimed twice; messages that name the field and the fix; unknown values left alone; and one cached look
 // per thing, so that 50 pods cost a handful of calls.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Dispatcher } from 'undici';
@@ -91,6 +91,16 @@ describe('preview checks against the cluster', () => {
     expect(f!.reason).toMatch(/^property 'network\.bridge' value "vmbr42" has a problem: bridge "vmbr42" does not exist on node pve \(bridges there: vmbr0\); use one of them, or create it/);
     expect((await check('DeploymentBridge', { name: 'vmbr42' })).failures).toBeUndefined();
     expect((await check('Pod', pod({ network: { bridge: 'vmbr42', ip: 'dhcp' } }))).failures).toBeUndefined();
+  });
+
+  test('a template uploaded after the listing was cached (earlier in the same up) is found, not reported missing', async () => {
+    expect((await check('Pod', pod())).failures).toBeUndefined(); // caches local's templates
+    const pve = PveClient.create(parseConnectionConfig({ endpoint: emu.url, apiToken: emu.token, tlsFingerprint: emu.fingerprint }));
+    const file = join(dir, 'fresh.tar.zst');
+    await writeFile(file, Buffer.from('not really a template'));
+    await pve.uploadToStorage('pve', 'local', { content: 'vztmpl', filename: 'fresh.tar.zst', data: file });
+    await pve.close();
+    expect((await check('Pod', pod({ image: 'local:vztmpl/fresh.tar.zst' }))).failures).toBeUndefined();
   });
 
   test('values still unknown at preview are not judged', async () => {

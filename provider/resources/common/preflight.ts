@@ -6,9 +6,9 @@
 //
 // When the cluster cannot be reached the preview fails, saying so, unless the user opted out with
 // `proxmox-pods:offlinePreview` (or PROXMOX_PODS_OFFLINE_PREVIEW): then only the checks that need no cluster run.
-import { InputError, ProxmoxPodsError } from '../../errors';
+import { ProxmoxPodsError } from '../../errors';
 import { PveClient } from '../../proxmox/client';
-import { PveApiError, PveConnectionError, TlsFingerprintError } from '../../proxmox/errors';
+import { PveApiError } from '../../proxmox/errors';
 import { listForwards, type ForwardSpec, type ForwardState } from '../../host/nftables';
 import type { CheckFailure } from '../types';
 import { pveClient, stackSetting } from './connection';
@@ -20,8 +20,6 @@ export const OFFLINE_HINT = 'to preview without the cluster, set `pulumi config 
 /** The preflight client gives up sooner than resource operations do: a preview should not hang on a dead host. */
 const PREFLIGHT_TIMEOUTS = { requestMs: 10_000, operationMs: 20_000 };
 const PREFLIGHT_RETRY = { maxAttempts: 2, baseDelayMs: 200, maxDelayMs: 1_000 };
-/** A cached "not found" older than this is looked up once more before it is reported (the program may have just made it). */
-const MISS_RECHECK_MS = 1_000;
 /** How many alternatives a message lists. */
 const MAX_LISTED = 8;
 
@@ -45,29 +43,34 @@ export interface StorageEntry { storage: string; type?: string; content: string[
 
 /** Cached read-only lookups against one cluster. */
 export class ClusterView {
-  private readonly memo = new Map<string, { at: number; value: Promise<unknown> }>();
+  private readonly memo = new Map<string, { seq: number; value: Promise<unknown> }>();
+  /** Counts fetches: an answer fetched after a question was asked has a higher number than the question saw. */
+  private seq = 0;
 
-  constructor(readonly pve: PveClient, private readonly clock: () => number = Date.now) {}
+  constructor(readonly pve: PveClient) {}
 
   private get<T>(key: string, load: () => Promise<T>, fresh = false): Promise<T> {
     const hit = this.memo.get(key);
     if (hit && !fresh) return hit.value as Promise<T>;
     const value = load();
-    this.memo.set(key, { at: this.clock(), value });
+    this.memo.set(key, { seq: ++this.seq, value });
     // A failed lookup is not cached: the next resource asks again (and reports its own failure).
     value.catch(() => { if (this.memo.get(key)?.value === value) this.memo.delete(key); });
     return value;
   }
 
   /**
-   * A cached answer, looked up once more when `found` says the wanted thing is missing and the answer is not fresh:
-   * something made earlier in the same `up` (a bridge, an uploaded template) must not be reported missing.
+   * A cached answer; when it lacks what is wanted and was fetched before the question was asked, it is fetched once
+   * more: something made earlier in the same `up` (a bridge, an uploaded template) must not be reported missing.
+   * Questions waiting at the same time share that one new fetch.
    */
   private async lookup<T>(key: string, load: () => Promise<T>, found: (v: T) => boolean): Promise<T> {
+    const asked = this.seq;
     const v = await this.get(key, load);
     if (found(v)) return v;
-    const at = this.memo.get(key)?.at ?? 0;
-    return this.clock() - at >= MISS_RECHECK_MS ? this.get(key, load, true) : v;
+    const entry = this.memo.get(key);
+    if (entry && entry.seq > asked) return entry.value as Promise<T>;
+    return this.get(key, load, true);
   }
 
   /** GET /version: proves the endpoint, TLS and credentials in one call (any authenticated user may read it). */
@@ -134,10 +137,8 @@ function unreachable(reason: string): Connection {
   return { failure: { property: '', reason: `the preview cannot check this resource against the cluster: ${reason}; ${OFFLINE_HINT}` } };
 }
 
-/** Why a connection failed, in words that name the setting to fix (the errors' own messages already do). */
+/** Why a connection failed: the typed errors' messages already name the setting to fix. */
 export function connectionProblem(err: unknown): string {
-  if (err instanceof TlsFingerprintError || err instanceof PveConnectionError || err instanceof InputError) return err.message;
-  if (err instanceof PveApiError) return err.message;
   if (err instanceof ProxmoxPodsError) return err.message;
   return `unexpected error reaching PVE: ${err instanceof Error ? err.message : String(err)}`;
 }
