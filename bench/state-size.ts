@@ -1,15 +1,39 @@
 // Measures the Pulumi state of N pods (default 50) made through the real CLI against the emulator: bytes per
 // resource, and how much of it is the serialized provider (`__provider`, stored in inputs and outputs).
-//   node dist/bench/state-size.js [pods] [program.js]
-// The second argument runs another build's program (e.g. an older checkout's dist/test/e2e/programs/pods.js) to
-// compare serialized providers; the provider implementation is this checkout's either way.
+//   node dist/bench/state-size.js [pods] [program.js | installed]
+// A program path runs another build's program (e.g. an older checkout's dist/test/e2e/programs/pods.js) to compare
+// serialized providers; `installed` runs this build's program from a copy of the package placed under
+// node_modules, as `npm install proxmox-pods` would (a linked checkout is not under node_modules, which changes how
+// Pulumi serializes the provider: sdk/provider.ts). The provider implementation is this checkout's either way.
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startEmulator } from '../emulator';
-import { PulumiWorkspace } from '../cli/pulumi-workspace';
+import { PulumiWorkspace, REPO_ROOT } from '../cli/pulumi-workspace';
 import { programPath } from '../test/helpers/pulumi';
+
+/** A project directory whose node_modules holds a copy of the package (sdk + the pods program) and links to the rest. */
+function installedProgram(): { program: string; cleanup: () => void } {
+  const root = mkdtempSync(join(tmpdir(), 'pp-installed-'));
+  const modules = join(root, 'node_modules');
+  mkdirSync(modules);
+  for (const entry of readdirSync(join(REPO_ROOT, 'node_modules'))) {
+    if (entry !== 'proxmox-pods' && !entry.startsWith('.')) symlinkSync(join(REPO_ROOT, 'node_modules', entry), join(modules, entry));
+  }
+  const pkg = join(modules, 'proxmox-pods');
+  mkdirSync(join(pkg, 'dist', 'test', 'e2e'), { recursive: true });
+  cpSync(join(REPO_ROOT, 'package.json'), join(pkg, 'package.json'));
+  for (const part of ['sdk', 'provider']) cpSync(join(REPO_ROOT, 'dist', part), join(pkg, 'dist', part), { recursive: true });
+  cpSync(join(REPO_ROOT, 'dist', 'test', 'e2e', 'programs'), join(pkg, 'dist', 'test', 'e2e', 'programs'), { recursive: true });
+  const program = join(root, 'index.js');
+  writeFileSync(program, "module.exports = require('proxmox-pods/dist/test/e2e/programs/pods.js');\n");
+  return { program, cleanup: () => rmSync(root, { recursive: true, force: true }) };
+}
 
 async function main(): Promise<void> {
   const count = Number(process.argv[2] ?? 50);
-  const program = process.argv[3] ?? programPath('pods');
+  const installed = process.argv[3] === 'installed' ? installedProgram() : undefined;
+  const program = installed?.program ?? process.argv[3] ?? programPath('pods');
   const emu = await startEmulator({ nodes: 1, httpPort: false, taskDurationMs: 1 });
   const pods = Object.fromEntries(Array.from({ length: count }, (_, i) => [`pod-${i}`, {
     image: 'local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst',
@@ -48,6 +72,7 @@ async function main(): Promise<void> {
   } finally {
     await ws.dispose();
     await emu.close();
+    installed?.cleanup();
   }
 }
 
