@@ -6,6 +6,8 @@ import { resourceModules } from './resources';
 import type { ResourceModule } from './resources/types';
 import { addWarningSink, withOperation } from './diagnostics';
 import { engineAddressOf, engineLogSink } from './engine-log';
+import { runPreflight } from './resources/preflights';
+import { presentFailures } from './resources/common/failure-message';
 
 // In the dynamic-provider process, warnings go to the engine, which shows them in `pulumi up`/`preview`.
 const engineAddress = engineAddressOf(process.argv);
@@ -46,7 +48,13 @@ async function operation<T>(resource: string, fn: () => Promise<T>): Promise<T> 
 export function handler(kind: string): Required<Omit<pulumi.dynamic.ResourceProvider, 'configure'>> {
   const m = () => moduleFor(kind);
   return {
-    check: (olds, news) => operation(label(kind, news), async () => withoutUndefined(await m().check(olds ?? {}, news ?? {}))),
+    check: (olds, news) =>
+      operation(label(kind, news), async () => {
+        const result = await m().check(olds ?? {}, news ?? {});
+        // Cluster checks only for inputs the schema accepted: a bad field is reported once, by the schema.
+        const failures = result.failures?.length ? result.failures : result.inputs ? await runPreflight(kind, olds ?? {}, result.inputs as Record<string, unknown>) : [];
+        return withoutUndefined({ ...result, failures: failures.length ? presentFailures(failures, news ?? {}) : undefined });
+      }),
     diff: async (id, olds, news) => {
       const d = m().diff(id, olds, news);
       return { changes: d.changes, replaces: d.replaces, stables: d.stables, deleteBeforeReplace: d.deleteBeforeReplace };

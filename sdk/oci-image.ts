@@ -16,7 +16,14 @@ export class OciImage extends pulumi.dynamic.Resource implements PodImageSource 
   /** What the reference resolved to (index or manifest digest). */
   declare readonly digest: pulumi.Output<string>;
   declare readonly manifestDigest: pulumi.Output<string>;
+  /** The reference pinned to `digest`, tag kept (`registry/repo:tag@sha256:…`). */
   declare readonly resolvedReference: pulumi.Output<string>;
+  /**
+   * The digest alone, tag dropped (`registry/repo@sha256:…`, `oci-layout:<dir>@sha256:…`,
+   * `oci-archive:<file>@sha256:…`): export it and give it to another stack's OciImage `reference` to promote
+   * exactly this image; that stack never resolves the tag.
+   */
+  declare readonly pinnedReference: pulumi.Output<string>;
   declare readonly platform: pulumi.Output<string>;
   declare readonly entrypoint: pulumi.Output<string[]>;
   declare readonly cmd: pulumi.Output<string[]>;
@@ -34,7 +41,7 @@ export class OciImage extends pulumi.dynamic.Resource implements PodImageSource 
 
   constructor(name: string, args: OciImageArgs, opts?: pulumi.CustomResourceOptions) {
     const outputs = {
-      digest: undefined, manifestDigest: undefined, resolvedReference: undefined, entrypoint: undefined, cmd: undefined, env: undefined,
+      digest: undefined, manifestDigest: undefined, resolvedReference: undefined, pinnedReference: undefined, entrypoint: undefined, cmd: undefined, env: undefined,
       workdir: undefined, user: undefined, exposedPorts: undefined, templateVolid: undefined, sizes: undefined, podImage: undefined,
       zfsSnapshot: undefined,
     };

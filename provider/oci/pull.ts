@@ -3,7 +3,7 @@
 import { DigestMismatchError, ManifestError } from './errors';
 import { assertRunnable, parseConfig, parseImageDocument, runtimeConfig, type Descriptor, type ImageManifest, type ImageRuntimeConfig } from './manifest';
 import { DEFAULT_PLATFORM, formatPlatform, normalizePlatform, parsePlatform, platformScore, selectManifest, type Platform } from './platform';
-import { formatReference, parseReference, pinReference, type ImageReference } from './reference';
+import { formatReference, parseReference, pinReference, pinnedReference, type ImageReference } from './reference';
 import { credentialsFromDockerConfig, type Credentials } from './registry/credentials';
 import { RegistrySource } from './registry/source';
 import { LayoutSource } from './layout/source';
@@ -40,6 +40,8 @@ export interface PulledImage {
   reference: string;
   /** The reference pinned to `digest`. */
   resolvedReference: string;
+  /** The digest alone, without the tag (`reference.ts` pinnedReference): what a later stack pulls exactly this by. */
+  pinnedReference: string;
   /** What the reference resolved to (an index or a manifest): the value that changes when a tag moves. */
   digest: string;
   /** The platform manifest pulled. */
@@ -130,6 +132,7 @@ export async function pullImage(reference: string | ImageReference, options: Pul
     return {
       reference: name,
       resolvedReference: formatReference(pinReference(ref, root.digest)),
+      pinnedReference: pinnedReference(ref, root.digest),
       digest: root.digest,
       manifestDigest,
       configDigest: manifest.config.digest,

@@ -6,7 +6,7 @@
 //   oci-archive:<file.tar>[:tag | @digest]   a plain (uncompressed) tar of an OCI image layout
 // For the local forms the tag is the text after the last ':' that follows the last '/', so a directory whose
 // final component contains ':' must be written with a trailing '/'. Without a tag or digest, a local source
-// must hold exactly one image (or one tagged "latest").
+// must hold exactly one image (or one tagged "latest"). With both a tag and a digest, the digest decides.
 import { parseDigest } from './digest';
 import { InvalidReferenceError } from './errors';
 
@@ -62,7 +62,10 @@ function parseLocal(kind: LocalReference['kind'], rest: string, input: string, f
   if (/@[a-z0-9+._-]+:[^/]*$/.test(path)) [path, digest] = splitDigest(path, input, field);
   let tag: string | undefined;
   const colon = path.lastIndexOf(':');
-  if (!digest && colon > path.lastIndexOf('/')) {
+  // `<path>:<tag>@<digest>` is what a pull reports as its resolved reference: the tag stays informational and the
+  // digest decides, as for registry references (before, the tag was read as part of the path and the pinned
+  // reference a promotion hands on could not be resolved back).
+  if (colon > path.lastIndexOf('/')) {
     tag = path.slice(colon + 1);
     path = path.slice(0, colon);
     if (!TAG.test(tag)) throw new InvalidReferenceError(input, `tag ${JSON.stringify(tag)} must match [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`, field);
@@ -120,4 +123,15 @@ export function formatReference(ref: ImageReference): string {
 export function pinReference(ref: ImageReference, digest: string): ImageReference {
   parseDigest(digest);
   return { ...ref, digest };
+}
+
+/**
+ * The reference that names exactly this content and nothing else: the digest without the tag
+ * (`registry/repo@sha256:…`, `oci-layout:<dir>@sha256:…`, `oci-archive:<file>@sha256:…`). Every source kind
+ * accepts it back; a later stack that takes it (promotion) never resolves a tag.
+ */
+export function pinnedReference(reference: string | ImageReference, digest: string): string {
+  const ref = typeof reference === 'string' ? parseReference(reference) : reference;
+  const { tag: _tag, ...rest } = pinReference(ref, digest);
+  return formatReference(rest);
 }

@@ -167,6 +167,11 @@ function adviceFor(init: PveApiErrorInit): string {
   const locked = /(?:CT|VM) is locked \(([^)]*)\)/.exec(msg);
   if (locked) return `the CT carries the lock '${locked[1]}' from an unfinished operation; wait for it, or run \`pct unlock <vmid>\` on the node if it is stale`;
   if (/detected modified configuration/.test(msg)) return 'the CT config changed since it was read; refresh and retry';
+  // Names the user gave (a storage, a template volume) that PVE does not know are input errors, not vanished objects.
+  const storage = /storage '([^']*)' does not exist/.exec(msg);
+  if (storage) return `no storage "${storage[1]}" is configured for this node; check the storage id (Datacenter → Storage) and that it is enabled on the node`;
+  const volume = /volume '([^']*)' does not exist/.exec(msg);
+  if (volume) return `the volume ${volume[1]} is not on its storage; check the name (a template must be downloaded or uploaded first)`;
   if (/does not exist/.test(msg)) return 'the object is gone or lives on another node; run `pulumi refresh`';
   if (/already exists/.test(msg)) return 'pick another id/name, or import the existing object';
   if (init.status === 595 || init.status === 596 || init.status === 599 || init.status >= 502) {

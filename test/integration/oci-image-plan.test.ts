@@ -9,7 +9,7 @@ const D2 = `sha256:${'b2'.repeat(32)}`;
 const inputs = (over: Record<string, unknown> = {}) => ociImageInputsSchema.parse({ reference: 'registry.lan:5000/app:1', resolvedDigest: D1, ...over });
 
 function outputs(over: Partial<OciImageOutputs> = {}): OciImageOutputs {
-  const base = { ...inputs(), node: 'pve', digest: D1, manifestDigest: D1, resolvedReference: `registry.lan:5000/app:1@${D1}`, entrypoint: ['/app'], cmd: [], env: { A: '1' }, workdir: '', user: '', exposedPorts: [], templateVolid: templateVolid('local', D1), sizes: { compressed: 1, template: 1 } };
+  const base = { ...inputs(), node: 'pve', digest: D1, manifestDigest: D1, resolvedReference: `registry.lan:5000/app:1@${D1}`, pinnedReference: `registry.lan:5000/app@${D1}`, entrypoint: ['/app'], cmd: [], env: { A: '1' }, workdir: '', user: '', exposedPorts: [], templateVolid: templateVolid('local', D1), sizes: { compressed: 1, template: 1 } };
   return { ...base, podImage: podImageOf(base), ...over };
 }
 

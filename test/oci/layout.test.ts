@@ -74,3 +74,26 @@ test('missing or corrupt blobs in a layout fail with the source named, nothing s
   await expect(pullImage(`oci-layout:${layout}:b`, { store, retries: 0 })).rejects.toThrow(SourceError);
   await expect(pullImage(`oci-layout:${join(dir, 'nowhere')}`, { store })).rejects.toThrow(/not an OCI image layout/);
 });
+
+test('the pinned reference a pull reports resolves back, for layouts and archives, after the tag moved', async () => {
+  const v1 = await image('pin-v1');
+  const v2 = await image('pin-v2');
+  const layout = join(dir, 'pinned-layout');
+  await writeLayout(layout, [{ image: v1, tag: 'v1' }]);
+  const store = await ContentStore.open(join(dir, 'store-pinned'));
+  const first = await pullImage(`oci-layout:${layout}:v1`, { store });
+  expect(first.resolvedReference).toBe(`oci-layout:${layout}:v1@${v1.root.digest}`);
+  expect(first.pinnedReference).toBe(`oci-layout:${layout}@${v1.root.digest}`);
+  await writeLayout(layout, [{ image: v2, tag: 'v1' }]); // the tag moves; v1's blobs stay in the layout
+  expect(await resolveDigest(`oci-layout:${layout}:v1`)).toBe(v2.root.digest);
+  const fresh = await ContentStore.open(join(dir, 'store-pinned-fresh'));
+  for (const ref of [first.resolvedReference, first.pinnedReference]) {
+    expect(await resolveDigest(ref)).toBe(v1.root.digest);
+    expect((await pullImage(ref, { store: fresh })).config.env).toEqual(['NAME=pin-v1']);
+  }
+  const archive = join(dir, 'pinned.tar');
+  await writeArchive(archive, [{ image: v1, tag: 'v1' }]);
+  const fromArchive = await pullImage(`oci-archive:${archive}:v1`, { store: fresh });
+  expect((await pullImage(fromArchive.resolvedReference, { store: await ContentStore.open(join(dir, 'store-pinned-archive')) })).digest).toBe(v1.root.digest);
+  expect(await resolveDigest(fromArchive.pinnedReference)).toBe(v1.root.digest);
+});

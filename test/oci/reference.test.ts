@@ -1,5 +1,5 @@
 // Pure rules: reference grammar, digest validation (§7a case 7), manifest rules (cases 6, 9), platforms (case 10).
-import { parseReference, formatReference, pinReference } from '../../provider/oci/reference';
+import { parseReference, formatReference, pinReference, pinnedReference } from '../../provider/oci/reference';
 import { parseDigest, digestOf } from '../../provider/oci/digest';
 import { parseImageDocument, parseConfig, assertRunnable, type Descriptor, type ImageIndex } from '../../provider/oci/manifest';
 import { selectManifest, parsePlatform } from '../../provider/oci/platform';
@@ -44,6 +44,25 @@ describe('parseReference', () => {
     expect(parseReference('oci-archive:/x/img.tar')).toEqual({ kind: 'oci-archive', path: '/x/img.tar' });
     expect(parseReference('oci-layout:/a:b/c/')).toEqual({ kind: 'oci-layout', path: '/a:b/c/' });
     expect(() => parseReference('oci-layout:')).toThrow(/needs a path/);
+  });
+
+  test('a local reference with a tag and a digest (what a pull reports) parses back; the digest decides', () => {
+    expect(parseReference(`oci-layout:/tmp/l:v1@sha256:${HEX}`)).toEqual({ kind: 'oci-layout', path: '/tmp/l', tag: 'v1', digest: `sha256:${HEX}` });
+    expect(parseReference(`oci-archive:/x/img.tar:v1@sha256:${HEX}`)).toEqual({ kind: 'oci-archive', path: '/x/img.tar', tag: 'v1', digest: `sha256:${HEX}` });
+    expect(parseReference(`oci-layout:/a:b/c/@sha256:${HEX}`)).toEqual({ kind: 'oci-layout', path: '/a:b/c/', digest: `sha256:${HEX}` });
+    expect(() => parseReference(`oci-layout:/tmp/l:v!1@sha256:${HEX}`)).toThrow(/tag/);
+    for (const r of [`oci-layout:/tmp/l:v1@sha256:${HEX}`, `oci-archive:/x/img.tar:v1@sha256:${HEX}`, `registry.lan:5000/a/b:v1@sha256:${HEX}`]) {
+      expect(formatReference(parseReference(r))).toBe(r);
+    }
+  });
+
+  test('pinnedReference drops the tag and keeps the digest, for every source kind', () => {
+    const d = `sha256:${HEX}`;
+    expect(pinnedReference('alpine:3', d)).toBe(`docker.io/library/alpine@${d}`);
+    expect(pinnedReference('registry.lan:5000/a/b:v1', d)).toBe(`registry.lan:5000/a/b@${d}`);
+    expect(pinnedReference('oci-layout:/tmp/l:v1', d)).toBe(`oci-layout:/tmp/l@${d}`);
+    expect(pinnedReference(`oci-archive:/x/img.tar:v1@${d}`, d)).toBe(`oci-archive:/x/img.tar@${d}`);
+    expect(parseReference(pinnedReference('oci-layout:/tmp/l:v1', d))).toEqual({ kind: 'oci-layout', path: '/tmp/l', digest: d });
   });
 
   test('pinReference keeps the name and adds the digest', () => {

@@ -125,3 +125,15 @@ describe('redact', () => {
     expect(redact('abc', ['', undefined, 'ab'])).toBe('abc');
   });
 });
+
+describe('advice for names PVE does not know', () => {
+  test('an unknown storage or volume is an input to fix, not an object to refresh away', () => {
+    const storage = new PveApiError({ status: 500, method: 'POST', path: '/nodes/pve/lxc', pveMessage: "storage 'tank' does not exist" });
+    expect(storage.message).toMatch(/no storage "tank" is configured for this node; check the storage id \(Datacenter → Storage\)/);
+    expect(storage.message).not.toMatch(/refresh/);
+    const volume = new PveApiError({ status: 500, method: 'POST', path: '/nodes/pve/lxc', pveMessage: "volume 'local:vztmpl/x.tar.zst' does not exist" });
+    expect(volume.message).toMatch(/the volume local:vztmpl\/x.tar.zst is not on its storage/);
+    const ct = new PveApiError({ status: 500, method: 'GET', path: '/nodes/pve/lxc/100/config', pveMessage: "Configuration file 'nodes/pve/lxc/100.conf' does not exist" });
+    expect(ct.message).toMatch(/run `pulumi refresh`/);
+  });
+});

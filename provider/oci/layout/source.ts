@@ -47,6 +47,8 @@ export class LayoutSource implements ImageSource {
     if (this.ref.digest) {
       const listed = manifests.find((m) => m.digest === this.ref.digest);
       if (listed) return { desc: listed, indexBytes: bytes };
+      // index.json itself is the root of a layout whose images are selected by platform: a pull pins it that way.
+      if (digestOf(bytes) === this.ref.digest) return { indexBytes: bytes };
       // Any manifest blob in the layout may be named by digest.
       const blob = await this.files.read(blobPath(this.ref.digest), MAX_JSON_BYTES);
       if (!blob) throw new SourceError(this.name, `has no manifest ${this.ref.digest}`);

@@ -65,6 +65,9 @@ export function checkWithSchema<I>(schema: ZodType<I>, news: Record<string, unkn
     const path = issue.path as PropertyKey[];
     const underUnknown = path.some((_, i) => isUnknown(valueAt(raw, path.slice(0, i + 1))));
     if (underUnknown || containsUnknown(valueAt(raw, path))) continue;
+    // A rule across an object's fields (gateway needs a static ip) cannot judge while a sibling is unknown: the
+    // unknown sibling was dropped before parsing and its default stood in for it.
+    if (path.length >= 2 && containsUnknown(valueAt(raw, path.slice(0, -1)))) continue;
     failures.push({ property: fieldPath(path) || '(inputs)', reason: issue.message });
   }
   // Only fields still unknown failed: the rest is fine. Give the absent fields their defaults anyway, or the preview of

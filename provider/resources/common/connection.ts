@@ -4,7 +4,7 @@ import { CONFIG_KEYS as CONNECTION_KEYS, resolveConnectionConfig } from '../../p
 import { PveClient } from '../../proxmox/client';
 
 /** Every stack config key the provider reads (`proxmox-pods:<key>`). */
-export const CONFIG_KEYS = [...Object.keys(CONNECTION_KEYS), 'storage', 'hosts', 'volumeDataset', 'dnsStateDir'] as const;
+export const CONFIG_KEYS = [...Object.keys(CONNECTION_KEYS), 'storage', 'hosts', 'volumeDataset', 'dnsStateDir', 'offlinePreview'] as const;
 
 let stackConfig: Record<string, string | undefined> = {};
 let client: PveClient | undefined;

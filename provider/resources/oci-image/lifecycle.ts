@@ -16,6 +16,7 @@ import { packTemplate } from '../../oci/convert/template';
 import { ChainInUseError } from '../../host/zfs';
 import { nodeChains } from '../common/node-zfs';
 import { messageOf, warn } from '../../diagnostics';
+import { pinnedReference } from '../../oci/reference';
 
 export interface OciImageContext {
   pve: PveClient;
@@ -121,6 +122,7 @@ export async function createOciImage(inputs: OciImageInputs, ctxIn?: Partial<Oci
       digest: pulled.digest,
       manifestDigest: pulled.manifestDigest,
       resolvedReference: pulled.resolvedReference,
+      pinnedReference: pulled.pinnedReference,
       entrypoint: pulled.config.entrypoint,
       cmd: pulled.config.cmd,
       env,
@@ -156,7 +158,8 @@ export async function readOciImage(id: string, props: OciImageOutputs, ctxIn?: P
     // The local store was wiped or this is another machine: record the ref again so deletes still count it.
     await store.setRef({ name: id, reference: props.reference, digest: props.digest, manifestDigest: props.manifestDigest });
   }
-  return { id, props };
+  // States written before pinnedReference existed get it from what they recorded.
+  return { id, props: props.pinnedReference ? props : { ...props, pinnedReference: pinnedReference(props.reference, props.digest) } };
 }
 
 /** State-only changes (credentials, insecure registries, store, timeouts). */

@@ -82,6 +82,11 @@ export interface OciImageOutputs extends Omit<OciImageInputs, 'credentials'> {
   /** The platform manifest that was pulled. */
   manifestDigest: string;
   resolvedReference: string;
+  /**
+   * The digest without the tag (`registry/repo@sha256:…`, `oci-layout:<dir>@sha256:…`): give it to another stack's
+   * OciImage (promotion) and that stack pulls exactly this content, never resolving a tag.
+   */
+  pinnedReference: string;
   entrypoint: string[];
   cmd: string[];
   env: Record<string, string>;

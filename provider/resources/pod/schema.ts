@@ -5,6 +5,7 @@ import { NODE_RE, STORAGE_RE as storageId, VOLID_RE as volid } from '../../proxm
 import { timeoutsSchema } from '../common/duration';
 import { isSnapshotName } from '../../host/zfs/names';
 import { ownerScopeSchema } from '../common/owner';
+import { gatewayProblem } from '../common/subnet';
 
 const dnsName = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 const mac = /^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$/;
@@ -53,7 +54,11 @@ export const networkSchema = z
     rateMbps: z.number().positive({ message: 'must be a positive rate in MB/s' }).optional(),
   })
   .strict()
-  .refine((n) => !(n.ip === 'dhcp' && n.gateway), { message: 'gateway is only valid with a static ip; remove it or set ip to a CIDR', path: ['gateway'] });
+  .refine((n) => !(n.ip === 'dhcp' && n.gateway), { message: 'gateway is only valid with a static ip; remove it or set ip to a CIDR', path: ['gateway'] })
+  .superRefine((n, ctx) => {
+    const problem = n.gateway && n.ip !== 'dhcp' ? gatewayProblem(n.ip, n.gateway) : undefined;
+    if (problem) ctx.addIssue({ code: 'custom', message: problem, path: ['gateway'] });
+  });
 
 export const rootfsSchema = z
   .object({
