@@ -44,7 +44,8 @@ describe('Pod change planning', () => {
     const d = podDiff(outputs({ vmid: 100 }), inputs({ vmid: 100, image: 'local:vztmpl/x.tar.zst' }));
     expect(d.replaces).toEqual(['image']);
     expect(d.deleteBeforeReplace).toBe(true);
-    expect(podDiff(outputs(), inputs({ image: 'local:vztmpl/x.tar.zst' })).deleteBeforeReplace).toBe(false);
+    // Every pod replacement deletes first: the new container carries the same owner key.
+    expect(podDiff(outputs(), inputs({ image: 'local:vztmpl/x.tar.zst' })).deleteBeforeReplace).toBe(true);
   });
 
   test('an unknown value (preview) counts as a change of its class', () => {
