@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# `npm pack` / `npm publish` / `npm install git+…` run this (package.json `prepack`): compile what the package ships
+# (tsconfig.build.json) into dist/. A fresh clone has no node_modules, so the compiler is installed first from the
+# lockfile; npm's git installs have already installed it. No build output means no package: any failure stops here.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+if [ ! -x node_modules/.bin/tsc ]; then
+  echo "build-package: installing the build's dependencies (npm ci)" >&2
+  # --ignore-scripts: nothing here needs install scripts, and they must not start another pack.
+  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2
+fi
+echo "build-package: compiling tsconfig.build.json into dist/" >&2
+node_modules/.bin/tsc -p tsconfig.build.json
+for entry in dist/sdk/index.js dist/sdk/index.d.ts dist/provider/dynamic.js dist/emulator/index.js dist/cli/main.js; do
+  [ -f "$entry" ] || { echo "build-package: $entry was not built" >&2; exit 1; }
+done
