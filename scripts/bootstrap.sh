@@ -33,7 +33,7 @@ say "node $(node --version) at $(command -v node)"
 # 2. npm dependencies (npm ci when the lockfile changed since the last install).
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm dependencies (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error >&2
+  PROXMOX_PODS_SKIP_PREPARE=1 npm ci --no-audit --no-fund --loglevel=error >&2  # step 5 compiles
 fi
 # The dynamic provider loads its implementation by package name (state stays small): make the package resolvable
 # from this repository's own programs.
@@ -59,7 +59,9 @@ if [ "$want_apt" = 1 ]; then
 fi
 
 # 4. Pulumi CLI + Node.js language host + dynamic-provider plugin.
-pulumi_version="$(node -p "require('./package.json').dependencies['@pulumi/pulumi']")"
+# The CLI matching the @pulumi/pulumi the lockfile installed (package.json allows ^3.276.0 so that a user's project
+# shares one copy with this package).
+pulumi_version="$(node -p "require('./node_modules/@pulumi/pulumi/package.json').version")"
 if ! command -v pulumi >/dev/null || ! pulumi version 2>/dev/null | grep -q .; then
   if [ ! -x "$tools/pulumi/bin/pulumi" ] || ! "$tools/pulumi/bin/pulumi" version 2>/dev/null | grep -qx "v$pulumi_version"; then
     export PATH="$PATH:/usr/local/go/bin"
@@ -68,12 +70,18 @@ if ! command -v pulumi >/dev/null || ! pulumi version 2>/dev/null | grep -q .; t
   fi
   export PATH="$tools/pulumi/bin:$PATH"
 fi
-if ! command -v pulumi-language-nodejs >/dev/null; then
+# Links are relative (to .tools/pulumi/bin), so the checkout can move; links an older bootstrap made absolute are
+# replaced.
+relink() { [ "$(readlink "$2" 2>/dev/null)" = "$1" ] || ln -sfn "$1" "$2"; }
+if ! command -v pulumi-language-nodejs >/dev/null || [ -L "$tools/pulumi/bin/pulumi-language-nodejs" ]; then
   mkdir -p "$tools/pulumi/bin"
-  ln -sf "$PROXMOX_PODS_ROOT/scripts/langhost/pulumi-language-nodejs.js" "$tools/pulumi/bin/pulumi-language-nodejs"
-  ln -sf "$PROXMOX_PODS_ROOT/scripts/langhost/pulumi-resource-pulumi-nodejs" "$tools/pulumi/bin/pulumi-resource-pulumi-nodejs"
+  relink ../../../scripts/langhost/pulumi-language-nodejs.js "$tools/pulumi/bin/pulumi-language-nodejs"
+  relink ../../../scripts/langhost/pulumi-resource-pulumi-nodejs "$tools/pulumi/bin/pulumi-resource-pulumi-nodejs"
   export PATH="$tools/pulumi/bin:$PATH"
 fi
+# The CLI under its own name for `source scripts/env.sh` (npm links a package's bin only into its dependents).
+mkdir -p "$tools/bin"
+relink ../../bin/proxmox-pods.js "$tools/bin/proxmox-pods"
 export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 say "pulumi $(pulumi version) at $(command -v pulumi)"
 

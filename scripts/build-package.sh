@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# `npm pack` / `npm publish` / `npm install git+…` run this (package.json `prepack`): compile what the package ships
-# (tsconfig.build.json) into dist/. A fresh clone has no node_modules, so the compiler is installed first from the
-# lockfile; npm's git installs have already installed it. No build output means no package: any failure stops here.
+# package.json `prepare`: compile what the package ships (tsconfig.build.json) into dist/. npm runs it before
+# `npm pack` and `npm publish`, and for `npm install git+…` (after installing the dev dependencies in its clone;
+# `prepack` would not run there: pacote runs only `prepare` for git dependencies). A fresh clone has no node_modules,
+# so the compiler is installed first from the lockfile. No build output means no package: any failure stops here.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# npm also runs `prepare` after a plain `npm ci` in this checkout; scripts/bootstrap.sh compiles everything (tests
+# included) right after its npm ci, so it asks to skip this one.
+if [ -n "${PROXMOX_PODS_SKIP_PREPARE:-}" ]; then exit 0; fi
 if [ ! -x node_modules/.bin/tsc ]; then
   echo "build-package: installing the build's dependencies (npm ci)" >&2
   # --ignore-scripts: nothing here needs install scripts, and they must not start another pack.
