@@ -88,3 +88,4 @@ say "pulumi $(pulumi version) at $(command -v pulumi)"
 # 5. Compile the TypeScript (incremental).
 say "compiling TypeScript"
 npx tsc -p tsconfig.json >&2
+node scripts/carry-schema-docs.js tsconfig.build.json

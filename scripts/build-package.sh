@@ -15,6 +15,8 @@ if [ ! -x node_modules/.bin/tsc ]; then
 fi
 echo "build-package: compiling tsconfig.build.json into dist/" >&2
 node_modules/.bin/tsc -p tsconfig.build.json
+# The schema fields' JSDoc into the declarations, where the SDK's Args types find it (see the script's header).
+node scripts/carry-schema-docs.js tsconfig.build.json
 for entry in dist/sdk/index.js dist/sdk/index.d.ts dist/provider/dynamic.js dist/emulator/index.js dist/cli/main.js; do
   [ -f "$entry" ] || { echo "build-package: $entry was not built" >&2; exit 1; }
 done

@@ -20,10 +20,13 @@ git clone -q "$root" "$work/clone"
 say "npm pack in a fresh clone of $(git -C "$work/clone" rev-parse --short HEAD)"
 (cd "$work/clone" && npm_q pack --pack-destination "$work" >/dev/null)
 tarball="$(ls "$work"/proxmox-pods-*.tgz)"
-if tar -tzf "$tarball" | grep -E '^package/(dist/(test|bench|examples)/|dist/index\.|test/|bench/|examples/|.*\.map$)'; then
+listing="$(tar -tzf "$tarball")"  # whole, first: `tar | grep -q` would end tar early (SIGPIPE under pipefail)
+if grep -E '^package/(dist/(test|bench|examples)/|dist/index\.|test/|bench/|examples/|.*\.map$)' <<<"$listing"; then
   echo "check-package: the tarball holds files that do not run (above)" >&2; exit 1
 fi
-tar -tzf "$tarball" | grep -qx 'package/dist/sdk/index.js' || { echo "check-package: the tarball has no dist/sdk/index.js" >&2; exit 1; }
+for entry in dist/sdk/index.js dist/sdk/index.d.ts dist/provider/dynamic.js bin/proxmox-pods.js; do
+  grep -qx "package/$entry" <<<"$listing" || { echo "check-package: the tarball has no $entry" >&2; exit 1; }
+done
 
 check_install() { # <name> <what to npm install>
   local project="$work/$1"
