@@ -7,7 +7,8 @@
 // no value declaration for the declaration printer to copy comments from; typescript checker.ts
 // addPropertyToElementList / preserveCommentsOn). In the sources the comments do reach hover text; in dist/*.d.ts
 // they are gone. This script asks the type checker, on the sources, for every field's documentation (following
-// schemas reused from other constants and files), then writes it above the same field in the .d.ts.
+// schemas reused from other constants and files, and fields written as another schema's field), then writes it above
+// the same field in the .d.ts: the package's declarations are where the user reads them.
 //
 // Usage: node scripts/carry-schema-docs.js <tsconfig.json> (after tsc; idempotent: documented fields are skipped).
 'use strict';
@@ -30,9 +31,8 @@ function schemaDocs(checker, type) {
       const shape = checker.getTypeOfSymbol(shapeSymbol);
       for (const prop of shape.getProperties()) {
         const key = prefix ? `${prefix}.${prop.name}` : prop.name;
-        const text = ts.displayPartsToString(prop.getDocumentationComment(checker)).trim();
-        const tags = prop.getJsDocTags(checker).map((tag) => `@${tag.name}${tag.text ? ` ${ts.displayPartsToString(tag.text)}` : ''}`);
-        if ((text || tags.length) && !docs.has(key)) docs.set(key, { text, tags });
+        const doc = fieldDoc(checker, prop);
+        if (doc && !docs.has(key)) docs.set(key, doc);
         walk(checker.getTypeOfSymbol(prop), key, depth + 1);
       }
       return;
@@ -44,6 +44,21 @@ function schemaDocs(checker, type) {
   };
   walk(type, '', 0);
   return docs;
+}
+
+/**
+ * A field's own JSDoc; for a field written as another schema's field (`cores: podShape.cores`, `listen:
+ * service.listen`) without a comment of its own, that field's JSDoc, so a schema that reuses fields documents them
+ * once, where they are defined.
+ */
+function fieldDoc(checker, prop, depth = 0) {
+  const text = ts.displayPartsToString(prop.getDocumentationComment(checker)).trim();
+  const tags = prop.getJsDocTags(checker).map((tag) => `@${tag.name}${tag.text ? ` ${ts.displayPartsToString(tag.text)}` : ''}`);
+  if (text || tags.length) return { text, tags };
+  const decl = (prop.declarations || []).find(ts.isPropertyAssignment);
+  if (!decl || depth > 4 || !ts.isPropertyAccessExpression(decl.initializer)) return undefined;
+  const source = checker.getSymbolAtLocation(decl.initializer.name);
+  return source && source !== prop ? fieldDoc(checker, source, depth + 1) : undefined;
 }
 
 function jsdoc({ text, tags }, indent) {

@@ -19,13 +19,18 @@ export const forwardSpecSchema = z
     id: forwardIdSchema,
     /** Absent: every address of the node (`fib daddr type local`). */
     listenAddress: ipv4Schema.optional(),
+    /** The node's port clients connect to. */
     listenPort: portSchema,
+    /** "tcp" or "udp". */
     protocol: z.enum(['tcp', 'udp'], { message: 'must be "tcp" or "udp"' }),
+    /** Where connections go: the pod's IPv4 address. */
     targetIp: ipv4Schema,
+    /** The pod's port. */
     targetPort: portSchema,
     /**
      * SNAT forwarded connections to the node so replies come back through it: needed when the pod's default route is
      * not this node, and for connections the node makes itself. Only connections this forward DNATed are masqueraded.
+     * @default true
      */
     masquerade: z.boolean().default(true),
   })
