@@ -63,7 +63,20 @@ export const statefulSetPodInputsSchema = z
       .strict()
       .default({ bridge: 'vmbr0', offset: 10 }),
     /** The pod's persistent volume (a PersistentVolume's outputs): host path mounted at `path`. */
-    volume: z.object({ hostPath: z.string().startsWith('/', { message: 'must be an absolute host path' }), path: z.string().startsWith('/').default('/data'), node: z.string().optional() }).strict().optional(),
+    volume: z
+      .object({
+        /** The volume's directory on the node (a PersistentVolume's `hostPath`). */
+        hostPath: z.string().startsWith('/', { message: 'must be an absolute host path' }),
+        /**
+         * Where it is mounted inside the pod.
+         * @default "/data"
+         */
+        path: z.string().startsWith('/').default('/data'),
+        /** The node the volume lives on; the pod runs there. */
+        node: z.string().optional(),
+      })
+      .strict()
+      .optional(),
     nameserver: podShape.nameserver,
     searchdomain: podShape.searchdomain,
     env: podShape.env,
