@@ -89,9 +89,19 @@ test('the installed package loads from the user project: SDK, provider entry, em
   const cli = spawnSync(path.join(project, 'node_modules', '.bin', 'proxmox-pods'), ['help'], { cwd: project, env, encoding: 'utf8' });
   expect(cli.status).toBe(0);
   expect(cli.stdout).toMatch(/^usage: proxmox-pods <command>/);
+  // The demo is the checkout's quickstart, which the package leaves out: it says so instead of failing deep in Pulumi.
+  const demo = spawnSync(path.join(project, 'node_modules', '.bin', 'proxmox-pods'), ['demo'], { cwd: project, env, encoding: 'utf8' });
+  expect(demo.status).toBe(1);
+  expect(demo.stderr).toMatch(/demo: runs the quickstart program of a proxmox-pods checkout.*clone the repository/);
 });
 
-test('a TypeScript program compiles against the installed types (exports with types, nodenext)', () => {
+// Pulumi's own TypeScript template (pulumi new typescript) resolves modules the old way (node10: `types`,
+// `typesVersions`); newer projects use nodenext (`exports` with `types`). Both must find the declarations. With
+// CommonJS, zod 4's declarations need esModuleInterop (colinhacks/zod#5160; README "Install" says so).
+test.each([
+  ['nodenext', { module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022' }],
+  ['node10, as in pulumi new typescript', { module: 'commonjs', moduleResolution: 'node', target: 'es2020', esModuleInterop: true, noImplicitReturns: true, forceConsistentCasingInFileNames: true }],
+])('a TypeScript program compiles against the installed types (%s)', (_name, options) => {
   writeFileSync(
     path.join(project, 'index.ts'),
     `import { Pod, type PodArgs } from 'proxmox-pods';
@@ -104,7 +114,7 @@ test('a TypeScript program compiles against the installed types (exports with ty
   );
   writeFileSync(
     path.join(project, 'tsconfig.json'),
-    JSON.stringify({ compilerOptions: { strict: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', noEmit: true, types: [] }, files: ['index.ts'] }),
+    JSON.stringify({ compilerOptions: { strict: true, noEmit: true, types: [], ...options }, files: ['index.ts'] }),
   );
   const tsc = path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   const r = spawnSync(process.execPath, [tsc, '-p', project], { cwd: project, encoding: 'utf8' });
