@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # Idempotent set-up for a fresh clone: a current Node.js, npm dependencies, (with --apt) the Debian packages the
 # tests use, and the Pulumi CLI with a Node.js language host. Sourced by scripts/run.sh; prints what it does.
-# Usage: source scripts/bootstrap.sh [--apt | --apt=demo]   (--apt=demo: only the packages marked [demo])
+# Usage: source scripts/bootstrap.sh [--apt | --apt=demo | --deps-only]   (--apt=demo: only the packages marked [demo];
+#        --deps-only: Node.js and npm dependencies, nothing else, for `npm run lint`)
 set -euo pipefail
 PROXMOX_PODS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PROXMOX_PODS_ROOT
 cd "$PROXMOX_PODS_ROOT"
 tools="$PROXMOX_PODS_ROOT/.tools"
 say() { printf '\033[1;34m[setup]\033[0m %s\n' "$*" >&2; }
-want_apt=0; apt_only=''
+want_apt=0; apt_only=''; deps_only=0
 for a in "$@"; do
-  case "$a" in --apt) want_apt=1;; --apt=demo) want_apt=1; apt_only='[demo]';; esac
+  case "$a" in --apt) want_apt=1;; --apt=demo) want_apt=1; apt_only='[demo]';; --deps-only) deps_only=1;; esac
 done
 
 # 1. Node.js >= 22. The machine's Node may be older (Debian/bookworm images ship 20, past end of life): then install
@@ -38,6 +39,8 @@ fi
 # The dynamic provider loads its implementation by package name (state stays small): make the package resolvable
 # from this repository's own programs.
 [ -e node_modules/proxmox-pods ] || ln -s .. node_modules/proxmox-pods
+
+if [ "$deps_only" = 1 ]; then return 0 2>/dev/null || exit 0; fi
 
 # 3. Debian packages for the tests (only the missing ones; apt-get update only when something is missing).
 if [ "$want_apt" = 1 ]; then

@@ -9,8 +9,7 @@ import type { Executor } from './executor';
 import { ipv4Schema, portSchema, validate } from './names';
 
 export const TABLE = 'proxmox_pods';
-const CHAINS = ['prerouting', 'output', 'postrouting'] as const;
-type Chain = (typeof CHAINS)[number];
+type Chain = 'prerouting' | 'output' | 'postrouting';
 
 export const forwardIdSchema = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, { message: 'must be 1–64 of [A-Za-z0-9_.:-]' });
 

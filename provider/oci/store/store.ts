@@ -150,7 +150,7 @@ export class ContentStore {
     const result: GcResult = { deleted: [], freedBytes: 0, kept: 0 };
     for (const algorithm of ['sha256', 'sha512']) {
       const dir = join(this.root, 'blobs', algorithm);
-      let names: string[] = [];
+      let names: string[];
       try { names = await fs.readdir(dir); } catch { continue; }
       for (const hex of names) {
         const digest = `${algorithm}:${hex}`;
