@@ -75,7 +75,7 @@ async function demo(dir: string): Promise<number> {
       [
         '    source scripts/env.sh                  # this checkout\'s node, pulumi and proxmox-pods on PATH',
         '    proxmox-pods emulator --port 8006      # an emulator that stays up (second terminal); paste its export line',
-        '    pulumi login file://$PWD/.pulumi-state',
+        '    mkdir -p .pulumi-state && pulumi login file://$PWD/.pulumi-state',
         '    pulumi stack init dev',
         '    pulumi config set proxmox-pods:storage local-zfs',
         '    npm run build && pulumi up',

@@ -65,7 +65,7 @@ test('emulator, pasted export line, pulumi login/stack init/up: a pod on the emu
   // The user's project depends on proxmox-pods; here the checkout's node_modules holds it (node_modules/proxmox-pods → ..).
   symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(project, 'node_modules'));
   const r = shell(
-    `set -u
+    `set -eu
      source ${JSON.stringify(path.join(REPO_ROOT, 'scripts', 'env.sh'))} 2>/dev/null || exit 9
      proxmox-pods emulator --port 0 --http-port off > emulator.out 2>&1 &
      emulator=$!
@@ -74,7 +74,7 @@ test('emulator, pasted export line, pulumi login/stack init/up: a pod on the emu
      line="$(grep '^export ' emulator.out)" || { cat emulator.out; exit 8; }
      eval "$line"            # what pasting the printed line does
      export PULUMI_CONFIG_PASSPHRASE=readme PULUMI_HOME=$PWD/.pulumi-home
-     pulumi login --non-interactive file://$PWD/state >/dev/null
+     mkdir -p state && pulumi login --non-interactive file://$PWD/state >/dev/null
      pulumi stack init --non-interactive dev >/dev/null
      pulumi config set proxmox-pods:storage local-zfs
      pulumi up --yes --non-interactive --skip-preview --color never > up.out 2>&1 || { cat up.out; exit 7; }
@@ -82,7 +82,7 @@ test('emulator, pasted export line, pulumi login/stack init/up: a pod on the emu
      pulumi destroy --yes --non-interactive --skip-preview --color never > destroy.out 2>&1 || { cat destroy.out; exit 6; }`,
     project,
   );
-  expect({ status: r.status, stdout: r.stdout, stderr: r.stderr.slice(-2000) }).toMatchObject({ status: 0 });
+  if (r.status !== 0) throw new Error(`the steps failed (exit ${r.status}):\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-2000)}`);
   const outputs = JSON.parse(r.stdout) as { vmid: number; status: string };
   expect(outputs.vmid).toBeGreaterThanOrEqual(100);
   expect(outputs.status).toBe('running');
