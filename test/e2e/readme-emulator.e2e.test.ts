@@ -14,7 +14,7 @@ const MACHINE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
 
 function shell(script: string, cwd: string) {
   // Only what a login shell of the machine has: no Node or Pulumi of this checkout on PATH.
-  const env = { PATH: MACHINE_PATH, HOME: process.env.HOME ?? '/root', TERM: 'dumb', NO_COLOR: '1' };
+  const env = { PATH: MACHINE_PATH, HOME: process.env.HOME ?? '/root', PULUMI_HOME: path.join(scratch, 'pulumi-home'), TERM: 'dumb', NO_COLOR: '1' };
   return spawnSync('bash', ['-c', script], { cwd, env, encoding: 'utf8', timeout: 280_000 });
 }
 
@@ -73,7 +73,7 @@ test('emulator, pasted export line, pulumi login/stack init/up: a pod on the emu
      for i in $(seq 1 150); do grep -q 'Press Ctrl-C' emulator.out && break; sleep 0.2; done
      line="$(grep '^export ' emulator.out)" || { cat emulator.out; exit 8; }
      eval "$line"            # what pasting the printed line does
-     export PULUMI_CONFIG_PASSPHRASE=readme PULUMI_HOME=$PWD/.pulumi-home
+     export PULUMI_CONFIG_PASSPHRASE=readme
      mkdir -p state && pulumi login --non-interactive file://$PWD/state >/dev/null
      pulumi stack init --non-interactive dev >/dev/null
      pulumi config set proxmox-pods:storage local-zfs
