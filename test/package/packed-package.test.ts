@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { REPO_ROOT } from '../../cli/pulumi-workspace';
 
-jest.setTimeout(300_000);
+// Two npm operations against the registry (the install fetches @pulumi/pulumi and its tree): minutes on a busy machine.
+jest.setTimeout(600_000);
 
 // npm itself runs on this Node (the checkout's when the machine's is older).
 const env = { ...process.env, PATH: [path.dirname(process.execPath), process.env.PATH].join(path.delimiter), npm_config_update_notifier: 'false' };
