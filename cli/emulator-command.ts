@@ -3,8 +3,7 @@ import { InputError } from '../provider/errors';
 import { startEmulator, zfsVolumeBackend, EmulatorOptions, type RunningEmulator } from '../emulator';
 import { CONFIG_KEYS } from '../provider/proxmox/config';
 import { parseApiToken } from '../provider/proxmox/token-id';
-import { localRun } from '../provider/oci/convert/zfs';
-import { isZfsDataset } from '../provider/host/names';
+import { isZfsDataset } from '../provider/host/zfs/names';
 
 export interface EmulatorCliArgs {
   port?: number;
@@ -81,7 +80,7 @@ export async function runEmulatorCommand(argv: string[]): Promise<void> {
     ...(args.host !== undefined ? { host: args.host } : {}),
     ...(args.tokens.length ? { tokens: args.tokens } : {}),
     // Real datasets for local-zfs disks: pods cloned from an OciImage's ZFS chain can then be tried offline.
-    ...(args.zfsPool ? { zfsPool: args.zfsPool, hostBackend: zfsVolumeBackend(localRun) } : {}),
+    ...(args.zfsPool ? { zfsPool: args.zfsPool, hostBackend: zfsVolumeBackend() } : {}),
   };
   const emu = await startEmulator(opts);
   const out = process.stdout;

@@ -93,6 +93,11 @@ export class PulumiWorkspace {
     return { exitCode: r.exitCode ?? 1, stdout: String(r.stdout), stderr: String(r.stderr) };
   }
 
+  /** Starts the CLI without waiting for it (a test that kills it mid-run). */
+  spawn(args: string[]) {
+    return execa('pulumi', ['--non-interactive', '--color', 'never', ...args], { cwd: this.dir, env: this.env, extendEnv: true, reject: false, input: '', timeout: 10 * 60_000 });
+  }
+
   async mustRun(args: string[], input?: string): Promise<PulumiResult> {
     const r = await this.run(args, input);
     if (r.exitCode !== 0) throw new Error(`pulumi ${args.join(' ')} failed (exit ${r.exitCode}):\n${r.stdout}\n${r.stderr}`);

@@ -1,6 +1,7 @@
 // DeploymentBridge: a Linux bridge per deployment, created through the PVE network API (pending change + apply) and
 // secured on the host (multicast snooping, STP, MTU, VLAN filtering where the kernel has it, pod port isolation).
 import { CapabilityError, InputError, ProxmoxPodsError } from '../../errors';
+import { messageOf, warn } from '../../diagnostics';
 import { applyBridgeSecurity, bridgePorts, podPortVmid, readBridgeSettings } from '../../host/bridge';
 import { parseNet } from '../../proxmox/properties';
 import { checkWithSchema } from '../common/check';
@@ -77,7 +78,8 @@ export const deploymentBridgeModule: ResourceModule<DeploymentBridgeInputs, Depl
         await pve.createNetwork(node, { iface: inputs.name, type: 'bridge', ...networkParams(inputs) });
         await pve.applyNetwork(node);
       } catch (err) {
-        await pve.revertNetwork(node).catch(() => undefined);
+        // The create's error is what the user must see; a pending change left behind is named, not hidden.
+        await pve.revertNetwork(node).catch((undo: unknown) => warn(`reverting the pending network change on ${node} failed (${messageOf(undo)}); check Network on ${node} in PVE`));
         throw err;
       }
     }
@@ -88,8 +90,8 @@ export const deploymentBridgeModule: ResourceModule<DeploymentBridgeInputs, Depl
     } catch (err) {
       if (err instanceof InputError || err instanceof CapabilityError) {
         // The host cannot do what was asked: take the bridge away again rather than leave it half-secured.
-        await pve.deleteNetwork(node, inputs.name).catch(() => undefined);
-        await pve.applyNetwork(node).catch(() => undefined);
+        await pve.deleteNetwork(node, inputs.name).catch((undo: unknown) => warn(`taking ${inputs.name} away again failed (${messageOf(undo)}); delete it in PVE (Network on ${node})`));
+        await pve.applyNetwork(node).catch((undo: unknown) => warn(`applying the removal of ${inputs.name} on ${node} failed (${messageOf(undo)}); apply the pending network change in PVE`));
         throw err;
       }
       throw new PartialCreateError(err, id, { ...inputs, node, bridge: inputs.name, applied: { vlanFiltering: false, isolatePorts: false, multicastSnooping: false, stp: false }, warnings: [] });

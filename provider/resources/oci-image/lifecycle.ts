@@ -13,12 +13,13 @@ import { pveClient } from '../common/connection';
 import { envRecord, podImageOf, templateFileName, templateVolid } from './plan';
 import type { OciImageInputs, OciImageOutputs, OciImageSizes } from './schema';
 import { packTemplate } from '../../oci/convert/template';
-import { ChainInUseError } from '../../oci/convert/zfs';
+import { ChainInUseError } from '../../host/zfs';
 import { nodeChains } from '../common/node-zfs';
+import { messageOf, warn } from '../../diagnostics';
 
 export interface OciImageContext {
   pve: PveClient;
-  /** Progress and notes (dropped env entries, skipped uploads). */
+  /** Notes for the user (dropped env entries, skipped uploads, kept templates and chains); warnings by default. */
   log: (message: string) => void;
   onProgress?: (p: PullProgress) => void;
 }
@@ -27,7 +28,7 @@ export interface OciImageContext {
 export const REF_PREFIX = 'ociimage-';
 
 function ctxOrDefault(ctx?: Partial<OciImageContext>): OciImageContext {
-  return { pve: ctx?.pve ?? pveClient(), log: ctx?.log ?? (() => undefined), ...(ctx?.onProgress ? { onProgress: ctx.onProgress } : {}) };
+  return { pve: ctx?.pve ?? pveClient(), log: ctx?.log ?? ((message) => warn(message)), ...(ctx?.onProgress ? { onProgress: ctx.onProgress } : {}) };
 }
 
 export function openStore(inputs: Pick<OciImageInputs, 'store'>): Promise<ContentStore> {
@@ -132,8 +133,9 @@ export async function createOciImage(inputs: OciImageInputs, ctxIn?: Partial<Oci
     };
     return { id, outs: { ...base, resolvedDigest: pulled.digest, podImage: podImageOf(base) } };
   } catch (err) {
-    // Nothing was uploaded (the upload is the last step): the ref must not keep the blobs alive either.
-    await store.deleteRef(id).catch(() => undefined);
+    // Nothing was uploaded (the upload is the last step): the ref must not keep the blobs alive either. Failing to
+    // drop it only keeps blobs until the next gc that finds it: say so, the create's own error is what counts.
+    await store.deleteRef(id).catch((cleanup: unknown) => ctx.log(`store ref ${id} of the failed create was left (its blobs stay until it is removed): ${messageOf(cleanup)}`));
     throw err;
   }
 }

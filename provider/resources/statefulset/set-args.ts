@@ -21,7 +21,7 @@ export const statefulSetArgsSchema = z
     namespace: pod.namespace,
     domain: pod.domain,
     /** Every member's pod settings; name, hostname, MAC and address are derived per ordinal. */
-    template: statefulSetPodInputsSchema.omit({ set: true, ordinal: true, namespace: true, domain: true, service: true, volume: true, restartPlanned: true }),
+    template: statefulSetPodInputsSchema.omit({ set: true, ordinal: true, namespace: true, domain: true, service: true, volume: true, restartPlanned: true, owner: true }),
     /** A PersistentVolume per member (`<namespace>-<set>-<ordinal>`), on the member's node, mounted at `path`. */
     volume: z
       .object({

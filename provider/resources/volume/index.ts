@@ -1,10 +1,11 @@
 // PersistentVolume: a ZFS dataset on a node, bind-mounted into a pod. It has its own lifecycle so that it outlives
 // every replacement of the pod that uses it; its reclaim policy decides what happens when it leaves the program.
 import { InputError } from '../../errors';
-import { clearDatasetProperty, createDataset, destroyDataset, readDataset, RELEASED_PROPERTY, setDatasetProperty } from '../../host/zfs-dataset';
+import { createVolume, OWNER_PROPERTY, readVolume, RELEASED_PROPERTY } from '../../host/zfs';
+import { warn } from '../../diagnostics';
 import { checkWithSchema } from '../common/check';
 import { onlineNodes, pveClient, stackSetting } from '../common/connection';
-import { hostExecutor } from '../common/hosts';
+import { nodeZfs } from '../common/node-zfs';
 import { spreadNode } from '../statefulset/identity';
 import type { ResourceModule } from '../types';
 import { persistentVolumeInputsSchema, type PersistentVolumeInputs, type PersistentVolumeOutputs } from './schema';
@@ -38,9 +39,9 @@ export const persistentVolumeModule: ResourceModule<PersistentVolumeInputs, Pers
   },
   async create(inputs) {
     const node = await nodeFor(inputs);
-    const exec = await hostExecutor(node);
+    const zfs = await nodeZfs(node);
     const dataset = `${parentOf(inputs)}/${inputs.name}`;
-    const existing = await readDataset(exec, dataset);
+    const existing = await readVolume(zfs, dataset);
     let reused = false;
     let info = existing;
     if (existing) {
@@ -49,38 +50,42 @@ export const persistentVolumeModule: ResourceModule<PersistentVolumeInputs, Pers
       }
       // A volume retained at scale-down comes back to its successor with its data.
       reused = true;
-      await clearDatasetProperty(exec, dataset, RELEASED_PROPERTY);
-      if (existing.refquotaGiB !== inputs.sizeGiB) await setDatasetProperty(exec, dataset, 'refquota', `${inputs.sizeGiB}G`);
+      await zfs.inherit(dataset, RELEASED_PROPERTY);
+      if (existing.refquotaGiB !== inputs.sizeGiB) await zfs.set(dataset, 'refquota', `${inputs.sizeGiB}G`);
     } else {
-      info = await createDataset(exec, dataset, { owner: inputs.name, quotaGiB: inputs.sizeGiB, uid: inputs.ownerUid });
+      info = await createVolume(zfs, dataset, { owner: inputs.name, quotaGiB: inputs.sizeGiB, uid: inputs.ownerUid });
     }
     return { id: `${node}/${dataset}`, outs: { ...inputs, node, dataset, hostPath: info!.mountpoint, reused } };
   },
   async read(id, props) {
-    const exec = await hostExecutor(props.node);
-    const info = await readDataset(exec, props.dataset);
+    const info = await readVolume(await nodeZfs(props.node), props.dataset);
+    if (info && info.owner !== props.name) warn(`dataset ${props.dataset} on ${props.node} is no longer this volume's (its ${OWNER_PROPERTY} is ${info.owner ?? 'unset'}): dropped from state, the data is left alone`);
     if (!info || info.owner !== props.name || info.released) return { id: '', props: {} as PersistentVolumeOutputs };
     const sizeGiB = Math.round(info.refquotaGiB ?? props.sizeGiB);
     const { dataset: _d, hostPath: _h, reused: _r, ...inputs } = props;
     return { id, props: { ...props, sizeGiB, hostPath: info.mountpoint }, inputs: { ...inputs, sizeGiB } };
   },
   async update(_id, olds, news) {
-    const exec = await hostExecutor(olds.node);
+    const zfs = await nodeZfs(olds.node);
     if (news.sizeGiB !== olds.sizeGiB) {
-      const info = await readDataset(exec, olds.dataset);
+      const info = await readVolume(zfs, olds.dataset);
       if (info && info.usedBytes > news.sizeGiB * 1024 ** 3) {
         throw new InputError('sizeGiB', `volume ${olds.name} already holds ${(info.usedBytes / 1024 ** 3).toFixed(1)} GiB`, 'free space in the pod first or keep a larger size');
       }
-      await setDatasetProperty(exec, olds.dataset, 'refquota', `${news.sizeGiB}G`);
+      await zfs.set(olds.dataset, 'refquota', `${news.sizeGiB}G`);
     }
     return { outs: { ...olds, ...news, node: olds.node, dataset: olds.dataset, hostPath: olds.hostPath, reused: olds.reused } };
   },
   async delete(_id, props) {
-    const exec = await hostExecutor(props.node);
-    const info = await readDataset(exec, props.dataset);
-    if (!info || info.owner !== props.name) return; // gone, or no longer ours: nothing to do
-    if (props.reclaimPolicy === 'Delete') await destroyDataset(exec, props.dataset);
-    else await setDatasetProperty(exec, props.dataset, RELEASED_PROPERTY, new Date().toISOString());
+    const zfs = await nodeZfs(props.node);
+    const info = await readVolume(zfs, props.dataset);
+    if (!info) return; // gone: nothing to do
+    if (info.owner !== props.name) {
+      warn(`dataset ${props.dataset} on ${props.node} is no longer this volume's (its ${OWNER_PROPERTY} is ${info.owner ?? 'unset'}): left alone`);
+      return;
+    }
+    if (props.reclaimPolicy === 'Delete') await zfs.destroy(props.dataset);
+    else await zfs.set(props.dataset, RELEASED_PROPERTY, new Date().toISOString());
   },
 };
 
