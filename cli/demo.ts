@@ -1,10 +1,13 @@
 // `npm run demo`: the emulator (HTTPS, token auth) + the real Pulumi CLI running the repository's quickstart program.
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { startEmulator } from '../emulator';
 import { buildImage, makeTar, writeLayout } from '../provider/oci/layout/writer';
+import { InputError } from '../provider/errors';
 import { PulumiWorkspace, REPO_ROOT } from './pulumi-workspace';
+
+const QUICKSTART = path.join(REPO_ROOT, 'dist', 'index.js');
 
 const step = (s: string) => process.stdout.write(`\n\x1b[1m==> ${s}\x1b[0m\n`);
 
@@ -23,6 +26,10 @@ async function demoImage(dir: string): Promise<string> {
 }
 
 export async function runDemo(_argv: string[]): Promise<number> {
+  // The quickstart program is the repository's index.ts; the published package does not ship it.
+  if (!existsSync(QUICKSTART)) {
+    throw new InputError('demo', `runs the quickstart program of a proxmox-pods checkout, and ${QUICKSTART} is not there`, 'clone the repository and run `npm run demo` in it (or `npm run build` first)');
+  }
   const dir = await fs.mkdtemp(path.join(tmpdir(), 'proxmox-pods-demo-'));
   try {
     return await demo(dir);
@@ -42,7 +49,7 @@ async function demo(dir: string): Promise<number> {
   try {
     step('creating a stack in a temporary local backend');
     ws = await PulumiWorkspace.create({
-      program: path.join(REPO_ROOT, 'dist', 'index.js'),
+      program: QUICKSTART,
       project: 'proxmox-pods-quickstart',
       stack: 'demo',
       echo: true,
@@ -66,12 +73,11 @@ async function demo(dir: string): Promise<number> {
     step('next steps');
     process.stdout.write(
       [
-        '    # an emulator that stays up:        npx proxmox-pods emulator --port 8006',
-        '    # point a stack at it (or a real PVE):',
+        '    source scripts/env.sh                  # this checkout\'s node, pulumi and proxmox-pods on PATH',
+        '    proxmox-pods emulator --port 8006      # an emulator that stays up (second terminal); paste its export line',
+        '    mkdir -p .pulumi-state && pulumi login file://$PWD/.pulumi-state',
         '    pulumi stack init dev',
-        '    pulumi config set proxmox-pods:endpoint https://127.0.0.1:8006',
-        '    pulumi config set proxmox-pods:tlsFingerprint <fingerprint printed by the emulator>',
-        '    pulumi config set --secret proxmox-pods:apiToken \'root@pam!ci=<uuid>\'',
+        '    pulumi config set proxmox-pods:storage local-zfs',
         '    npm run build && pulumi up',
         '    # edit index.ts, then:               npm run build && pulumi preview --diff',
         '    pulumi refresh        # see drift made behind Pulumi\'s back',

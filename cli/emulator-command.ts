@@ -1,6 +1,8 @@
 // `proxmox-pods emulator`: run the PVE API emulator in the foreground until SIGINT/SIGTERM.
 import { InputError } from '../provider/errors';
-import { startEmulator, zfsVolumeBackend, EmulatorOptions } from '../emulator';
+import { startEmulator, zfsVolumeBackend, EmulatorOptions, type RunningEmulator } from '../emulator';
+import { CONFIG_KEYS } from '../provider/proxmox/config';
+import { parseApiToken } from '../provider/proxmox/token-id';
 import { isZfsDataset } from '../provider/host/zfs/names';
 
 export interface EmulatorCliArgs {
@@ -53,7 +55,8 @@ export function parseEmulatorArgs(argv: string[]): EmulatorCliArgs {
       }
       case '--token': {
         const v = value();
-        if (!v || !/^[^\s!@]+@[^\s!]+![^\s=]+=.+$/.test(v)) throw new InputError(flag, 'expects USER@REALM!ID=SECRET', USAGE);
+        const token = v ? parseApiToken(v) : { problem: 'is missing' };
+        if ('problem' in token) throw new InputError(flag, `expects USER@REALM!ID=SECRET: ${token.problem}`, USAGE);
         out.tokens.push(v);
         break;
       }
@@ -87,7 +90,8 @@ export async function runEmulatorCommand(argv: string[]): Promise<void> {
   out.write(`  fingerprint: ${emu.fingerprint}\n`);
   out.write(`  token:       ${emu.token}\n`);
   out.write(`  root@pam password: ${emu.rootPassword}\n\n`);
-  out.write(`export PROXMOX_VE_ENDPOINT=${emu.url}/ PROXMOX_VE_API_TOKEN='${emu.token}'\n`);
+  out.write('# paste into a shell: the provider reads these (stack config proxmox-pods:* wins over them)\n');
+  out.write(`${environmentBlock(emu)}\n`);
   out.write('Press Ctrl-C to stop.\n');
   await new Promise<void>((resolve) => {
     const stop = () => {
@@ -98,4 +102,24 @@ export async function runEmulatorCommand(argv: string[]): Promise<void> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+}
+
+/**
+ * The `export` line a user pastes into a shell to point the provider at this emulator: endpoint, token and the
+ * certificate's fingerprint (the certificate is self-signed, so without the pin every connection fails with
+ * DEPTH_ZERO_SELF_SIGNED_CERT), plus the default node when there is more than one. The names are the provider's
+ * (provider/proxmox/config.ts CONFIG_KEYS); values are single-quoted, which keeps the token's `!` literal.
+ */
+export function environmentBlock(emu: Pick<RunningEmulator, 'url' | 'token' | 'fingerprint' | 'nodes'>): string {
+  const vars: Array<[string, string]> = [
+    [CONFIG_KEYS.endpoint, `${emu.url}/`],
+    [CONFIG_KEYS.apiToken, emu.token],
+    [CONFIG_KEYS.tlsFingerprint, emu.fingerprint],
+  ];
+  if (emu.nodes.length > 1) vars.push([CONFIG_KEYS.node, emu.nodes[0]!]);
+  return `export ${vars.map(([name, value]) => `${name}=${shellQuote(value)}`).join(' ')}`;
+}
+
+function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
 }

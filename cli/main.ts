@@ -14,9 +14,11 @@ type Command = (argv: string[]) => Promise<number | void>;
 
 const commands: Record<string, () => Promise<Command>> = {
   // Loaded on demand so that `proxmox-pods help` starts fast; require keeps this CommonJS.
+  /* eslint-disable @typescript-eslint/no-require-imports -- on-demand loading, typed through `typeof import` */
   emulator: async () => (require('./emulator-command') as typeof import('./emulator-command')).runEmulatorCommand,
   demo: async () => (require('./demo') as typeof import('./demo')).runDemo,
   image: async () => (require('./image-command') as typeof import('./image-command')).runImageCommand,
+  /* eslint-enable @typescript-eslint/no-require-imports */
 };
 
 export async function main(argv: string[]): Promise<number> {

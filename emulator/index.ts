@@ -4,11 +4,12 @@ import { createServer as createHttpServer, Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { InputError } from '../provider/errors';
+import { parseApiToken } from '../provider/proxmox/token-id';
 import { AuthService, newTokenString, parseTokenString } from './auth';
 import { createSelfSigned } from './certificate';
 import { ClusterState, nodeNames } from './cluster';
 import type { Core, HostBackend } from './core';
-import { FaultTable, FaultRule } from './faults';
+import { FaultTable } from './faults';
 import { FlockTable } from './flock';
 import { AclEntry, Permissions } from './permissions';
 import { volumeRow } from './routes/storage';
@@ -120,7 +121,11 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Running
   const tokenStrings = opts.tokens?.length ? opts.tokens : [newTokenString('root@pam', 'ci')];
   const tokens = tokenStrings.map((t) => {
     const def = parseTokenString(t);
-    if (!def) throw new InputError('tokens', `'${t.replace(/=.*$/, '=***')}' is not a token`, 'use USER@REALM!ID=SECRET, e.g. root@pam!ci=<uuid>');
+    if (!def) {
+      const parsed = parseApiToken(t);
+      const why = 'problem' in parsed ? `: ${parsed.problem}` : '';
+      throw new InputError('tokens', `'${t.replace(/=.*$/, '=***')}' is not a token${why}`, 'use USER@REALM!ID=SECRET, e.g. root@pam!ci=<uuid>');
+    }
     return def;
   });
   const perms = new Permissions();

@@ -9,10 +9,15 @@ type PodInput = z.input<typeof podInputsSchema>;
 
 /** Anything that can stand for the pod's image: a template volid, or an object with `podImage` (an OciImage). */
 export interface PodImageSource {
+  /** The image as a Pod consumes it: template volid plus the image's entrypoint, cmd, env (OciImage's output). */
   readonly podImage: pulumi.Output<Exclude<PodInput['image'], string>>;
 }
 
 export type PodArgs = Omit<WrappedArgs<PodInput>, 'name' | 'restartPlanned' | 'image' | 'owner'> & {
+  /**
+   * What the pod runs: an `OciImage` (its entrypoint, cmd and env become the pod's defaults), or a PVE template volid
+   * such as "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst". Another image replaces the pod.
+   */
   image: pulumi.Input<PodInput['image']> | PodImageSource;
 };
 

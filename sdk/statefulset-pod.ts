@@ -9,6 +9,10 @@ import { ownerScope } from './owner';
 type StatefulSetPodInput = z.input<typeof statefulSetPodInputsSchema>;
 
 export type StatefulSetPodArgs = Omit<WrappedArgs<StatefulSetPodInput>, 'restartPlanned' | 'image' | 'owner'> & {
+  /**
+   * What the pod runs: an `OciImage` (its entrypoint, cmd and env become the pod's defaults), or a PVE template volid
+   * such as "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst". Another image replaces the pod.
+   */
   image: pulumi.Input<StatefulSetPodInput['image']> | PodImageSource;
 };
 

@@ -2,21 +2,22 @@
 // HeadlessService that names them. Scaling up adds members at the end; scaling down removes the highest ordinals
 // (their volumes follow the reclaim policy).
 import * as pulumi from '@pulumi/pulumi';
+import type { StatefulSetArgsInput } from '../provider/resources/statefulset/set-args';
 import { HeadlessService } from './headless-service';
+import type { InputLeaves } from './inputs';
 import { PersistentVolume } from './persistent-volume';
 import { StatefulSetPod, type StatefulSetPodArgs } from './statefulset-pod';
 
-export interface StatefulSetArgs {
-  replicas: number;
-  namespace?: string;
-  domain?: string;
-  /** Every member's pod settings (identity fields are filled in per ordinal). */
-  template: Omit<StatefulSetPodArgs, 'set' | 'ordinal' | 'namespace' | 'domain' | 'service' | 'volume'>;
-  /** A persistent volume per member, mounted at `path` (default /data). */
-  volume?: { sizeGiB: number; parentDataset?: pulumi.Input<string>; reclaimPolicy?: 'Retain' | 'Delete'; path?: string };
-  /** The headless service: where its DNS server listens and which named ports get SRV records. */
-  service?: { node?: pulumi.Input<string>; listen: { address: string; port?: number }; ports?: Array<{ name: string; port: number; protocol?: 'tcp' | 'udp' }> };
-}
+/**
+ * Derived from the schema (provider/resources/statefulset/set-args.ts). The component reads `replicas`, `namespace`
+ * and which of `volume`/`service` are given while the program runs, so those stay plain values; every other field
+ * accepts a Pulumi Input, and the template takes what a StatefulSetPod takes (an OciImage as `image` included).
+ */
+export type StatefulSetArgs = Pick<StatefulSetArgsInput, 'replicas' | 'namespace'> &
+  InputLeaves<Omit<StatefulSetArgsInput, 'replicas' | 'namespace' | 'template'>> & {
+    /** Every member's pod settings; name, hostname, MAC and address are derived per ordinal. */
+    template: Omit<StatefulSetPodArgs, 'set' | 'ordinal' | 'namespace' | 'domain' | 'service' | 'volume'>;
+  };
 
 export class StatefulSet extends pulumi.ComponentResource {
   readonly pods: StatefulSetPod[] = [];

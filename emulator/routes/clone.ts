@@ -10,7 +10,7 @@ import { bool, nodeProp, num, str, vmidProp } from '../params';
 import { configProps } from '../lxc-config';
 import { parseKey, printKey, randomHwaddr } from '../lxc-config';
 import { allocateDisk, freeVolume, linkedCloneVolume } from './storage';
-import { snapnameProp, volumeEntries } from './snapshots';
+import { snapnameProp } from './snapshots';
 
 /** PVE::Storage volume_has_feature('clone', …): ZFS from base volumes, LVM-thin from base volumes and snapshots. */
 function canLinkClone(core: Core, node: string, volid: string, snapname: string | undefined): boolean {
@@ -141,7 +141,7 @@ async function clone(ctx: Ctx): Promise<string> {
       removeLock(src, 'disk');
       for (const v of newvols) await freeVolume(core, node, v).catch((e: Error) => t.log(e.message));
       if (core.state.guests.get(newid) === created) core.state.guests.delete(newid);
-      throw new Error(`clone failed: ${(err as Error).message}`);
+      throw new Error(`clone failed: ${(err as Error).message}`, { cause: err });
     }
     removeLock(src, 'disk');
     removeLock(created, 'create');
@@ -154,7 +154,7 @@ export const cloneRoutes: Route[] = [
     method: 'POST', path: '/nodes/{node}/lxc/{vmid}/clone', perms: (p) => [[`/vms/${p['vmid']}`, 'VM.Clone']], handler: clone,
     schema: {
       props: {
-        node: nodeProp, vmid: vmidProp, newid: { ...vmidProp }, hostname: configProps['hostname']!, description: str(), pool: str({ pattern: /^[A-Za-z0-9_\-]+$/ }),
+        node: nodeProp, vmid: vmidProp, newid: { ...vmidProp }, hostname: configProps['hostname']!, description: str(), pool: str({ pattern: /^[A-Za-z0-9_-]+$/ }),
         snapname: { ...snapnameProp, optional: true }, storage: str({ pattern: /^[a-z][a-z0-9\-_.]*[a-z0-9]$/i }), full: bool(),
         target: { ...nodeProp, optional: true }, bwlimit: num({ minimum: 0 }),
       },

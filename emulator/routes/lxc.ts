@@ -174,7 +174,7 @@ async function createCt(ctx: Ctx): Promise<string> {
       for (const volid of allocated) await freeVolume(core, node, volid).catch((e: Error) => task.log(`could not free ${volid}: ${e.message}`));
       if (core.state.guests.get(vmid) === ct) core.state.guests.delete(vmid);
       if (err instanceof InjectedTaskError) throw err;
-      throw new Error(`unable to create CT ${vmid} - ${(err as Error).message}`);
+      throw new Error(`unable to create CT ${vmid} - ${(err as Error).message}`, { cause: err });
     } finally {
       release();
     }

@@ -48,7 +48,7 @@ export class DnsServerError extends ProxmoxPodsError {
 
 const absolutePathSchema = z
   .string()
-  .regex(/^\/[A-Za-z0-9_.\/-]*$/, { message: 'must be an absolute path of [A-Za-z0-9_./-]' })
+  .regex(/^\/[A-Za-z0-9_./-]*$/, { message: 'must be an absolute path of [A-Za-z0-9_./-]' })
   .refine((p) => !p.split('/').some((c) => c === '..' || c.startsWith('-')), { message: 'must not contain ".." or components starting with "-"' });
 
 export const dnsServerSchema = z

@@ -9,8 +9,7 @@ import type { Executor } from './executor';
 import { ipv4Schema, portSchema, validate } from './names';
 
 export const TABLE = 'proxmox_pods';
-const CHAINS = ['prerouting', 'output', 'postrouting'] as const;
-type Chain = (typeof CHAINS)[number];
+type Chain = 'prerouting' | 'output' | 'postrouting';
 
 export const forwardIdSchema = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, { message: 'must be 1–64 of [A-Za-z0-9_.:-]' });
 
@@ -19,13 +18,18 @@ export const forwardSpecSchema = z
     id: forwardIdSchema,
     /** Absent: every address of the node (`fib daddr type local`). */
     listenAddress: ipv4Schema.optional(),
+    /** The node's port clients connect to. */
     listenPort: portSchema,
+    /** "tcp" or "udp". */
     protocol: z.enum(['tcp', 'udp'], { message: 'must be "tcp" or "udp"' }),
+    /** Where connections go: the pod's IPv4 address. */
     targetIp: ipv4Schema,
+    /** The pod's port. */
     targetPort: portSchema,
     /**
      * SNAT forwarded connections to the node so replies come back through it: needed when the pod's default route is
      * not this node, and for connections the node makes itself. Only connections this forward DNATed are masqueraded.
+     * @default true
      */
     masquerade: z.boolean().default(true),
   })

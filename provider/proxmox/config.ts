@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { PveConfigError } from './errors';
 import { NODE_RE } from './ids';
 import { Secret } from './secret';
+import { parseApiToken } from './token-id';
 
 const PREFIX = 'proxmox-pods:';
 
@@ -27,8 +28,6 @@ export const CONFIG_KEYS = {
   node: 'PROXMOX_VE_NODE',
 } as const;
 export type ConfigKey = keyof typeof CONFIG_KEYS;
-
-const TOKEN_RE = /^([^\s@!=]+@[^\s@!=]+)!([A-Za-z][A-Za-z0-9._-]*)=(\S+)$/;
 
 export const timeoutsSchema = z.object({
   /** One HTTP request; PVE cuts synchronous calls at 30 s, so 60 s leaves room for queueing. */
@@ -46,10 +45,14 @@ export const connectionConfigSchema = z
     }),
     apiToken: z
       .string()
-      .regex(TOKEN_RE, 'must look like USER@REALM!TOKENID=SECRET (e.g. root@pam!pulumi=0d1e...)')
-      .transform((v) => {
-        const m = TOKEN_RE.exec(v)!;
-        return { tokenId: `${m[1]}!${m[2]}`, secret: new Secret(m[3]!) };
+      .transform((v, ctx) => {
+        // PVE's token id rules (provider/proxmox/token-id.ts); the message says which part breaks which rule.
+        const t = parseApiToken(v);
+        if ('problem' in t) {
+          ctx.addIssue({ code: 'custom', message: t.problem });
+          return z.NEVER;
+        }
+        return { tokenId: t.tokenId, secret: new Secret(t.secret) };
       })
       .optional(),
     username: z.string().regex(/^[^\s@]+@[^\s@]+$/, 'must include the realm, e.g. root@pam').optional(),

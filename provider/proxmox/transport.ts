@@ -108,7 +108,7 @@ export class PveTransport {
   async parseResponse<T>(method: string, path: string, res: Awaited<ReturnType<typeof fetch>>, envelope = false): Promise<T> {
     const type = res.headers.get('content-type') ?? '';
     let body: { data?: unknown; message?: string; errors?: Record<string, string> } | undefined;
-    let text = '';
+    let text: string;
     if (/^application\/json/i.test(type)) {
       text = await res.text();
       try {

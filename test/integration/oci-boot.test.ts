@@ -45,7 +45,7 @@ d('an unpacked image boots as an LXC container and serves HTTP', () => {
       const { stdout } = await execa('file', ['-L', BUSYBOX], { reject: false });
       if (stdout && !/statically linked|static-pie/.test(stdout)) throw new Error(`${BUSYBOX} is not static`);
     } catch (err) {
-      throw new Error(`OCI boot test needs busybox-static (apt-get install -y busybox-static): ${(err as Error).message}`);
+      throw new Error(`OCI boot test needs busybox-static (apt-get install -y busybox-static): ${(err as Error).message}`, { cause: err });
     }
     dir = await fs.mkdtemp(join(tmpdir(), 'pp-boot-'));
     lxcPath = join(dir, 'lxc');

@@ -66,6 +66,29 @@ describe('resolveConnectionConfig', () => {
     expect(err(() => resolveConnectionConfig({ endpoint: 'https://h', apiToken: TOKEN, insecure: '1', tlsFingerprint: FP }, {})).message).toMatch(/conflicts with tlsFingerprint/);
     expect(err(() => resolveConnectionConfig({ endpoint: 'https://h', apiToken: TOKEN, caCert: 'not pem' }, {})).message).toMatch(/caCert: must be PEM/);
   });
+  it('refuses token ids PVE refuses, saying the rule and never the secret', () => {
+    // pve-access-control: realm and token id match [A-Za-z][A-Za-z0-9.\-_]+ (two characters at least).
+    const problem = (token: string) => {
+      try {
+        resolveConnectionConfig({ endpoint: 'https://h' }, { PROXMOX_VE_API_TOKEN: token });
+      } catch (e) {
+        expect(e).toBeInstanceOf(PveConfigError);
+        expect((e as Error).message).not.toContain('s3cret');
+        return (e as Error).message;
+      }
+      throw new Error(`expected ${token} to be refused`);
+    };
+    expect(problem('root@pam!a=s3cret')).toMatch(/^PROXMOX_VE_API_TOKEN: the token id 'a' is not valid: a token id starts with a letter followed by at least one letter, digit, "\.", "-" or "_"/);
+    expect(problem('root@pam!1ci=s3cret')).toMatch(/the token id '1ci' is not valid/);
+    expect(problem('root@pam!c i=s3cret')).toMatch(/the token id 'c i' is not valid/);
+    expect(problem('root@p!ci=s3cret')).toMatch(/the realm 'p' is not valid/);
+    expect(problem('root!ci=s3cret')).toMatch(/needs its realm, e\.g\. root@pam/);
+    expect(problem('ro:ot@pam!ci=s3cret')).toMatch(/the user 'ro:ot' must not contain/);
+    expect(problem('root@pam!ci=')).toMatch(/the secret after "=" is missing/);
+    const ok = resolveConnectionConfig({ endpoint: 'https://h' }, { PROXMOX_VE_API_TOKEN: 'svc.deploy@pve!ci-1.x_y=s3cret' });
+    expect(ok.apiToken?.tokenId).toBe('svc.deploy@pve!ci-1.x_y');
+    expect(ok.apiToken?.secret.reveal()).toBe('s3cret');
+  });
   it('allows plain http only to loopback, or with insecure', () => {
     expect(resolveConnectionConfig({ endpoint: 'http://127.0.0.1:8006', apiToken: TOKEN }, {}).endpoint).toBe('http://127.0.0.1:8006');
     expect(resolveConnectionConfig({ endpoint: 'http://[::1]:8006/', apiToken: TOKEN }, {}).endpoint).toBe('http://[::1]:8006');

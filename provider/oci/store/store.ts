@@ -162,7 +162,7 @@ export class ContentStore {
     const result: GcResult = { deleted: [], freedBytes: 0, kept: 0 };
     for (const algorithm of ['sha256', 'sha512']) {
       const dir = join(this.root, 'blobs', algorithm);
-      let names: string[] = [];
+      let names: string[];
       try { names = await fs.readdir(dir); } catch (err) {
         if (isNotFound(err)) continue; // no blob of this algorithm yet
         throw err;

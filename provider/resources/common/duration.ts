@@ -14,7 +14,23 @@ export const durationSchema = z.string().refine((s) => parseDuration(s) !== unde
 });
 
 export const timeoutsSchema = z
-  .object({ create: durationSchema.optional(), update: durationSchema.optional(), delete: durationSchema.optional() })
+  .object({
+    /**
+     * Deadline of a create, such as "10m".
+     * @default "10m"
+     */
+    create: durationSchema.optional(),
+    /**
+     * Deadline of an update.
+     * @default "10m"
+     */
+    update: durationSchema.optional(),
+    /**
+     * Deadline of a delete.
+     * @default "5m"
+     */
+    delete: durationSchema.optional(),
+  })
   .strict();
 export type Timeouts = z.infer<typeof timeoutsSchema>;
 

@@ -30,30 +30,54 @@ const platformSchema = z.string().superRefine((s, ctx) => {
 
 export const credentialsSchema = z
   .object({
+    /** Registry user name. */
     username: z.string().min(1, { message: 'must not be empty' }),
+    /** Registry password or token; give it as a Pulumi secret (`pulumi.secret(...)` or a secret config value). */
     password: z.string().min(1, { message: 'must not be empty' }),
   })
   .strict();
 
 export const ociImageInputsSchema = z
   .object({
+    /**
+     * The image: `registry[:port]/path[:tag][@digest]` (Docker Hub when there is no registry), `oci-layout:<dir>[:tag|@digest]`
+     * or `oci-archive:<file.tar>[:tag]`. A tag that moves to another digest shows as a replacement in the preview.
+     */
     reference: referenceSchema,
+    /**
+     * The platform taken from a multi-platform index (attestation entries are never picked).
+     * @default "linux/amd64"
+     */
     platform: platformSchema.default('linux/amd64'),
     /** Registry login; give the password as a Pulumi secret. Without it ~/.docker/config.json is consulted. */
     credentials: credentialsSchema.optional(),
     /** Registries (host[:port]) reached over plain HTTP. */
     insecureRegistries: z.array(z.string().regex(registryHost, { message: 'must be host[:port] such as "127.0.0.1:5000"' })).optional(),
-    /** Node whose storage receives the template; default proxmox-pods:node or the only node. */
+    /**
+     * Node whose storage receives the template.
+     * @default the `proxmox-pods:node` config, or the cluster's only node
+     */
     node: z.string().regex(NODE_RE, { message: 'must be a PVE node name such as "pve1"' }).optional(),
+    /**
+     * The PVE storage (with `vztmpl` content) that receives the template.
+     * @default "local"
+     */
     templateStorage: z.string().regex(STORAGE_RE, { message: 'must be a PVE storage id with vztmpl content, such as "local"' }).default('local'),
     /**
      * Also build ZFS layer chains on the node (one dataset per ChainID, `@ready` snapshots, shared between images):
      * the top snapshot is a pod's clone source. Layers are applied by the provider process, so the node's host
      * access must be local (the provider runs on the node) or a namespace.
      */
-    zfs: z.object({ parentDataset: z.string().refine(isZfsDataset, { message: 'must be a ZFS dataset such as "rpool/proxmox-pods/images"' }) }).strict().optional(),
-    /** Content store directory on the machine running Pulumi (default ~/.cache/proxmox-pods). */
+    zfs: z.object({
+      /** The dataset the layer chains are built under, such as "rpool/proxmox-pods/images". */
+      parentDataset: z.string().refine(isZfsDataset, { message: 'must be a ZFS dataset such as "rpool/proxmox-pods/images"' }),
+    }).strict().optional(),
+    /**
+     * Content store directory on the machine running Pulumi.
+     * @default $XDG_CACHE_HOME/proxmox-pods (~/.cache/proxmox-pods)
+     */
     store: z.string().refine((s) => s.startsWith('/'), { message: 'must be an absolute path' }).optional(),
+    /** Deadlines of create, update and delete, such as "10m"; the provider enforces them (Pulumi gives dynamic providers none). */
     timeouts: timeoutsSchema.optional(),
     /** Derived by check(): the digest the reference points to right now (manifest request only). */
     resolvedDigest: z.string().refine(isValidDigest, { message: 'must be a digest such as "sha256:<64 hex>"' }).optional(),

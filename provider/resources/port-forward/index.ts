@@ -13,7 +13,12 @@ export const portForwardInputsSchema = forwardSpecSchema
   .extend({
     /** The resource name; identifies the forward's rules on the node. */
     name: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, { message: 'must be 1–64 of [A-Za-z0-9_.:-] (it names the nft rules)' }),
+    /**
+     * The node whose nftables get the rules.
+     * @default the `proxmox-pods:node` config, or the cluster's only node
+     */
     node: z.string().regex(NODE_RE, { message: 'must be a PVE node name' }).optional(),
+    /** Deadlines of create, update and delete, such as "10m"; the provider enforces them (Pulumi gives dynamic providers none). */
     timeouts: timeoutsSchema.optional(),
   })
   .strict();

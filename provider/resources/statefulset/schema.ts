@@ -8,9 +8,19 @@ const podShape = podInputsSchema.shape;
 
 export const statefulSetPodInputsSchema = z
   .object({
+    /** The StatefulSet's name: members are `<set>-<ordinal>`. Part of the identity: another set is another pod. */
     set: dnsLabel,
+    /** The member's index from 0: its name, its address (network + offset + ordinal) and its node. Part of the identity. */
     ordinal: z.number().int().min(0, { message: 'must be 0 or more' }).max(9999),
+    /**
+     * The namespace in DNS names (`<pod>.<service>.<namespace>.svc.<domain>`) and in the identity the MAC is derived from.
+     * @default "default"
+     */
     namespace: dnsLabel.default('default'),
+    /**
+     * The cluster domain that ends DNS names.
+     * @default "cluster.local"
+     */
     domain: z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/, { message: 'must be a DNS domain such as "cluster.local"' }).default('cluster.local'),
     /** The HeadlessService that owns the pod's DNS name. */
     service: dnsLabel.optional(),
@@ -20,21 +30,53 @@ export const statefulSetPodInputsSchema = z
     memory: podShape.memory,
     swap: podShape.swap,
     rootfs: podShape.rootfs,
+    /**
+     * The pod's eth0: a MAC derived from the identity, and a stable address when `cidr` is set; changes apply live.
+     * @default { bridge: "vmbr0", offset: 10 }
+     */
     network: z
       .object({
+        /**
+         * The bridge eth0 is attached to.
+         * @default "vmbr0"
+         */
         bridge: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, { message: 'must be a bridge name such as "vmbr0"' }).default('vmbr0'),
         /** Subnet the stable addresses come from: ordinal i gets network + offset + i. Without it the pod uses DHCP (stable MAC). */
         cidr: z.string().regex(ipv4Cidr, { message: 'must be an IPv4 subnet such as "10.20.0.0/24"' }).optional(),
+        /**
+         * Where the members' addresses start in `cidr`: ordinal i gets network + offset + i.
+         * @default 10
+         */
         offset: z.number().int().min(1).default(10),
+        /** The default gateway; only with `cidr`. */
         gateway: z.string().optional(),
+        /** VLAN tag (1–4094) of the bridge port; the bridge must be VLAN-aware. */
         vlan: z.number().int().min(1).max(4094).optional(),
+        /**
+         * MTU of eth0 (64–65535).
+         * @default the bridge's
+         */
         mtu: z.number().int().min(64).max(65535).optional(),
+        /** Put eth0 behind PVE's firewall. */
         firewall: z.boolean().optional(),
       })
       .strict()
       .default({ bridge: 'vmbr0', offset: 10 }),
     /** The pod's persistent volume (a PersistentVolume's outputs): host path mounted at `path`. */
-    volume: z.object({ hostPath: z.string().startsWith('/', { message: 'must be an absolute host path' }), path: z.string().startsWith('/').default('/data'), node: z.string().optional() }).strict().optional(),
+    volume: z
+      .object({
+        /** The volume's directory on the node (a PersistentVolume's `hostPath`). */
+        hostPath: z.string().startsWith('/', { message: 'must be an absolute host path' }),
+        /**
+         * Where it is mounted inside the pod.
+         * @default "/data"
+         */
+        path: z.string().startsWith('/').default('/data'),
+        /** The node the volume lives on; the pod runs there. */
+        node: z.string().optional(),
+      })
+      .strict()
+      .optional(),
     nameserver: podShape.nameserver,
     searchdomain: podShape.searchdomain,
     env: podShape.env,
