@@ -41,8 +41,12 @@ describe('preview checks through the real pulumi CLI', () => {
   async function preview(pods?: Record<string, unknown>): Promise<{ exitCode: number; json: PreviewJson; errors: string[] }> {
     if (pods) await ws.setConfig('pods', JSON.stringify(pods));
     const r = await ws.run(['preview', '--json']);
-    let json: PreviewJson = {};
-    try { json = JSON.parse(r.stdout) as PreviewJson; } catch { throw new Error(`preview --json printed no JSON (exit ${r.exitCode}):\n${r.stdout}\n${r.stderr}`); }
+    let json: PreviewJson;
+    try {
+      json = JSON.parse(r.stdout) as PreviewJson;
+    } catch {
+      throw new Error(`preview --json printed no JSON (exit ${r.exitCode}):\n${r.stdout}\n${r.stderr}`);
+    }
     const errors = (json.diagnostics ?? []).filter((d) => d.severity === 'error').map((d) => d.message);
     return { exitCode: r.exitCode, json, errors };
   }
