@@ -121,6 +121,8 @@ export class CreateOutcomeUnknownError extends ProxmoxPodsError {
 /** Whether a failed request may still have been carried out by PVE. */
 export function isAmbiguousFailure(err: unknown): err is Error {
   if (err instanceof PveConnectionError) return !err.certificate;
+  // The request was sent and the answer never came: PVE may have acted on it.
+  if (err instanceof PveRequestTimeoutError) return true;
   return err instanceof PveApiError && [502, 503, 504, 595, 596, 599].includes(err.status);
 }
 

@@ -35,6 +35,11 @@ export interface TransportOptions {
   /** Renew a ticket this long after login (PVE tickets live 2 h). */
   ticketRefreshMs?: number;
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * Called before every request that may change something (anything but GET), retries included; throwing stops it.
+   * The provider refuses new work here once its Pulumi engine is gone (provider/engine-liveness.ts).
+   */
+  beforeMutation?: (what: string) => void;
 }
 
 interface Ticket {
@@ -95,6 +100,11 @@ export class PveTransport {
     });
   }
 
+  /** Throws when the owner of this client forbids new changes (see TransportOptions.beforeMutation). */
+  guardMutation(method: string, path: string): void {
+    if (method !== 'GET') this.opts.beforeMutation?.(`PVE ${method} ${path}`);
+  }
+
   /** Auth headers for a raw request (multipart upload). Logs in first when using tickets. */
   async authHeaders(method: string): Promise<Record<string, string>> {
     if (this.cfg.apiToken) {
@@ -143,6 +153,7 @@ export class PveTransport {
   }
 
   private async send(method: string, path: string, params: Params, deadline: Deadline) {
+    this.guardMutation(method, path);
     const url = new URL(`${this.baseUrl}${API_PREFIX}${path}`);
     const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': USER_AGENT, ...(await this.authHeaders(method)) };
     let body: string | undefined;
