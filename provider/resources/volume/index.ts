@@ -1,10 +1,13 @@
 // PersistentVolume: a ZFS dataset on a node, bind-mounted into a pod. It has its own lifecycle so that it outlives
 // every replacement of the pod that uses it; its reclaim policy decides what happens when it leaves the program.
 import { InputError } from '../../errors';
-import { clearDatasetProperty, createDataset, destroyDataset, readDataset, RELEASED_PROPERTY, setDatasetProperty } from '../../host/zfs-dataset';
+import type { Executor } from '../../host/executor';
+import { clearDatasetProperty, createDataset, destroyDataset, readDataset, RELEASED_PROPERTY, setDatasetProperty, type DatasetInfo } from '../../host/zfs-dataset';
+import { OWNER_USER_PROPERTY, setUserProperty, userProperties } from '../../host/zfs-owner';
 import { checkWithSchema } from '../common/check';
 import { onlineNodes, pveClient, stackSetting } from '../common/connection';
 import { hostExecutor } from '../common/hosts';
+import { NotOwnedError, ownerId, parseOwnerId, scopedOwnerKey, type OwnerKey } from '../common/owner';
 import { spreadNode } from '../statefulset/identity';
 import type { ResourceModule } from '../types';
 import { persistentVolumeInputsSchema, type PersistentVolumeInputs, type PersistentVolumeOutputs } from './schema';
@@ -22,6 +25,31 @@ async function nodeFor(inputs: PersistentVolumeInputs): Promise<string> {
   return spreadNode(await onlineNodes(pve), inputs.ordinal);
 }
 
+const volumeOwner = (i: Pick<PersistentVolumeInputs, 'owner' | 'name'>) => scopedOwnerKey(i.owner, 'PersistentVolume', i.name);
+
+/**
+ * Who a volume dataset belongs to, from what is on it: `owner` (proxmox-pods:owner, written since owner records),
+ * `legacy` (only the older `pods:volume` name: made before owner records), or `foreign` (neither: not ours at all).
+ */
+type Holder = { kind: 'owner'; owner: OwnerKey | undefined; id: string } | { kind: 'legacy' } | { kind: 'foreign' };
+
+async function holderOf(exec: Executor, info: DatasetInfo, volumeName: string): Promise<Holder> {
+  const id = (await userProperties(exec, info.name))?.[OWNER_USER_PROPERTY];
+  if (id) return { kind: 'owner', owner: parseOwnerId(id), id };
+  return info.owner === volumeName ? { kind: 'legacy' } : { kind: 'foreign' };
+}
+
+/**
+ * Whether `wanted` may use the dataset. Ours: yes. Made before owner records (legacy) under this volume name: yes,
+ * as older versions allowed (a volume of that name took a retained one back); the owner is recorded from then on.
+ * Anything else: NotOwnedError.
+ */
+function assertMayUse(holder: Holder, wanted: OwnerKey | undefined, what: string): void {
+  if (holder.kind === 'legacy') return;
+  if (holder.kind === 'owner' && (!wanted || holder.id === ownerId(wanted))) return;
+  throw new NotOwnedError(what, holder.kind === 'owner' ? holder.owner : undefined, wanted, 'choose another name or parentDataset; proxmox-pods never takes over foreign data');
+}
+
 export const persistentVolumeModule: ResourceModule<PersistentVolumeInputs, PersistentVolumeOutputs> = {
   kind: 'PersistentVolume',
   schema: persistentVolumeInputsSchema,
@@ -32,7 +60,7 @@ export const persistentVolumeModule: ResourceModule<PersistentVolumeInputs, Pers
     if (news.parentDataset !== undefined && news.parentDataset !== olds.parentDataset) replaces.push('parentDataset');
     if (news.node !== undefined && news.node !== olds.node) replaces.push('node');
     const changed = [...replaces];
-    for (const k of ['sizeGiB', 'reclaimPolicy', 'ownerUid', 'timeouts'] as const) if (JSON.stringify(olds[k]) !== JSON.stringify(news[k])) changed.push(k);
+    for (const k of ['sizeGiB', 'reclaimPolicy', 'ownerUid', 'timeouts', 'owner'] as const) if (JSON.stringify(olds[k]) !== JSON.stringify(news[k])) changed.push(k);
     // Same name, same dataset: the old one must be gone (or released) before the new one takes the name.
     return { changes: changed.length > 0, replaces, changed, deleteBeforeReplace: replaces.length > 0 };
   },
@@ -40,32 +68,47 @@ export const persistentVolumeModule: ResourceModule<PersistentVolumeInputs, Pers
     const node = await nodeFor(inputs);
     const exec = await hostExecutor(node);
     const dataset = `${parentOf(inputs)}/${inputs.name}`;
+    const owner = volumeOwner(inputs);
+    // Find-or-create: the dataset is named by the volume, so a create that was cut short is found here and finished.
     const existing = await readDataset(exec, dataset);
     let reused = false;
     let info = existing;
     if (existing) {
-      if (existing.owner !== inputs.name) {
-        throw new InputError('name', `dataset ${dataset} on ${node} exists and is not a proxmox-pods volume named "${inputs.name}"`, 'choose another name or parentDataset; proxmox-pods never takes over foreign data');
-      }
+      assertMayUse(await holderOf(exec, existing, inputs.name), owner, `dataset ${dataset} on ${node}`);
       // A volume retained at scale-down comes back to its successor with its data.
       reused = true;
+      if (owner) await setUserProperty(exec, dataset, OWNER_USER_PROPERTY, ownerId(owner));
       await clearDatasetProperty(exec, dataset, RELEASED_PROPERTY);
       if (existing.refquotaGiB !== inputs.sizeGiB) await setDatasetProperty(exec, dataset, 'refquota', `${inputs.sizeGiB}G`);
     } else {
       info = await createDataset(exec, dataset, { owner: inputs.name, quotaGiB: inputs.sizeGiB, uid: inputs.ownerUid });
+      // Cut short before this line, the dataset reads as made before owner records: the retry adopts it (above).
+      if (owner) await setUserProperty(exec, dataset, OWNER_USER_PROPERTY, ownerId(owner));
     }
     return { id: `${node}/${dataset}`, outs: { ...inputs, node, dataset, hostPath: info!.mountpoint, reused } };
   },
   async read(id, props) {
     const exec = await hostExecutor(props.node);
     const info = await readDataset(exec, props.dataset);
-    if (!info || info.owner !== props.name || info.released) return { id: '', props: {} as PersistentVolumeOutputs };
+    if (!info || info.released) return { id: '', props: {} as PersistentVolumeOutputs };
+    // Another owner's dataset now (or not ours at all): ours is gone; the next `up` says so when it tries to create.
+    const holder = await holderOf(exec, info, props.name);
+    const mine = volumeOwner(props);
+    if (holder.kind === 'foreign' || (holder.kind === 'owner' && mine && holder.id !== ownerId(mine))) return { id: '', props: {} as PersistentVolumeOutputs };
     const sizeGiB = Math.round(info.refquotaGiB ?? props.sizeGiB);
     const { dataset: _d, hostPath: _h, reused: _r, ...inputs } = props;
     return { id, props: { ...props, sizeGiB, hostPath: info.mountpoint }, inputs: { ...inputs, sizeGiB } };
   },
   async update(_id, olds, news) {
     const exec = await hostExecutor(olds.node);
+    const owner = volumeOwner(news);
+    if (owner) {
+      const info = await readDataset(exec, olds.dataset);
+      if (!info) throw new InputError('name', `dataset ${olds.dataset} on ${olds.node} is gone`, 'run `pulumi refresh`, then `pulumi up` creates it again');
+      assertMayUse(await holderOf(exec, info, olds.name), volumeOwner(olds) ?? owner, `dataset ${olds.dataset} on ${olds.node}`);
+      // Recorded now for a volume made before owner records, or moved to a renamed stack.
+      await setUserProperty(exec, olds.dataset, OWNER_USER_PROPERTY, ownerId(owner));
+    }
     if (news.sizeGiB !== olds.sizeGiB) {
       const info = await readDataset(exec, olds.dataset);
       if (info && info.usedBytes > news.sizeGiB * 1024 ** 3) {
@@ -78,7 +121,12 @@ export const persistentVolumeModule: ResourceModule<PersistentVolumeInputs, Pers
   async delete(_id, props) {
     const exec = await hostExecutor(props.node);
     const info = await readDataset(exec, props.dataset);
-    if (!info || info.owner !== props.name) return; // gone, or no longer ours: nothing to do
+    if (!info) return; // already gone
+    const holder = await holderOf(exec, info, props.name);
+    // Not ours (another owner's, or foreign data under our name): never touched; say so, so state can be fixed.
+    if (holder.kind === 'foreign' || (holder.kind === 'owner' && volumeOwner(props) && holder.id !== ownerId(volumeOwner(props)!))) {
+      throw new NotOwnedError(`dataset ${props.dataset} on ${props.node}`, holder.kind === 'owner' ? holder.owner : undefined, volumeOwner(props), `drop it from this stack with \`pulumi state delete\` if it is no longer yours`);
+    }
     if (props.reclaimPolicy === 'Delete') await destroyDataset(exec, props.dataset);
     else await setDatasetProperty(exec, props.dataset, RELEASED_PROPERTY, new Date().toISOString());
   },

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { NODE_RE } from '../../proxmox/ids';
 import { isZfsDataset } from '../../host/names';
 import { timeoutsSchema } from '../common/duration';
+import { ownerScopeSchema } from '../common/owner';
 
 export const persistentVolumeInputsSchema = z
   .object({
@@ -18,6 +19,8 @@ export const persistentVolumeInputsSchema = z
     /** Host uid/gid that owns the volume's root: 100000 is root inside an unprivileged container. */
     ownerUid: z.number().int().min(0).default(100000),
     timeouts: timeoutsSchema.optional(),
+    /** Hidden input from the SDK: the stack and resource that own the dataset (`proxmox-pods:owner` on it). */
+    owner: ownerScopeSchema.optional(),
   })
   .strict();
 
