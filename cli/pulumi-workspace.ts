@@ -75,6 +75,16 @@ export class PulumiWorkspace {
     else await this.mustRun(['config', 'set', '--secret', key], value.secret);
   }
 
+  /** The CLI as a child process, for tests that interrupt it (kill it mid-run). */
+  start(args: string[]) {
+    return execa('pulumi', ['--non-interactive', '--color', 'never', ...args], { cwd: this.dir, env: this.env, extendEnv: true, reject: false, input: '' });
+  }
+
+  /** The backend this workspace's CLI and every process it starts use (PULUMI_BACKEND_URL in their environment). */
+  get backendUrl(): string {
+    return this.env.PULUMI_BACKEND_URL!;
+  }
+
   async run(args: string[], input?: string): Promise<PulumiResult> {
     const child = execa('pulumi', ['--non-interactive', '--color', 'never', ...args], {
       cwd: this.dir,

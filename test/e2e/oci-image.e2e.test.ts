@@ -44,7 +44,7 @@ describe.each([{ zfs: false }, { zfs: true }])('OciImage and Pod through the rea
   let ws: PulumiWorkspace;
   let dir: string;
   let v1: Awaited<ReturnType<typeof webImage>>;
-  const templates = () => emu.state.storageContent('pve', 'local').map((v) => String(v.volid)).filter((v) => v.includes('vztmpl/oci-'));
+  const templates = () => emu.state.storageContent('pve', 'local').map((v) => String(v.volid)).filter((v) => v.includes('vztmpl/oci-') && !v.includes('.claim.')); // claims: oci-image/claims.ts
 
   beforeAll(async () => {
     requirePulumiCli();

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { IPV4_CIDR_RE } from '../../host/names';
 import { NODE_RE } from '../../proxmox/ids';
 import { timeoutsSchema } from '../common/duration';
+import { ownerScopeSchema } from '../common/owner';
 
 export const deploymentBridgeInputsSchema = z
   .object({
@@ -19,6 +20,8 @@ export const deploymentBridgeInputsSchema = z
     /** VLAN awareness on a kernel without bridge VLAN filtering: "fail" (default) or "downgrade" (run without it, reported). */
     vlanFallback: z.enum(['fail', 'downgrade']).default('fail'),
     timeouts: timeoutsSchema.optional(),
+    /** Hidden input from the SDK: the stack and resource that own the bridge (recorded in its PVE comments). */
+    owner: ownerScopeSchema.optional(),
   })
   .strict();
 
@@ -31,4 +34,4 @@ export interface DeploymentBridgeOutputs extends DeploymentBridgeInputs {
   warnings: string[];
 }
 
-export { commentFor, isManagedComment } from '../common/isolation';
+export { commentFor, commentOwner, commentOwnerId, isManagedComment } from '../common/isolation';

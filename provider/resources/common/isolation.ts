@@ -3,10 +3,24 @@
 import type { PveClient } from '../../proxmox/client';
 import { isolatePorts } from '../../host/bridge';
 import { hostExecutor } from './hosts';
+import { ownerId, parseOwnerId, type OwnerKey } from './owner';
 
 export const BRIDGE_COMMENT = 'proxmox-pods DeploymentBridge';
-export const commentFor = (i: { isolatePorts: boolean }) => `${BRIDGE_COMMENT}${i.isolatePorts ? ' isolate' : ''}`;
+/**
+ * The bridge's PVE `comments` (kept by PVE in /etc/network/interfaces as a `#` line): the marker, whether pods are
+ * isolated, and its owner (`owner=<owner id>`, which has no spaces), so that a node's bridges say whose they are.
+ */
+export const commentFor = (i: { isolatePorts: boolean }, owner?: OwnerKey) =>
+  `${BRIDGE_COMMENT}${i.isolatePorts ? ' isolate' : ''}${owner ? ` owner=${ownerId(owner)}` : ''}`;
 export const isManagedComment = (c: unknown) => typeof c === 'string' && c.includes(BRIDGE_COMMENT);
+/** The owner id a managed bridge's comment names; undefined for bridges made before owner records. */
+export function commentOwnerId(c: unknown): string | undefined {
+  return typeof c === 'string' ? /(?:^|\s)owner=(\S+)/.exec(c)?.[1] : undefined;
+}
+export const commentOwner = (c: unknown): OwnerKey | undefined => {
+  const id = commentOwnerId(c);
+  return id ? parseOwnerId(id) : undefined;
+};
 const isolates = (c: unknown) => typeof c === 'string' && c.includes(`${BRIDGE_COMMENT} isolate`);
 
 export async function reapplyPortIsolation(pve: PveClient, node: string, bridge: string): Promise<void> {
