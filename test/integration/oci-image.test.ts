@@ -133,6 +133,19 @@ d('OciImage against docker-registry and the emulator', () => {
     expect(emu.state.storageContent('pve', 'local').map((v) => v.volid)).not.toContain(`local:vztmpl/${templateFileName(other.root.digest)}`);
   });
 
+  test('a create that fails after claiming takes its claim back and leaves nothing on the storage', async () => {
+    const other = await appImage('claimed');
+    await pushImage(client, 'team/claimed', 'v1', other);
+    // The claim is uploaded first and let through (a rule that only delays it); the template's upload then fails.
+    emu.faults.add({ method: 'POST', path: /\/storage\/local\/upload$/, latencyMs: 1 });
+    emu.faults.add({ method: 'POST', path: /\/storage\/local\/upload$/, taskError: "checksum mismatch: got 'x' != expect 'y'" });
+    const err = await createOciImage(await checked({}, { reference: `${reg.host}/team/claimed:v1`, owner: { project: 'shop', stack: 'dev', resource: 'claimed' } }), ctx()).catch((e) => e);
+    emu.faults.clear();
+    expect(String(err.message)).toMatch(/checksum mismatch/);
+    const base = templateFileName(other.root.digest).replace(/\.tar\.zst$/, '');
+    expect(emu.state.storageContent('pve', 'local').map((v) => String(v.volid)).filter((v) => v.includes(base))).toEqual([]);
+  });
+
   test('a second image of the same digest does not upload again', async () => {
     // Any upload now fails: the create can only succeed by skipping it.
     emu.faults.add({ method: 'POST', path: /\/storage\/local\/upload$/, status: 500, message: 'upload must be skipped' });

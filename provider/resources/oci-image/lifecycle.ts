@@ -13,6 +13,7 @@ import { pveClient } from '../common/connection';
 import { envRecord, podImageOf, templateFileName, templateVolid } from './plan';
 import type { OciImageInputs, OciImageOutputs, OciImageSizes } from './schema';
 import { packTemplate } from '../../oci/convert/template';
+import { ProxmoxPodsError } from '../../errors';
 import { nodeChains } from '../common/node-zfs';
 import { ownerId, scopedOwnerKey, type OwnerKey } from '../common/owner';
 import { claimChain, reclaimChain, releaseChain } from './chain-claims';
@@ -94,12 +95,18 @@ export async function createOciImage(inputs: OciImageInputs, ctxIn?: Partial<Oci
   const id = `${REF_PREFIX}${randomBytes(8).toString('hex')}`;
   const platform = canonicalPlatform(inputs.platform);
   const pulled = await pullImage(inputs.reference, { store, platform, refName: id, ...sourceOptions(inputs), ...(ctx.onProgress ? { onProgress: ctx.onProgress } : {}) });
+  const owner = imageOwner(inputs);
+  const ref: TemplateRef = { node, storage, file: templateFileName(pulled.manifestDigest) };
+  let claimed = false;
+  let uploadedHere = false;
   try {
     deadline.check();
     const volid = templateVolid(storage, pulled.manifestDigest);
-    const owner = imageOwner(inputs);
     // Claim before looking: a destroy racing this create then sees the claim and keeps the template (claims.ts).
-    if (owner) await claimTemplate(ctx.pve, { node, storage, file: templateFileName(pulled.manifestDigest) }, owner, deadline);
+    if (owner) {
+      await claimTemplate(ctx.pve, ref, owner, deadline);
+      claimed = true;
+    }
     const existing = (await ctx.pve.storageContent(node, storage, 'vztmpl')).find((c) => c.volid === volid);
     const sizes: OciImageSizes = { compressed: pulled.totalSize, template: existing?.size ?? 0 };
     if (existing) {
@@ -116,6 +123,7 @@ export async function createOciImage(inputs: OciImageInputs, ctxIn?: Partial<Oci
           { content: 'vztmpl', filename: templateFileName(pulled.manifestDigest), data: built.path, size: built.size, checksum: built.sha256, checksumAlgorithm: 'sha256' },
           { deadlineMs: deadline.remaining() },
         );
+        uploadedHere = true;
         if (uploaded !== volid) ctx.log(`PVE stored the template as ${uploaded}`);
         Object.assign(sizes, { unpacked: built.unpacked, template: built.size });
       } finally {
@@ -123,6 +131,10 @@ export async function createOciImage(inputs: OciImageInputs, ctxIn?: Partial<Oci
       }
     }
     const zfsSnapshot = inputs.zfs ? await buildChains(node, inputs.zfs.parentDataset, store, pulled, owner) : undefined;
+    // A destroy elsewhere that listed the claims just before ours was recorded may have deleted the template we found.
+    if (existing && !(await ctx.pve.storageContent(node, storage, 'vztmpl')).some((c) => c.volid === volid)) {
+      throw new ProxmoxPodsError(`template ${volid} was deleted on ${node} while this image was being created (another stack's destroy); run \`pulumi up\` again to upload it`, 'E_TEMPLATE_GONE');
+    }
     const { env, dropped } = envRecord(pulled.config.env);
     if (dropped.length) ctx.log(`image environment entries PVE cannot take were left out: ${dropped.join(', ')}`);
     const { credentials: _secret, ...kept } = inputs;
@@ -145,8 +157,18 @@ export async function createOciImage(inputs: OciImageInputs, ctxIn?: Partial<Oci
     };
     return { id, outs: { ...base, resolvedDigest: pulled.digest, podImage: podImageOf(base) } };
   } catch (err) {
-    // Nothing was uploaded (the upload is the last step): the ref must not keep the blobs alive either.
+    // The image was not created: its ref must not keep the blobs alive, nor its claim the template; a template this
+    // attempt uploaded goes too when no one else claims it. Best effort: a leftover is adopted by the next create of
+    // this owner, so a failing clean-up is reported, not raised over the error that matters.
     await store.deleteRef(id).catch(() => undefined);
+    if (claimed && owner) {
+      try {
+        const left = await releaseTemplate(ctx.pve, ref, owner, deadline);
+        if (uploadedHere && left.length === 0) await ctx.pve.deleteContent(node, storage, `${storage}:vztmpl/${ref.file}`, { deadlineMs: deadline.remaining() });
+      } catch (cleanup) {
+        ctx.log(`could not take back the claim on ${ref.file} after the failed create: ${(cleanup as Error).message}`);
+      }
+    }
     throw err;
   }
 }
