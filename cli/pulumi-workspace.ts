@@ -75,11 +75,6 @@ export class PulumiWorkspace {
     else await this.mustRun(['config', 'set', '--secret', key], value.secret);
   }
 
-  /** The CLI as a child process, for tests that interrupt it (kill it mid-run). */
-  start(args: string[]) {
-    return execa('pulumi', ['--non-interactive', '--color', 'never', ...args], { cwd: this.dir, env: this.env, extendEnv: true, reject: false, input: '' });
-  }
-
   /** The backend this workspace's CLI and every process it starts use (PULUMI_BACKEND_URL in their environment). */
   get backendUrl(): string {
     return this.env.PULUMI_BACKEND_URL!;
@@ -101,6 +96,11 @@ export class PulumiWorkspace {
     }
     const r = await child;
     return { exitCode: r.exitCode ?? 1, stdout: String(r.stdout), stderr: String(r.stderr) };
+  }
+
+  /** Starts the CLI without waiting for it (a test that kills it mid-run). */
+  spawn(args: string[]) {
+    return execa('pulumi', ['--non-interactive', '--color', 'never', ...args], { cwd: this.dir, env: this.env, extendEnv: true, reject: false, input: '', timeout: 10 * 60_000 });
   }
 
   async mustRun(args: string[], input?: string): Promise<PulumiResult> {

@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { fail } from './errors';
 import type { ParamValue } from './params';
+import { parsePctConfig, writePctConfig } from './pct-config';
 
 export type StorageType = 'dir' | 'zfspool' | 'lvmthin';
 
@@ -26,6 +27,8 @@ export interface Volume {
   notes?: string;
   protected?: 0 | 1;
   data?: Buffer;
+  /** Storage snapshots of the volume, oldest first (ZFS rolls back only to the newest). */
+  snapshots?: string[];
 }
 
 export interface StorageState {
@@ -56,6 +59,8 @@ export interface Container {
   changedAt: number;
   /** Test hook: the CT ignores a clean shutdown request (PVE: the init process does not exit). */
   ignoreShutdown?: boolean;
+  /** Snapshot sections of the config file, by name (`[name]`). */
+  snapshots?: Record<string, ConfigValues>;
 }
 
 const GiB = 1024 ** 3;
@@ -101,6 +106,8 @@ export class ClusterState {
   readonly guests = new Map<number, Container>();
   /** QEMU guests only matter for VMID collisions (`VM 100 already exists on node 'x'`). */
   readonly qemu = new Map<number, string>();
+  /** Resource pools (user.cfg `pool:`): members are `vm:<vmid>` and `storage:<storage>`. */
+  readonly pools = new Map<string, { comment?: string; members: Set<string> }>();
 
   constructor(readonly nodeList: string[], private readonly clock: () => number, private readonly zfsPool = DEFAULT_ZFS_POOL) {
     this.reset();
@@ -110,6 +117,7 @@ export class ClusterState {
     this.nodes.clear();
     this.guests.clear();
     this.qemu.clear();
+    this.pools.clear();
     this.nodeList.forEach((name, index) => {
       this.nodes.set(name, { name, index, storages: defaultStorages(this.clock(), this.zfsPool), network: { active: defaultNetwork(index), pending: null } });
     });
@@ -160,26 +168,30 @@ export class ClusterState {
 
 /** Config as merged by GET config (pending values win, pending deletes hide). */
 export function mergedConfig(ct: Container): ConfigValues {
+  // AbstractConfig.pm load_current_config: pending values first, then pending deletes of keys with a true value.
   const out: ConfigValues = { ...ct.conf, ...ct.pending };
-  for (const k of ct.pendingDelete) delete out[k];
+  for (const k of ct.pendingDelete) if (out[k]) delete out[k];
   return out;
 }
 
-/** The config file text, pending section included — what PVE hashes for `digest`. */
+/** The config file text (pve-container's write_pct_config), pending and snapshot sections included. */
 export function configText(ct: Container): string {
-  const lines = (c: ConfigValues) =>
-    Object.keys(c)
-      .sort()
-      .map((k) => (k === 'description' ? String(c[k]).split('\n').filter((_, i, a) => i < a.length - 1 || a[i] !== '').map((l) => `#${l}\n`).join('') : `${k}: ${c[k]}\n`))
-      .join('');
-  let text = lines(ct.conf);
-  if (Object.keys(ct.pending).length || ct.pendingDelete.size) {
-    text += `\n[pve:pending]\n${lines(ct.pending)}`;
-    if (ct.pendingDelete.size) text += `delete: ${[...ct.pendingDelete].sort().join(',')}\n`;
-  }
-  return text;
+  return writePctConfig({ conf: ct.conf, pending: ct.pending, pendingDelete: ct.pendingDelete, snapshots: ct.snapshots ?? {} });
 }
 
+/**
+ * Write the CT's config and read it back, as every PVE code path does (write_config, then load_config): what
+ * clients read is what parse_pct_config makes of the written file.
+ */
+export function commitConfig(ct: Container): void {
+  const parsed = parsePctConfig(configText(ct));
+  ct.conf = parsed.conf;
+  ct.pending = parsed.pending;
+  ct.pendingDelete = parsed.pendingDelete;
+  ct.snapshots = parsed.snapshots;
+}
+
+/** `digest` of GET config: sha1 of the file text. */
 export function configDigest(ct: Container): string {
   return createHash('sha1').update(configText(ct)).digest('hex');
 }

@@ -18,11 +18,15 @@ import { lxcRoutes } from './routes/lxc';
 import { networkRoutes } from './routes/network';
 import { storageRoutes } from './routes/storage';
 import { taskRoutes } from './routes/tasks';
+import { snapshotRoutes } from './routes/snapshots';
+import { cloneRoutes } from './routes/clone';
+import { poolRoutes } from './routes/pools';
+import { nodeInfoRoutes } from './routes/node-info';
 import { Router } from './router';
 import { createHandler } from './server';
 import { TaskManager } from './tasks';
 
-export type { FaultRule } from './faults';
+export type { FaultRule, ChaosOptions } from './faults';
 export type { AclEntry } from './permissions';
 export type { HostBackend } from './core';
 export { zfsVolumeBackend } from './zfs-volumes';
@@ -71,7 +75,7 @@ export interface RunningEmulator {
   token: string;
   rootPassword: string;
   nodes: string[];
-  faults: { add(rule: FaultRule): void; clear(): void };
+  faults: Pick<FaultTable, 'add' | 'clear' | 'chaos' | 'chaosHits'>;
   state: {
     containers(): Array<{ node: string; vmid: number; status: string; config: Record<string, unknown> }>;
     networks(node: string): Array<Record<string, unknown>>;
@@ -141,7 +145,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Running
     fingerprint: cert.fingerprint,
   };
   const router = new Router();
-  router.add([...accessRoutes, ...clusterRoutes, ...lxcRoutes, ...taskRoutes, ...storageRoutes, ...networkRoutes]);
+  router.add([...accessRoutes, ...clusterRoutes, ...lxcRoutes, ...taskRoutes, ...storageRoutes, ...networkRoutes, ...snapshotRoutes, ...cloneRoutes, ...poolRoutes, ...nodeInfoRoutes]);
   const handler = createHandler(core, router, { legacyErrors: !!opts.legacyErrors, authFailureDelayMs: opts.authFailureDelayMs ?? 0 });
   const onRequest = (req: Parameters<typeof handler>[0], res: Parameters<typeof handler>[1]) => void handler(req, res);
 
@@ -168,7 +172,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Running
     token: tokenStrings[0]!,
     rootPassword,
     nodes,
-    faults: { add: (r) => core.faults.add(r), clear: () => core.faults.clear() },
+    faults: { add: (r) => core.faults.add(r), clear: () => core.faults.clear(), chaos: (o) => core.faults.chaos(o), chaosHits: core.faults.chaosHits },
     state: {
       containers: () =>
         [...core.state.guests.values()].map((c) => ({ node: c.node, vmid: c.vmid, status: c.status, config: { ...c.conf } })),

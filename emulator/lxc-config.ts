@@ -24,8 +24,8 @@ function propertyStringProp(format: PropertyFormat): PropSchema {
 }
 
 const dnsName = (v: string) =>
-  /^(?=.{1,255}$)([a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)(\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*$/.test(v)
-    ? undefined : 'invalid format - value does not look like a valid DNS name';
+  /^([a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)(\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*$/.test(v)
+    ? undefined : 'invalid format - value does not look like a valid DNS name\n';
 
 export const netProp = propertyStringProp(netFormat);
 export const mpProp = propertyStringProp(mpFormat);
@@ -38,11 +38,12 @@ export const configProps: Record<string, PropSchema> = {
   memory: int({ minimum: 16 }),
   swap: int({ minimum: 0 }),
   rootfs: propertyStringProp(rootfsFormat),
-  nameserver: str(),
-  searchdomain: str(),
+  // address-list / dns-name-list formats: repeated keys are joined with ',' (RESTHandler).
+  nameserver: str({ list: true }),
+  searchdomain: str({ list: true }),
   unprivileged: bool(),
   features: propertyStringProp(featuresFormat),
-  tags: str({ format: (v) => (splitTags(v).every((t) => TAG_RE.test(t)) ? undefined : 'invalid format - invalid characters in tag') }),
+  tags: str({ list: true, format: (v) => (splitTags(v).every((t) => TAG_RE.test(t)) ? undefined : 'invalid format - invalid characters in tag') }),
   description: str({ maxLength: 8192 }),
   onboot: bool(),
   startup: str({ pattern: /^((order=\d+|up=\d+|down=\d+)(,|$))+$/ }),
@@ -109,43 +110,37 @@ export function printKey(key: string, values: PropertyValues): string {
   return printPropertyString(formatFor(key)!, values);
 }
 
+/** PVE::ParseUtils `split_list`: NUL-separated if there is a NUL, else on `,`, `;` and whitespace. */
+export function splitList(v: unknown): string[] {
+  if (v === undefined) return [];
+  const text = String(v);
+  if (text.includes('\0')) return text.split('\0');
+  return text.replace(/[,;]/g, ' ').replace(/^\s+/, '').split(/\s+/).filter(Boolean);
+}
+
 /**
- * The value PVE writes for a key: property strings re-printed in canonical order (a NIC gains a
- * generated hwaddr and type=veth), tags normalised, description without trailing newlines.
+ * The value pve-container stores for a key it is given (Config.pm `update_pct_config` and
+ * `vmconfig_apply_pending`): a NIC is parsed and re-printed (`parse_lxc_network` adds `type=veth` and a new random
+ * hwaddr when none is given), mount points are re-printed (`print_ct_mountpoint`), tags go through
+ * `get_unique_tags`, nameserver/searchdomain lists are joined with spaces; everything else (features, devN,
+ * description…) is stored exactly as sent.
  */
-export function storedValue(key: string, value: string | number, previous?: string | number): string | number {
+export function storedValue(key: string, value: string | number): string | number {
   if (typeof value === 'number') return value;
   if (/^net\d+$/.test(key)) {
     const net = parseKey(key, value);
-    const prevMac = typeof previous === 'string' ? parseKey(key, previous)['hwaddr'] : undefined;
-    net['hwaddr'] ??= prevMac ?? randomHwaddr();
-    net['type'] ??= 'veth';
+    net['type'] = 'veth';
+    net['hwaddr'] ??= randomHwaddr();
     return printKey(key, net);
   }
-  if (key === 'features' || /^dev\d+$/.test(key)) return printKey(key, parseKey(key, value));
+  if (key === 'rootfs' || /^mp\d+$/.test(key)) return printKey(key, parseKey(key, value));
   if (key === 'tags') return normalizeTags(value);
-  if (key === 'description') return value.replace(/\n+$/, '');
+  if (key === 'nameserver' || key === 'searchdomain') return splitList(value).join(' ');
   return value;
 }
 
 /** Keys a running CT takes immediately without any device work ("fastplug"). */
 export const FASTPLUG = new Set(['description', 'onboot', 'startup', 'protection', 'hostname', 'hookscript', 'cores', 'tags', 'lock']);
-
-/** Whether setting `key` on a running CT applies now (fastplug or hotplug) or stays pending. */
-export function appliesLive(key: string, existing: Record<string, unknown>): boolean {
-  if (FASTPLUG.has(key)) return true;
-  if (['cpulimit', 'cpuunits', 'memory', 'swap'].includes(key)) return true;
-  if (/^net\d+$/.test(key)) return true;
-  if (/^(mp|dev)\d+$/.test(key)) return existing[key] === undefined;
-  return false;
-}
-
-/** Whether deleting `key` on a running CT applies now. */
-export function deletesLive(key: string): boolean {
-  return FASTPLUG.has(key) || /^(net|unused)\d+$/.test(key) || ['swap', 'cpulimit', 'cpuunits'].includes(key);
-}
-
-export const REQUIRED_KEYS = new Set(['memory', 'rootfs', 'ostype']);
 
 /** Feature flags only root@pam (not even root's tokens) may change: all but nesting. */
 export function rootOnlyFeatureChange(before: string | undefined, after: string | undefined): boolean {

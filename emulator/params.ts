@@ -17,6 +17,8 @@ export interface PropSchema {
   enum?: readonly string[];
   /** Extra format check on the (string) value; returns the error text, or undefined when valid. */
   format?: (value: string, key: string) => string | undefined;
+  /** A `*-list` format (pve-configid-list, address-list…): repeated keys are joined with `,` before validation. */
+  list?: boolean;
   /** Name of another property that must be present when this one is. */
   requires?: string;
 }
@@ -48,46 +50,67 @@ export function propFor(schema: ParamSchema, key: string): PropSchema | undefine
   return undefined;
 }
 
-/** Check one value against one property; returns the parsed value or the error message. */
+/** Perl's `ref` of a decoded JSON value or a repeated form key, as check_type names it. */
+function refName(raw: unknown): string | undefined {
+  if (Array.isArray(raw)) return 'ARRAY';
+  if (typeof raw === 'boolean') return 'JSON::PP::Boolean';
+  if (typeof raw === 'object' && raw !== null) return 'HASH';
+  return undefined;
+}
+
+// pve-common src/PVE/JSONSchema.pm `is_number` / `is_integer`.
+const IS_NUMBER = /^[+-]?(\d+\.\d+|\d+\.|\.\d+|\d+)([eE][+-]?\d+)?$/;
+const IS_INTEGER = /^[+-]?\d+$/;
+
+/**
+ * Check one value against one property, in the order of pve-common's JSONSchema.pm `check_prop`: the type
+ * (`check_type`), then format, pattern, maxLength, minLength, minimum/maximum (for any value that looks like a
+ * number) and enum, first failure wins. Returns the parsed value or the error message.
+ */
 export function checkValue(prop: PropSchema, raw: unknown, key = ''): { value: ParamValue } | { error: string } {
+  const ref = refName(raw);
+  if (ref && !(prop.type === 'boolean' && typeof raw === 'boolean')) return { error: `type check ('${prop.type}') failed - got ${ref}` };
+  let value: ParamValue;
   switch (prop.type) {
     case 'boolean': {
-      // Form bodies only ever carry 1/0 (PVE's check_type has the true/yes/on branch commented out);
-      // JSON bodies may send real booleans.
+      // check_type accepts only '1' and '0' (the true/yes/on branch is commented out); JSON booleans pass.
       if (raw === true || raw === false) return { value: raw ? 1 : 0 };
-      if (raw === 1 || raw === 0 || raw === '1' || raw === '0') return { value: Number(raw) };
-      return { error: MSG.typeFail('boolean', raw) };
+      const s = String(raw);
+      if (s !== '1' && s !== '0') return { error: MSG.typeFail('boolean', raw) };
+      value = Number(s);
+      break;
     }
     case 'integer': {
       const s = String(raw);
-      if (typeof raw === 'boolean' || !/^-?\d+$/.test(s)) return { error: MSG.typeFail('integer', raw) };
-      return range(prop, Number(s));
+      if (!IS_INTEGER.test(s)) return { error: MSG.typeFail('integer', raw) };
+      value = Number(s);
+      break;
     }
     case 'number': {
+      // Kept as the text sent: Perl keeps the string, so `cpulimit=1.50` is written and read back as `1.50`.
       const s = String(raw);
-      if (typeof raw === 'boolean' || !/^-?(\d+|\d*\.\d+)([eE][-+]?\d+)?$/.test(s)) return { error: MSG.typeFail('number', raw) };
-      return range(prop, Number(s));
+      if (!IS_NUMBER.test(s)) return { error: MSG.typeFail('number', raw) };
+      value = s;
+      break;
     }
-    case 'string': {
-      if (typeof raw === 'object' && raw !== null) return { error: MSG.typeFail('string', JSON.stringify(raw)) };
-      const s = typeof raw === 'boolean' ? (raw ? '1' : '0') : String(raw);
-      if (prop.maxLength !== undefined && s.length > prop.maxLength) return { error: MSG.maxLength(prop.maxLength) };
-      if (prop.minLength !== undefined && s.length < prop.minLength) return { error: MSG.minLength(prop.minLength) };
-      if (prop.enum && !prop.enum.includes(s)) return { error: MSG.enumFail(s, prop.enum) };
-      if (prop.pattern && !prop.pattern.test(s)) return { error: MSG.pattern };
-      if (prop.format) {
-        const err = prop.format(s, key);
-        if (err !== undefined) return { error: err };
-      }
-      return { value: s };
-    }
+    case 'string':
+      value = String(raw);
+      break;
   }
-}
-
-function range(prop: PropSchema, n: number): { value: number } | { error: string } {
-  if (prop.minimum !== undefined && n < prop.minimum) return { error: MSG.min(prop.minimum) };
-  if (prop.maximum !== undefined && n > prop.maximum) return { error: MSG.max(prop.maximum) };
-  return { value: n };
+  const s = String(raw);
+  if (prop.format) {
+    const err = prop.format(s, key);
+    if (err !== undefined) return { error: err };
+  }
+  if (prop.pattern && !prop.pattern.test(s)) return { error: MSG.pattern };
+  if (prop.maxLength !== undefined && s.length > prop.maxLength) return { error: MSG.maxLength(prop.maxLength) };
+  if (prop.minLength !== undefined && s.length < prop.minLength) return { error: MSG.minLength(prop.minLength) };
+  if (IS_NUMBER.test(s)) {
+    if (prop.maximum !== undefined && Number(s) > prop.maximum) return { error: MSG.max(prop.maximum) };
+    if (prop.minimum !== undefined && Number(s) < prop.minimum) return { error: MSG.min(prop.minimum) };
+  }
+  if (prop.enum && !prop.enum.includes(s)) return { error: MSG.enumFail(s, prop.enum) };
+  return { value };
 }
 
 /** Validate a whole parameter set; throws ParamError with every problem at once, as PVE does. */
@@ -106,8 +129,8 @@ export function validateParams(schema: ParamSchema, input: Record<string, unknow
     else out[key] = r.value;
   }
   for (const [key, prop] of Object.entries(schema.props)) {
-    if (!prop.optional && input[key] === undefined && errors[key] === undefined) errors[key] = MSG.missing;
-    if (prop.requires && input[key] !== undefined && input[prop.requires] === undefined) {
+    if (!prop.optional && input[key] == null && errors[key] === undefined) errors[key] = MSG.missing;
+    if (prop.requires && input[key] != null && input[prop.requires] == null) {
       errors[prop.requires] ??= MSG.requiredBy(key);
     }
   }
@@ -121,7 +144,7 @@ export const int = (extra: Partial<PropSchema> = {}): PropSchema => ({ type: 'in
 export const num = (extra: Partial<PropSchema> = {}): PropSchema => ({ type: 'number', optional: true, ...extra });
 export const bool = (extra: Partial<PropSchema> = {}): PropSchema => ({ type: 'boolean', optional: true, ...extra });
 
-export const nodeProp: PropSchema = { type: 'string', format: (v) => (/^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$/.test(v) ? undefined : `invalid format - value does not look like a valid node name\n`.trimEnd()) };
+export const nodeProp: PropSchema = { type: 'string', format: (v) => (/^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$/.test(v) ? undefined : 'invalid format - value does not look like a valid node name\n') };
 export const vmidProp: PropSchema = {
   type: 'integer',
   minimum: 100,

@@ -65,9 +65,10 @@ export function parsePropertyString(format: PropertyFormat, text: string, path: 
       else out[key] = b;
       continue;
     }
+    // parse_property_string keeps every non-boolean value as the text sent (rate=12.50 stays 12.50).
     const r = checkValue(prop, value, `${path}.${key}`);
     if ('error' in r) errs.push(`${path}.${key}: ${r.error}`);
-    else out[key] = r.value;
+    else out[key] = value;
   }
   for (const [key, prop] of Object.entries(format.keys)) {
     if (!prop.optional && out[key] === undefined) errs.push(`${path}.${key}: property is missing and it is not optional`);

@@ -5,6 +5,7 @@ import type { Core, Ctx, Method, Route } from './core';
 import { Reply, sleep } from './core';
 import { validateParams } from './params';
 import { boundaryOf, parseMultipart } from './multipart';
+import { decodeUrlencoded, extractParams, JsonBodyError, normalizeListParams, type RawParams } from './request-params';
 import type { Router } from './router';
 
 export const CONTENT_TYPE = 'application/json;charset=UTF-8';
@@ -34,6 +35,12 @@ function send(res: ServerResponse, status: number, reason: string, body?: unknow
   res.end(text);
 }
 
+function sendText(res: ServerResponse, status: number, message: string): void {
+  const text = Buffer.from(message);
+  res.writeHead(status, reasonPhrase(message), { Server: 'pve-api-daemon/3.0', 'Cache-Control': 'max-age=0', Pragma: 'no-cache', 'Content-Length': text.length });
+  res.end(text);
+}
+
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -53,7 +60,10 @@ export function createHandler(core: Core, router: Router, opts: ServerOptions) {
   const sendError = async (res: ServerResponse, err: unknown): Promise<void> => {
     if (err instanceof BareHttpError) {
       if (err.status === 401 && opts.authFailureDelayMs > 0) await sleep(opts.authFailureDelayMs);
-      send(res, err.status, err.message);
+      // AnyEvent.pm `error` (since pve-http-server 6.0, 2025) also writes the message into the body, as text
+      // without a Content-Type; auth failures are answered by `response` directly, without a body.
+      if (err.delayAuth || opts.legacyErrors) send(res, err.status, err.message);
+      else sendText(res, err.status, err.message);
       return;
     }
     if (err instanceof ApiError) {
@@ -113,48 +123,55 @@ export function createHandler(core: Core, router: Router, opts: ServerOptions) {
     const fault = core.faults.take(method, relPath);
     if (fault?.latencyMs) await sleep(fault.latencyMs);
     if (fault?.status) throw new ApiError(fault.status, fault.message ?? 'injected fault');
+    if (fault?.dropConnection === 'before') {
+      res.socket?.destroy();
+      return;
+    }
 
-    // Parameters: body, then query string (query wins), then path variables.
-    const input: Record<string, unknown> = {};
+    // Parameters as pveproxy extracts them (AnyEvent.pm extract_params): body (JSON or form), then every
+    // query-string key replacing the body's; multipart uploads take their text fields from the parts.
+    let input: RawParams;
     let file: Ctx['file'];
-    if (body.length > 0) {
-      if (multipart) {
-        if (!route.multipart) throw new BareHttpError(506, `upload 'Content-Type '${ct}' not implemented`);
-        const boundary = boundaryOf(req.headers['content-type'] ?? '');
-        if (!boundary) throw new BareHttpError(400, 'missing boundary');
-        const parsed = parseMultipart(body, boundary);
-        Object.assign(input, parsed.fields);
-        if (parsed.file) {
-          // pveproxy spools the file part to a temp file; the part's filename becomes the parameter.
-          file = { filename: parsed.file.filename, data: parsed.file.data };
-          input[parsed.file.field] = parsed.file.filename;
-        }
-      } else if (ct.startsWith('application/json')) {
-        let json: unknown;
-        try {
-          json = JSON.parse(body.toString('utf8'));
-        } catch (e) {
-          throw new ApiError(400, `unable to parse JSON body - ${(e as Error).message}`);
-        }
-        if (json && typeof json === 'object' && !Array.isArray(json)) Object.assign(input, json);
-      } else if (ct.startsWith('application/x-www-form-urlencoded') || ct === '') {
-        for (const [k, v] of new URLSearchParams(body.toString('utf8'))) input[k] = v;
-      } else {
-        throw new BareHttpError(506, `upload 'Content-Type '${ct}' not implemented`);
+    if (body.length > 0 && multipart) {
+      if (!route.multipart) throw new BareHttpError(506, `upload 'Content-Type '${ct}' not implemented`);
+      const boundary = boundaryOf(req.headers['content-type'] ?? '');
+      if (!boundary) throw new BareHttpError(400, 'missing boundary');
+      const parsed = parseMultipart(body, boundary);
+      input = { ...parsed.fields, ...decodeUrlencoded(url.search.slice(1)) };
+      if (parsed.file) {
+        // pveproxy spools the file part to a temp file; the part's filename becomes the parameter.
+        file = { filename: parsed.file.filename, data: parsed.file.data };
+        input[parsed.file.field] = parsed.file.filename;
+      }
+    } else {
+      // pveproxy reads a body only as form or JSON (matched as sent, before any `;` parameter); others are a 506.
+      const rawCt = req.headers['content-type'];
+      const baseCt = rawCt?.split(/\s*[;,]\s*/)[0];
+      if (body.length > 0 && baseCt && baseCt !== 'application/x-www-form-urlencoded' && baseCt !== 'application/json') {
+        throw new BareHttpError(506, `upload 'Content-Type '${rawCt}' not implemented`);
+      }
+      try {
+        input = extractParams(method, rawCt, body.toString('utf8'), url.search.slice(1));
+      } catch (e) {
+        if (e instanceof JsonBodyError) throw new BareHttpError(500, e.message);
+        throw e;
       }
     }
-    for (const [k, v] of url.searchParams) input[k] = v;
     const conflicts: Record<string, string> = {};
     for (const [k, v] of Object.entries(found!.vars)) {
       if (input[k] !== undefined && String(input[k]) !== v) conflicts[k] = 'duplicate parameter (already defined in URI) with conflicting values!';
       input[k] = v;
     }
     if (Object.keys(conflicts).length) throw new ParamError(conflicts);
-    const params = validateParams(route.schema, input);
+    const params = validateParams(route.schema, normalizeListParams(input, route.schema));
     for (const [path, priv] of route.perms?.(params) ?? []) core.perms.check(identity, path, priv);
 
     const ctx: Ctx = { core, identity, params, ...(file ? { file } : {}), ...(fault ? { fault } : {}) };
     const result = await runHandler(route, ctx);
+    if (fault?.dropConnection === 'after') {
+      res.socket?.destroy();
+      return;
+    }
     if (result instanceof Reply) send(res, 200, 'OK', { data: result.data ?? null, ...result.extra });
     else send(res, 200, 'OK', { data: result ?? null });
   }

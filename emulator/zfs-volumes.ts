@@ -7,7 +7,8 @@ import type { StorageDef } from './cluster';
 
 function datasetOf(storage: StorageDef, volid: string): string | undefined {
   if (storage.type !== 'zfspool' || !storage.pool) return undefined;
-  const name = volid.slice(volid.indexOf(':') + 1);
+  // A linked clone's volid names its base first (`basevol-100-disk-0/subvol-101-disk-0`); the dataset is the last part.
+  const name = volid.slice(volid.indexOf(':') + 1).replace(/^.*\//, '');
   return /^(subvol|basevol)-\d+-disk-\d+$/.test(name) ? `${storage.pool}/${name}` : undefined;
 }
 

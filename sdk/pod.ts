@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import type { podInputsSchema } from '../provider/resources/pod/schema';
 import type { WrappedArgs } from './inputs';
 import { providerFor } from './provider';
+import { ownerScope } from './owner';
 
 type PodInput = z.input<typeof podInputsSchema>;
 
@@ -11,7 +12,7 @@ export interface PodImageSource {
   readonly podImage: pulumi.Output<Exclude<PodInput['image'], string>>;
 }
 
-export type PodArgs = Omit<WrappedArgs<PodInput>, 'name' | 'restartPlanned' | 'image'> & {
+export type PodArgs = Omit<WrappedArgs<PodInput>, 'name' | 'restartPlanned' | 'image' | 'owner'> & {
   image: pulumi.Input<PodInput['image']> | PodImageSource;
 };
 
@@ -36,7 +37,7 @@ export class Pod extends pulumi.dynamic.Resource {
     super(
       providerFor('Pod'),
       name,
-      { vmid: undefined, node: undefined, hostname: undefined, ip: undefined, mac: undefined, ...args, image: imageInput(args.image), name, status: undefined },
+      { vmid: undefined, node: undefined, hostname: undefined, ip: undefined, mac: undefined, ...args, image: imageInput(args.image), owner: ownerScope(), name, status: undefined },
       opts,
       'proxmox-pods',
       'Pod',

@@ -4,10 +4,11 @@ import type { statefulSetPodInputsSchema } from '../provider/resources/statefuls
 import type { WrappedArgs } from './inputs';
 import { imageInput, type PodImageSource } from './pod';
 import { providerFor } from './provider';
+import { ownerScope } from './owner';
 
 type StatefulSetPodInput = z.input<typeof statefulSetPodInputsSchema>;
 
-export type StatefulSetPodArgs = Omit<WrappedArgs<StatefulSetPodInput>, 'restartPlanned' | 'image'> & {
+export type StatefulSetPodArgs = Omit<WrappedArgs<StatefulSetPodInput>, 'restartPlanned' | 'image' | 'owner'> & {
   image: pulumi.Input<StatefulSetPodInput['image']> | PodImageSource;
 };
 
@@ -31,7 +32,7 @@ export class StatefulSetPod extends pulumi.dynamic.Resource {
     super(
       providerFor('StatefulSetPod'),
       name,
-      { vmid: undefined, node: undefined, hostname: undefined, podName: undefined, fqdn: undefined, status: undefined, ip: undefined, mac: undefined, ...args, image: imageInput(args.image) },
+      { vmid: undefined, node: undefined, hostname: undefined, podName: undefined, fqdn: undefined, status: undefined, ip: undefined, mac: undefined, ...args, image: imageInput(args.image), owner: ownerScope() },
       opts,
       'proxmox-pods',
       'StatefulSetPod',

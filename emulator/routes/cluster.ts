@@ -67,7 +67,7 @@ export const clusterRoutes: Route[] = [
   { method: 'GET', path: '/nodes', schema: { props: {} }, handler: (ctx) => ctx.core.state.nodeList.map((n) => nodeRow(ctx, n)) },
   {
     method: 'GET', path: '/nodes/{node}', schema: { props: { node: nodeProp } },
-    handler: (ctx) => (ctx.core.state.node(String(ctx.params['node'])), ['lxc', 'network', 'status', 'storage', 'tasks'].map((subdir) => ({ name: subdir }))),
+    handler: (ctx) => (ctx.core.state.node(String(ctx.params['node'])), ['aplinfo', 'dns', 'hosts', 'lxc', 'network', 'qemu', 'query-url-metadata', 'rrddata', 'status', 'storage', 'tasks', 'time', 'version'].map((subdir) => ({ name: subdir }))),
   },
   { method: 'GET', path: '/nodes/{node}/status', perms: (p) => [[`/nodes/${p['node']}`, 'Sys.Audit']], schema: { props: { node: nodeProp } }, handler: nodeStatus },
   { method: 'GET', path: '/cluster/nextid', schema: { props: { vmid: int({ minimum: 100, maximum: 999999999 }) } }, handler: nextid },

@@ -1,12 +1,13 @@
 // /nodes/{node}/lxc…: list, create, config, pending, power, destroy, resize, template, interfaces.
-import { Container, ConfigValues, configDigest, mergedConfig } from '../cluster';
+import { Container, ConfigValues, commitConfig, configDigest, mergedConfig } from '../cluster';
+import { applyAllPending, updateConfig } from '../lxc-update';
 import { ApiError, fail, ParamError } from '../errors';
 import { canPerm, checkPerm, Core, Ctx, paramError, Route, startTask } from '../core';
 import { privForConfigKey } from '../permissions';
 import { bool, int, nodeProp, ParamSchema, Params, str, vmidProp } from '../params';
 import { formatSize, parseSize } from '../property-string';
 import {
-  appliesLive, configSchema, deletesLive, isConfigKey, parseKey, printKey, REQUIRED_KEYS, rootOnlyFeatureChange, storedValue,
+  configSchema, isConfigKey, parseKey, printKey, rootOnlyFeatureChange, splitList, storedValue,
 } from '../lxc-config';
 import { allocateDisk, freeVolume } from './storage';
 import { InjectedTaskError } from '../tasks';
@@ -68,14 +69,6 @@ function checkSkiplock(ctx: Ctx): void {
   if (ctx.params['skiplock'] && ctx.identity?.full !== 'root@pam') paramError('skiplock', 'Only root may use this option.');
 }
 
-/** `vm_start` applies pending changes before starting. */
-export function applyPending(ct: Container): void {
-  for (const [k, v] of Object.entries(ct.pending)) setConfValue(ct, k, v);
-  for (const k of ct.pendingDelete) delete ct.conf[k];
-  ct.pending = {};
-  ct.pendingDelete.clear();
-}
-
 function setStatus(core: Core, ct: Container, status: 'running' | 'stopped'): void {
   ct.status = status;
   ct.changedAt = core.opts.clock();
@@ -113,7 +106,11 @@ async function createCt(ctx: Ctx): Promise<string> {
   // Disks: bare numbers mean `<storage>:<GiB>`; no rootfs means `<storage>:4`.
   conf['rootfs'] ??= `${storageDefault}:4`;
   const disks: Array<{ key: string; values: Record<string, string | number>; newSize?: number; sid?: string }> = [];
-  for (const key of Object.keys(conf).filter((k) => k === 'rootfs' || /^mp\d+$/.test(k))) {
+  // create_disks walks the volume keys in valid_volume_keys order (rootfs, mp0, mp1…), whatever order they were
+  // sent in, so rootfs is always disk-0 (pve-container src/PVE/LXC/Config.pm valid_volume_keys).
+  const volumeKeys = Object.keys(conf).filter((k) => k === 'rootfs' || /^mp\d+$/.test(k));
+  volumeKeys.sort((a, b) => (a === 'rootfs' ? -1 : b === 'rootfs' ? 1 : Number(a.slice(2)) - Number(b.slice(2))));
+  for (const key of volumeKeys) {
     let raw = String(conf[key]);
     if (/^\d+(\.\d+)?$/.test(raw)) raw = `${storageDefault}:${raw}`;
     else {
@@ -172,6 +169,7 @@ async function createCt(ctx: Ctx): Promise<string> {
       final['ostype'] ??= /^(debian|ubuntu|alpine|centos|fedora|archlinux|devuan|opensuse|gentoo|nixos)/.exec(ostemplate.replace(/^[^:]*:vztmpl\//, ''))?.[1] ?? 'unmanaged';
       task.log(`Detected container architecture: ${final['arch']}`);
       ct.conf = final;
+      commitConfig(ct);
     } catch (err) {
       for (const volid of allocated) await freeVolume(core, node, volid).catch((e: Error) => task.log(`could not free ${volid}: ${e.message}`));
       if (core.state.guests.get(vmid) === ct) core.state.guests.delete(vmid);
@@ -181,44 +179,71 @@ async function createCt(ctx: Ctx): Promise<string> {
       release();
     }
     if (start) {
-      const upid = startTask({ ...ctx, fault: undefined }, node, 'vzstart', String(vmid), (t) => startWorker(core, node, vmid, t.sleep.bind(t)));
+      const upid = startTask({ ...ctx, fault: undefined }, node, 'vzstart', String(vmid), (t) => startWorker(core, node, vmid, t.sleep.bind(t), false, (l) => t.log(l)));
       task.log(`starting CT ${vmid}: ${upid}`);
     }
   });
 }
 
-async function startWorker(core: Core, node: string, vmid: number, sleep: () => Promise<void>, skiplock = false): Promise<void> {
+/** Start a CT (as the vzstart worker does), for other workers: rollback with `start`. */
+export function startContainer(core: Core, node: string, vmid: number, sleep: () => Promise<void>, log?: (line: string) => void): Promise<void> {
+  return startWorker(core, node, vmid, sleep, false, log);
+}
+
+/** `vm_stop` from inside another worker that holds the CT's flock (snapshot rollback). */
+export function stopContainer(core: Core, ct: Container): void {
+  setStatus(core, ct, 'stopped');
+}
+
+async function startWorker(core: Core, node: string, vmid: number, sleep: () => Promise<void>, skiplock = false, log?: (line: string) => void): Promise<void> {
   await core.flocks.with(vmid, async () => {
     const ct = core.state.ct(node, vmid);
     if (ct.conf['template']) fail(`you can't start a CT if it's a template`);
     if (!skiplock) checkLock(ct, 'mounted');
     if (ct.status === 'running') fail(`CT ${vmid} already running`);
     await sleep();
-    applyPending(ct);
+    for (const volid of applyAllPending(ct)) await freeVolume(core, node, volid);
+    assertBridges(core, ct, log);
     setStatus(core, ct, 'running');
   });
+}
+
+/**
+ * lxcnetaddbr (the veth's up hook) dies with `bridge '<b>' does not exist` when the bridge is missing; lxc-start
+ * aborts, vm_start prints the CT's stderr log into the task and dies with `startup for container '<id>' failed`
+ * (pve-container src/lxcnetaddbr, src/PVE/LXC.pm monitor_start). Pending changes were applied before that.
+ */
+function assertBridges(core: Core, ct: Container, log?: (line: string) => void): void {
+  for (const key of Object.keys(ct.conf).filter((k) => /^net\d+$/.test(k)).sort()) {
+    const bridge = parseKey(key, String(ct.conf[key]))['bridge'];
+    if (bridge === undefined || bridgeExists(core, ct.node, String(bridge))) continue;
+    log?.(`bridge '${bridge}' does not exist`);
+    fail(`startup for container '${ct.vmid}' failed`);
+  }
 }
 
 // ---- config ----
 
 function configGet(ctx: Ctx): unknown {
   const { core, params } = ctx;
-  if (params['current'] !== undefined && params['snapshot'] !== undefined) {
+  // API2/LXC/Config.pm vm_config: both given (and true) is a 400 on both keys.
+  if (params['current'] && params['snapshot']) {
     const msg = "cannot use 'snapshot' parameter with 'current'";
     throw new ParamError({ snapshot: msg, current: msg });
   }
   const ct = core.state.ct(String(params['node']), Number(params['vmid']));
-  if (params['snapshot'] !== undefined) fail(`snapshot '${params['snapshot']}' does not exist`);
+  if (params['snapshot']) {
+    // AbstractConfig.pm load_snapshot_config.
+    const snap = ct.snapshots?.[String(params['snapshot'])];
+    if (!snap) fail(`snapshot '${params['snapshot']}' does not exist`);
+    return { ...snap, digest: configDigest(ct) };
+  }
   const conf = params['current'] ? { ...ct.conf } : mergedConfig(ct);
-  if (typeof conf['description'] === 'string') conf['description'] = `${conf['description']}\n`;
   return { ...conf, digest: configDigest(ct) };
 }
 
-function splitList(v: unknown): string[] {
-  return v === undefined ? [] : String(v).split(/[,;\s\0]+/).filter(Boolean);
-}
-
-const putSchema = configSchema({ ...base, delete: str(), revert: str(), digest: str({ maxLength: 40 }) });
+// delete and revert are `pve-configid-list`: repeated keys arrive joined with ','.
+const putSchema = configSchema({ ...base, delete: str({ list: true }), revert: str({ list: true }), digest: str({ maxLength: 40 }) });
 
 async function configPut(ctx: Ctx): Promise<null> {
   const { core, params } = ctx;
@@ -228,7 +253,8 @@ async function configPut(ctx: Ctx): Promise<null> {
   for (const [k, v] of Object.entries(params)) if (isConfigKey(k) && k !== 'vmid') sets[k] = v;
   const deletes = splitList(params['delete']);
   const reverts = splitList(params['revert']);
-  if (!Object.keys(sets).length && !deletes.length && !reverts.length) fail('no options specified');
+  // update_vm: `no options specified` only when nothing but node, vmid and digest was sent (an empty delete is fine).
+  if (!Object.keys(params).some((k) => !['node', 'vmid', 'digest'].includes(k))) fail('no options specified');
 
   for (const k of deletes) {
     if (!isConfigKey(k)) paramError('delete', `unknown option '${k}'`);
@@ -239,14 +265,9 @@ async function configPut(ctx: Ctx): Promise<null> {
     if (!isConfigKey(k)) paramError('revert', `unknown option '${k}'`);
     if (sets[k] !== undefined) paramError('revert', `you can't use '-${k}' and '-revert ${k}' at the same time`);
   }
-  for (const k of deletes) {
-    if (REQUIRED_KEYS.has(k)) fail(`unable to delete required option '${k}'`);
-    if (k === 'unprivileged') fail(`unable to modify read-only option: 'unprivileged'`);
-  }
-  if (sets['unprivileged'] !== undefined) fail(`unable to modify read-only option: 'unprivileged'`);
   for (const k of [...Object.keys(sets), ...deletes, ...reverts]) checkPerm(ctx, `/vms/${vmid}`, privForConfigKey(k));
 
-  await core.flocks.with(vmid, async () => {
+  const result = await core.flocks.with(vmid, async () => {
     const ct = core.state.ct(node, vmid);
     checkLock(ct);
     if (params['digest'] !== undefined && params['digest'] !== configDigest(ct)) {
@@ -254,32 +275,27 @@ async function configPut(ctx: Ctx): Promise<null> {
     }
     checkRootOnly(ctx, sets, mergedConfig(ct));
     await allocateNewDisks(ctx, ct, sets);
-    for (const k of reverts) {
-      delete ct.pending[k];
-      ct.pendingDelete.delete(k);
+    let r;
+    try {
+      r = updateConfig(ct, { sets, deletes, reverts }, ct.status === 'running', (b) => bridgeExists(core, node, b));
+    } catch (e) {
+      fail((e as Error).message);
     }
-    const running = ct.status === 'running';
-    for (const k of deletes) {
-      delete ct.pending[k];
-      if (ct.conf[k] === undefined) continue; // PVE only warns
-      if (!running || deletesLive(k)) delete ct.conf[k];
-      else ct.pendingDelete.add(k);
-    }
-    for (const [k, v] of Object.entries(sets)) {
-      const value = storedValue(k, v, ct.pending[k] ?? ct.conf[k]);
-      ct.pendingDelete.delete(k);
-      if (!running || appliesLive(k, ct.conf)) {
-        delete ct.pending[k];
-        setConfValue(ct, k, value);
-      } else ct.pending[k] = value;
-    }
+    for (const volid of r.toFree) await freeVolume(core, node, volid);
+    return r;
   });
+  if (Object.keys(result.errors).length) throw new ParamError(result.errors);
   return null;
+}
+
+/** `/sys/class/net/<bridge>` on the node: any active host interface of that name. */
+export function bridgeExists(core: Core, node: string, bridge: string): boolean {
+  return core.state.node(node).network.active.some((i) => i.iface === bridge);
 }
 
 /**
  * `STORAGE:SIZE` volumes in a config update are allocated at once, as PVE's update does (the
- * volume they replace becomes `unusedN` only when the change applies; see setConfValue).
+ * volume they replace becomes `unusedN` only when the change applies; see lxc-update.ts).
  */
 async function allocateNewDisks(ctx: Ctx, ct: Container, sets: ConfigValues): Promise<void> {
   for (const key of Object.keys(sets).filter((k) => k === 'rootfs' || /^mp\d+$/.test(k))) {
@@ -298,26 +314,12 @@ async function allocateNewDisks(ctx: Ctx, ct: Container, sets: ConfigValues): Pr
   }
 }
 
-/** Before a disk key takes a new value, keep the volume it drops as `unusedN` (as PVE does). */
-function setConfValue(ct: Container, key: string, value: string | number): void {
-  const previous = ct.conf[key];
-  if ((key === 'rootfs' || /^mp\d+$/.test(key)) && typeof previous === 'string' && typeof value === 'string') {
-    const old = parseKey(key, previous)['volume'];
-    if (!isBind(old) && old !== parseKey(key, value)['volume']) {
-      let n = 0;
-      while (ct.conf[`unused${n}`] !== undefined) n++;
-      ct.conf[`unused${n}`] = String(old);
-    }
-  }
-  ct.conf[key] = value;
-}
-
 function pendingGet(ctx: Ctx): unknown {
   const ct = ctx.core.state.ct(String(ctx.params['node']), Number(ctx.params['vmid']));
   const keys = [...new Set([...Object.keys(ct.conf), ...Object.keys(ct.pending), ...ct.pendingDelete])].sort();
   return keys.map((key) => {
     const row: Record<string, unknown> = { key };
-    const show = (v: unknown) => (key === 'description' && typeof v === 'string' ? `${v}\n` : v);
+    const show = (v: unknown) => v;
     if (ct.conf[key] !== undefined) row['value'] = show(ct.conf[key]);
     if (ct.pending[key] !== undefined) row['pending'] = show(ct.pending[key]);
     if (ct.pendingDelete.has(key)) row['delete'] = 1;
@@ -336,7 +338,7 @@ function powerStart(ctx: Ctx): string {
   const ct = core.state.guests.get(vmid);
   if (ct && ct.node === node && ct.status === 'running') fail(`CT ${vmid} already running`);
   // A nonexistent CT still gets a UPID; the task fails on the missing config.
-  return startTask(ctx, node, 'vzstart', String(vmid), (t) => startWorker(core, node, vmid, () => t.sleep(), params['skiplock'] === 1));
+  return startTask(ctx, node, 'vzstart', String(vmid), (t) => startWorker(core, node, vmid, () => t.sleep(), params['skiplock'] === 1, (l) => t.log(l)));
 }
 
 function runningCt(ctx: Ctx, notRunning: string): Container {
@@ -379,6 +381,7 @@ function powerShutdown(ctx: Ctx): string {
 
 function powerReboot(ctx: Ctx): string {
   const { core, params } = ctx;
+  const node = String(params['node']);
   const vmid = Number(params['vmid']);
   const ct = runningCt(ctx, `VM ${vmid} not running`);
   return startTask(ctx, ct.node, 'vzreboot', String(vmid), (t) =>
@@ -386,7 +389,8 @@ function powerReboot(ctx: Ctx): string {
       checkLock(ct, 'mounted');
       await t.sleep();
       setStatus(core, ct, 'stopped');
-      applyPending(ct);
+      for (const volid of applyAllPending(ct)) await freeVolume(core, node, volid);
+      assertBridges(core, ct, (l) => t.log(l));
       setStatus(core, ct, 'running');
     }),
   );
@@ -401,6 +405,14 @@ function ownedVolumes(ct: Container): string[] {
       const volume = parseKey(k, String(v))['volume'];
       if (!isBind(volume)) vols.push(String(volume));
     } else if (/^unused\d+$/.test(k)) vols.push(String(v));
+  }
+  // Volumes only a snapshot still references go with the CT too.
+  for (const snap of Object.values(ct.snapshots ?? {})) {
+    for (const [k, v] of Object.entries(snap)) {
+      if (k !== 'rootfs' && !/^mp\d+$/.test(k)) continue;
+      const volume = String(parseKey(k, String(v))['volume']);
+      if (!isBind(volume) && !vols.includes(volume)) vols.push(volume);
+    }
   }
   return vols;
 }
@@ -478,6 +490,7 @@ function template(ctx: Ctx): null {
   const vmid = Number(params['vmid']);
   const ct = core.state.ct(node, vmid);
   checkLock(ct);
+  if (Object.keys(ct.snapshots ?? {}).length) fail('unable to create template, because CT contains snapshots');
   if (ct.conf['template']) fail(`you can't convert a template to a template`);
   if (ct.status === 'running') fail(`you can't convert a CT to template if the CT is running`);
   // PVE forks a vztemplate worker but returns null, so callers cannot wait for it.
@@ -500,6 +513,7 @@ function template(ctx: Ctx): null {
         ct.conf[k] = printKey(k, values);
       }
       ct.conf['template'] = 1;
+      commitConfig(ct);
     }),
   );
   return null;
@@ -553,7 +567,7 @@ const ct = '/nodes/{node}/lxc/{vmid}';
 export const lxcRoutes: Route[] = [
   { method: 'GET', path: '/nodes/{node}/lxc', schema: nodeOnly, handler: list },
   { method: 'POST', path: '/nodes/{node}/lxc', perms: (p) => [[`/vms/${p['vmid']}`, 'VM.Allocate']], schema: createSchema, handler: createCt },
-  { method: 'GET', path: ct, schema: ctOnly, handler: () => [{ subdir: 'config' }, { subdir: 'status' }, { subdir: 'pending' }, { subdir: 'interfaces' }, { subdir: 'resize' }, { subdir: 'template' }] },
+  { method: 'GET', path: ct, schema: ctOnly, handler: () => [{ subdir: 'config' }, { subdir: 'status' }, { subdir: 'pending' }, { subdir: 'interfaces' }, { subdir: 'resize' }, { subdir: 'template' }, { subdir: 'snapshot' }, { subdir: 'clone' }, { subdir: 'rrddata' }] },
   { method: 'DELETE', path: ct, perms: (p) => [[`/vms/${p['vmid']}`, 'VM.Allocate']], schema: { props: { ...base, force: bool(), purge: bool(), 'destroy-unreferenced-disks': bool() } }, handler: destroy },
   { method: 'GET', path: `${ct}/config`, perms: (p) => [[`/vms/${p['vmid']}`, 'VM.Audit']], schema: { props: { ...base, current: bool(), snapshot: str() } }, handler: configGet },
   { method: 'PUT', path: `${ct}/config`, schema: putSchema, handler: configPut },

@@ -19,7 +19,11 @@ export async function allocateDisk(core: Core, node: string, sid: string, vmid: 
     }
   };
   let n = 0;
-  const taken = (i: number) => [...st.volumes.keys()].some((v) => v === name(i) || v.replace(/:basevol-/, ':subvol-') === name(i));
+  // find_free_diskname: a name is taken by any volume of that name, linked clones (`base/name`) and bases included.
+  const taken = (i: number) => [...st.volumes.keys()].some((v) => {
+    const plain = `${sid}:${v.slice(sid.length + 1).replace(/^.*\//, '')}`;
+    return plain === name(i) || plain.replace(/:basevol-/, ':subvol-').replace(/:base-/, ':vm-') === name(i);
+  });
   while (taken(n)) n++;
   const vol: Volume = {
     volid: name(n), content: 'rootdir', format: st.def.type === 'zfspool' ? 'subvol' : 'raw', size: bytes,
@@ -28,6 +32,35 @@ export async function allocateDisk(core: Core, node: string, sid: string, vmid: 
   st.volumes.set(vol.volid, vol);
   try {
     await core.opts.hostBackend?.allocateVolume?.(node, st.def, vol.volid, bytes);
+  } catch (err) {
+    st.volumes.delete(vol.volid);
+    throw err;
+  }
+  return vol;
+}
+
+/**
+ * PVE::Storage vdisk_clone: a new volume of the target CT cloned from a base volume (or an LVM-thin snapshot).
+ * ZFS names it `<storage>:<basename>/subvol-<vmid>-disk-<n>` (ZFSPoolPlugin clone_image), LVM-thin
+ * `<storage>:vm-<vmid>-disk-<n>`. A host backend gets the plain volume name to allocate.
+ */
+export async function linkedCloneVolume(core: Core, node: string, volid: string, vmid: number): Promise<Volume> {
+  const sid = volid.split(':')[0]!;
+  const st = core.state.storage(node, sid);
+  const source = st.volumes.get(volid);
+  const basename = volid.slice(sid.length + 1).replace(/\/.*$/, '');
+  const plain = (n: number) => (st.def.type === 'zfspool' ? `subvol-${vmid}-disk-${n}` : `vm-${vmid}-disk-${n}`);
+  const taken = (n: number) => [...st.volumes.keys()].some((v) => v.slice(sid.length + 1).replace(/^.*\//, '') === plain(n));
+  let n = 0;
+  while (taken(n)) n++;
+  const name = st.def.type === 'zfspool' ? `${basename}/${plain(n)}` : plain(n);
+  const vol: Volume = {
+    volid: `${sid}:${name}`, content: 'rootdir', format: st.def.type === 'zfspool' ? 'subvol' : 'raw', size: source?.size ?? 0,
+    ctime: Math.floor(core.opts.clock() / 1000), vmid,
+  };
+  st.volumes.set(vol.volid, vol);
+  try {
+    await core.opts.hostBackend?.allocateVolume?.(node, st.def, `${sid}:${plain(n)}`, vol.size);
   } catch (err) {
     st.volumes.delete(vol.volid);
     throw err;

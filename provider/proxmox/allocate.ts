@@ -30,6 +30,13 @@ export interface AllocateOptions {
   random?: () => number;
 }
 
+const SETTLE_MS = 30_000;
+
+function releaseLater(set: Set<number>, vmid: number): void {
+  const timer = setTimeout(() => set.delete(vmid), SETTLE_MS);
+  timer.unref?.();
+}
+
 export async function allocateAndCreate(opts: AllocateOptions): Promise<{ vmid: number; upid: string }> {
   const max = opts.maxAttempts ?? 50;
   const pause = opts.sleep ?? defaultSleep;
@@ -44,13 +51,18 @@ export async function allocateAndCreate(opts: AllocateOptions): Promise<{ vmid: 
       const upid = await opts.attempt(vmid);
       return { vmid, upid };
     } catch (err) {
-      if (!isVmidTaken(err, vmid)) throw err;
+      if (!isVmidTaken(err, vmid)) {
+        opts.inFlight.delete(vmid);
+        throw err;
+      }
       floor = vmid + 1;
       // Spread out competing clients a little so they stop picking the same next id.
       await pause(backoffDelay(Math.min(attempt, 4), { maxAttempts: max, baseDelayMs: 20, maxDelayMs: 400 }, opts.random));
     } finally {
-      // The id is settled: either the CT config now exists (PVE's nextid skips it) or someone else has it.
-      opts.inFlight.delete(vmid);
+      // The id is taken now (our CT config exists, or someone else's does). A /cluster/nextid answer computed before
+      // that config was written can still name it, so the id stays skipped for a while instead of being released
+      // at once: that was the source of the `already exists` races between parallel creates of one program.
+      if (opts.inFlight.has(vmid)) releaseLater(opts.inFlight, vmid);
     }
   }
   throw new VmidAllocationError(max);

@@ -7,7 +7,7 @@ import { InputError } from '../errors';
 import { allocateAndCreate } from './allocate';
 import { NODE_RE, STORAGE_RE } from './ids';
 import type { ConnectionConfig } from './config';
-import { CreateOutcomeUnknownError, PveApiError, TaskFailedError, isAmbiguousFailure } from './errors';
+import { CreateOutcomeUnknownError, CreateTaskError, PveApiError, TaskFailedError, isAmbiguousFailure } from './errors';
 import { Deadline, type Clock, type RetryPolicy, systemClock } from './retry';
 import {
   clusterResourceSchema,
@@ -89,6 +89,8 @@ const loose = (params: Record<string, unknown>) => params as any; // eslint-disa
 
 export class PveClient {
   private readonly inFlightVmids = new Set<number>();
+  /** Vmids whose create this client has started and not yet seen end (POST sent, task not settled). */
+  private readonly creating = new Set<number>();
   private readonly clock: Clock;
 
   private constructor(
@@ -211,6 +213,33 @@ export class PveClient {
       inFlight: this.inFlightVmids,
       sleep: this.opts.sleep,
     });
+  }
+
+  /**
+   * Create and wait for the create task. While it runs the vmid is known as this client's own create
+   * (`isCreating`), so a lookup for an interrupted create elsewhere does not wait for it.
+   */
+  async createContainerAndWait(node: string, params: ConfigValues, opts: Budget & { vmid?: number } = {}): Promise<{ vmid: number }> {
+    const deadline = this.deadline(`create CT on ${node}`, opts);
+    let vmid: number | undefined;
+    try {
+      const created = await this.createContainer(node, params, { vmid: opts.vmid, deadlineMs: deadline.remaining() });
+      vmid = created.vmid;
+      this.creating.add(vmid);
+      try {
+        await this.waitTask(node, created.upid, { deadlineMs: deadline.remaining() });
+      } catch (err) {
+        throw new CreateTaskError(node, vmid, err as Error);
+      }
+      return { vmid };
+    } finally {
+      if (vmid !== undefined) this.creating.delete(vmid);
+    }
+  }
+
+  /** Whether this client is creating this vmid right now (or has just allocated it for a create). */
+  isCreating(vmid: number): boolean {
+    return this.creating.has(vmid) || this.inFlightVmids.has(vmid);
   }
 
   /** The CT's config (pending values merged in unless `current`), or undefined when it does not exist. */

@@ -118,6 +118,16 @@ export class CreateOutcomeUnknownError extends ProxmoxPodsError {
   }
 }
 
+/**
+ * A create POST was accepted (the CT config exists, locked `create`) but waiting for its task failed: the task
+ * failed (`cause` is a TaskFailedError: PVE removed the config), or its end could not be seen in time.
+ */
+export class CreateTaskError extends ProxmoxPodsError {
+  constructor(readonly node: string, readonly vmid: number, override readonly cause: Error) {
+    super(cause.message, cause instanceof ProxmoxPodsError ? cause.code : 'E_PVE_TASK', { cause });
+  }
+}
+
 /** Whether a failed request may still have been carried out by PVE. */
 export function isAmbiguousFailure(err: unknown): err is Error {
   if (err instanceof PveConnectionError) return !err.certificate;

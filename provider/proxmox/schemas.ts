@@ -19,6 +19,9 @@ export const clusterResourceSchema = z.looseObject({
   status: z.string().optional(),
   name: z.string().optional(),
   storage: z.string().optional(),
+  /** Guests: PVE's `;`-joined tags, and the config lock (`create` while a create task runs). */
+  tags: z.string().optional(),
+  lock: z.string().optional(),
 });
 export type ClusterResource = z.infer<typeof clusterResourceSchema>;
 

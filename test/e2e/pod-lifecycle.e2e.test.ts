@@ -56,7 +56,7 @@ describe('Pod through the real pulumi CLI', () => {
     expect(cts.web!.status).toBe('running');
     expect(cts.web!.config.memory).toBe(256);
     expect(String(cts.web!.config.net0)).toContain('ip=10.1.0.10/24');
-    expect(String(cts.web!.config.tags)).toBe('proxmox-pods;web');
+    expect(String(cts.web!.config.tags)).toMatch(/^pp-[0-9a-f]{16};proxmox-pods;web$/);
     const out = (await ws.outputs()).pods as Record<string, unknown>;
     expect(out.webIp).toBe('10.1.0.10');
     expect(out.webStatus).toBe('running');

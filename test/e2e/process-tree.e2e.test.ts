@@ -69,7 +69,7 @@ describe('a pulumi up killed with SIGKILL', () => {
 
   test('leaves no language host or provider process behind, and no container is created after', async () => {
     const marker = `PULUMI_BACKEND_URL=${ws.backendUrl}`;
-    const cli = ws.start(['up', '--yes', '--parallel', '4']);
+    const cli = ws.spawn(['up', '--yes', '--parallel', '4']);
     // Mid-run: the program and the provider are up and creating.
     expect(await waitFor(() => emu.state.containers().length >= 2, 120_000)).toBe(true);
     const before = processesWith(marker);

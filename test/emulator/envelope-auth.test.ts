@@ -88,7 +88,8 @@ describe('parameters', () => {
     expect(st.exitstatus).toBe('OK');
     const conf = await c.data('GET', '/nodes/pve/lxc/150/config');
     expect(conf.onboot).toBe(1);
-    expect(conf.features).toBe('nesting=1');
+    // update_pct_config stores features as sent (pve-container src/PVE/LXC/Config.pm); only NICs are re-printed.
+    expect(conf.features).toBe('nesting=yes');
     expect(conf.net0).toMatch(/^name=eth0,bridge=vmbr0,firewall=1,hwaddr=BC:24:11:([0-9A-F]{2}:){2}[0-9A-F]{2},ip=dhcp,type=veth$/);
   });
 

@@ -134,8 +134,12 @@ describe('config, pending and digest', () => {
     expect(byKey.nameserver).toEqual({ key: 'nameserver', pending: '9.9.9.9' });
     expect(byKey.hostname).toEqual({ key: 'hostname', value: 'web1' });
     expect(byKey.env).toEqual({ key: 'env', pending: 'X=1' });
-    // Deleting a non-hotplug key on a running CT is pending too.
+    // Deleting a key that is only pending does not drop its pending value: update_pct_config queues the delete,
+    // cleanup_pending (pve-guest-common AbstractConfig.pm) discards it because the key is not set, so the value
+    // still applies at the next start. `revert` is how a pending value goes.
     await c.data('PUT', `/nodes/${node}/lxc/211/config`, { form: { delete: 'nameserver' } });
+    expect((await c.data('GET', `/nodes/${node}/lxc/211/pending`)).find((p: any) => p.key === 'nameserver')).toEqual({ key: 'nameserver', pending: '9.9.9.9' });
+    await c.data('PUT', `/nodes/${node}/lxc/211/config`, { form: { revert: 'nameserver' } });
     // reboot applies pending
     const upid = await c.data('POST', `/nodes/${node}/lxc/211/status/reboot`);
     expect((await c.waitTask(node, upid)).exitstatus).toBe('OK');
@@ -176,6 +180,9 @@ describe('config, pending and digest', () => {
     expect(r.status).toBe(500);
     expect(r.reason).toBe("unable to delete required option 'memory'");
     r = await put({ delete: 'unprivileged' });
+    // pve-container src/PVE/LXC/Config.pm update_pct_config: deleting it and setting it have their own messages.
+    expect(r.reason).toBe("unable to delete read-only option: 'unprivileged'");
+    r = await put({ unprivileged: '0' });
     expect(r.reason).toBe("unable to modify read-only option: 'unprivileged'");
     // Deleting a key that is not set only warns.
     expect((await put({ delete: 'searchdomain' })).status).toBe(200);

@@ -37,7 +37,7 @@ describe('Pod lifecycle against the emulator', () => {
     expect(outs).toMatchObject({ status: 'running', ip: '10.9.0.2', node: 'pve', hostname: 'web' });
     expect(outs.mac).toMatch(/^BC:24:11:/);
     const read = await readPod(id, outs, ctx);
-    expect(read.inputs).toMatchObject({ name: 'web', env: { A: '1' }, running: true });
+    expect(read.props).toMatchObject({ name: 'web', env: { A: '1' }, running: true });
 
     const { outs: updated } = await updatePod(id, outs, spec({ env: { A: '2' }, memory: 1024 }), ctx);
     expect(updated.status).toBe('running');
@@ -61,7 +61,8 @@ describe('Pod lifecycle against the emulator', () => {
   });
 
   test('a failure after the container exists is reported as partial, and update finishes the job', async () => {
-    emu.faults.add({ method: 'POST', path: /\/status\/start$/, taskError: 'startup for container failed' });
+    // Five failed starts in a row: more than the transient retries allow.
+    emu.faults.add({ method: 'POST', path: /\/status\/start$/, taskError: 'startup for container failed', times: 5 });
     const err = await createPod(spec(), ctx).catch((e) => e);
     expect(err).toBeInstanceOf(PartialCreateError);
     expect(err.message).toMatch(/startup for container failed/);

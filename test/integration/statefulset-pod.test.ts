@@ -68,7 +68,8 @@ describe('StatefulSetPod', () => {
     expect(renamed).toMatchObject({ changes: true, replaces: [] });
 
     const read = await m.read!(p1.id, p1.outs);
-    expect(read.inputs).toMatchObject({ set: 'web', ordinal: 1, memory: 512 });
+    expect(read.props).toMatchObject({ set: 'web', ordinal: 1, memory: 512 });
+    expect(read.inputs).toBeUndefined();
     await m.delete(p0b.id, p0b.outs);
     await m.delete(p1.id, p1.outs);
     expect(emu.state.containers()).toEqual([]);

@@ -1,7 +1,7 @@
 import { checkWithSchema } from '../common/check';
 import type { ResourceModule } from '../types';
 import { createPod, deletePod, readPod, updatePod } from './lifecycle';
-import { podDiff, restartReason } from './plan';
+import { derivedOutputs, podDiff, restartReason } from './plan';
 import { podInputsSchema, type PodInputs, type PodOutputs } from './schema';
 
 export const podModule: ResourceModule<PodInputs, PodOutputs> = {
@@ -13,7 +13,8 @@ export const podModule: ResourceModule<PodInputs, PodOutputs> = {
     const { restartPlanned: _previous, ...inputs } = result.inputs;
     const hasOlds = Object.keys(olds).some((k) => !k.startsWith('__'));
     const reason = hasOlds ? restartReason(olds as PodInputs, inputs as PodInputs) : undefined;
-    return { inputs: reason ? { ...inputs, restartPlanned: reason } : (inputs as PodInputs) };
+    const withDerived = { ...inputs, ...derivedOutputs(inputs as PodInputs) } as PodInputs;
+    return { inputs: reason ? { ...withDerived, restartPlanned: reason } : withDerived };
   },
   diff: (_id, olds, news) => podDiff(olds, news),
   create: (inputs) => createPod(inputs),

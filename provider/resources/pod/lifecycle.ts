@@ -1,67 +1,54 @@
-// The Pod's I/O: create, read, update and delete against PVE. Planning is pure (plan.ts, pve-config.ts); this module
-// only sequences API calls, enforces the resource's deadlines and never loses a container it created.
+// The Pod's I/O: create, read, update and delete against PVE. Planning is pure (plan.ts, pve-config.ts, drift.ts);
+// this module only sequences API calls, enforces the resource's deadlines and never loses, duplicates or takes over a
+// container. Every container carries its owner key (ownership.ts): create is find-or-create by that key, and read,
+// update and delete act only on a container whose key is this pod's.
 import type { PveClient } from '../../proxmox/client';
 import { InputError, ProxmoxPodsError } from '../../errors';
-import { CreateOutcomeUnknownError } from '../../proxmox/errors';
+import { CreateOutcomeUnknownError, CreateTaskError, TaskFailedError } from '../../proxmox/errors';
+import { sleep, backoffDelay } from '../../proxmox/retry';
+import { parseMount } from '../../proxmox/properties';
 import { Deadline, timeoutMs } from '../common/duration';
 import { defaultStorage, pveClient } from '../common/connection';
 import { PartialCreateError } from '../common/partial';
 import { reapplyPortIsolation } from '../common/isolation';
+import { describeOwner, type OwnerKey } from '../common/owner';
+import { DEFAULT_ATTEMPTS, isTransient, retryTransient } from '../common/transient';
 import { hostnameFor } from './plan';
-import { prepareZfsRootfs } from './zfs-rootfs';
-import { configUpdate, createParams, inputsFromConfig, managedConfig, MANAGED_TAG, parseDescription, type PodIdentity } from './pve-config';
+import { prepareZfsRootfs, type ZfsRootfs } from './zfs-rootfs';
+import { configUpdate, createParams, inputsFromConfig, managedConfig, parseDescription, type PodIdentity } from './pve-config';
+import { findOwned, findOwnedSettled, locateOwned, locateVmid, ownerOfConfig, ownershipOf, podOwner, waitCreateEnded, type FoundContainer } from './ownership';
+import { observedOutputs, observe } from './observe';
 import type { PodInputs, PodOutputs } from './schema';
-import { normalizeTags, parseNet } from '../../proxmox/properties';
+import { noteToUser } from '../common/notes';
 
 export interface PodContext {
   pve: PveClient;
   /** Identity other resources (StatefulSetPod) keep in the container's metadata. */
   identity: PodIdentity;
+  /** Where notes for the user go (retries, adoption after a crash). */
+  note: (message: string) => void;
 }
 
 function ctxOrDefault(ctx?: Partial<PodContext>): PodContext {
-  return { pve: ctx?.pve ?? pveClient(), identity: ctx?.identity ?? {} };
+  return { pve: ctx?.pve ?? pveClient(), identity: ctx?.identity ?? {}, note: ctx?.note ?? noteToUser };
 }
 
-/** Where is this vmid now? The recorded node first (cheap), then the cluster (it may have migrated). */
-async function locate(pve: PveClient, vmid: number, node?: string): Promise<{ node: string; config: Record<string, unknown> } | undefined> {
-  if (node) {
-    const config = await pve.containerConfig(node, vmid);
-    if (config) return { node, config };
-  }
-  const found = await pve.findGuest(vmid);
-  if (!found || found.type !== 'lxc') return undefined;
-  const config = await pve.containerConfig(found.node, vmid);
-  return config ? { node: found.node, config } : undefined;
-}
-
-/** Is the container at this vmid the one this resource manages? Never touch someone else's container. */
-function isOurs(config: Record<string, unknown>, name: string): boolean {
-  const { meta } = parseDescription(typeof config.description === 'string' ? config.description : undefined);
-  const tagged = normalizeTags(typeof config.tags === 'string' ? config.tags : '').includes(MANAGED_TAG);
-  return tagged && meta?.name === name;
-}
-
-async function observe(pve: PveClient, node: string, vmid: number, config: Record<string, unknown>): Promise<Pick<PodOutputs, 'status' | 'ip' | 'mac'>> {
-  const status = (await pve.containerStatus(node, vmid))?.status ?? 'unknown';
-  const net = typeof config.net0 === 'string' ? parseNet(config.net0) : undefined;
-  let ip = net?.ip && net.ip !== 'dhcp' && net.ip !== 'manual' ? net.ip.split('/')[0] : undefined;
-  let mac = net?.hwaddr;
-  if (status === 'running') {
-    const ifaces = await pve.containerInterfaces(node, vmid).catch(() => []);
-    const eth0 = ifaces.find((i) => i.name === 'eth0');
-    if (eth0?.inet) ip = String(eth0.inet).split('/')[0];
-    if (eth0?.hwaddr) mac = String(eth0.hwaddr).toUpperCase();
-  }
-  const out: Pick<PodOutputs, 'status' | 'ip' | 'mac'> = { status };
-  if (ip) out.ip = ip;
-  if (mac) out.mac = mac;
-  return out;
+function ownerFor(ctx: PodContext, inputs: Pick<PodInputs, 'name' | 'owner'>): OwnerKey | undefined {
+  const key = podOwner(inputs, ctx.identity);
+  return key && ctx.identity.ownerName ? { ...key, name: ctx.identity.ownerName } : key;
 }
 
 async function outputsFor(pve: PveClient, inputs: PodInputs, node: string, vmid: number): Promise<PodOutputs> {
   const config = (await pve.containerConfig(node, vmid)) ?? {};
-  return { ...inputs, node, vmid, hostname: hostnameFor(inputs), ...(await observe(pve, node, vmid, config)) };
+  // restartPlanned explains one preview; it is not a property of the pod and must not linger in its state.
+  const { restartPlanned: _derived, ...own } = inputs;
+  return { ...own, node, vmid, hostname: hostnameFor(inputs), ...(await observe(pve, node, vmid, config)) };
+}
+
+/** PVE writes sizes with any unit (`size=1T`, `size=512G`, `size=8G`): compare in GiB. */
+function liveRootfsGiB(rootfs: unknown): number | undefined {
+  if (typeof rootfs !== 'string') return undefined;
+  return parseMount(rootfs).size;
 }
 
 /** Brings an existing container's config and power state to the inputs. Shared by create, adopt and update. */
@@ -69,14 +56,14 @@ async function converge(ctx: PodContext, node: string, vmid: number, inputs: Pod
   const { pve } = ctx;
   const live = await pve.containerConfig(node, vmid);
   if (!live) throw new ProxmoxPodsError(`CT ${vmid} is gone from node ${node}; run \`pulumi refresh\` so Pulumi forgets it, then \`pulumi up\``, 'E_GONE');
-  const desired = managedConfig(inputs, ctx.identity);
+  const desired = managedConfig(inputs, ctx.identity, ownerFor(ctx, inputs));
   const { set, del } = configUpdate(live, desired);
   if (Object.keys(set).length || del.length) {
     deadline.check();
     await pve.updateContainerConfig(node, vmid, set, { digest: typeof live.digest === 'string' ? live.digest : undefined, delete: del });
   }
-  const liveSize = typeof live.rootfs === 'string' ? /size=(\d+(?:\.\d+)?)G/.exec(live.rootfs)?.[1] : undefined;
-  if (liveSize !== undefined && inputs.rootfs.sizeGiB > Number(liveSize)) {
+  const liveSize = liveRootfsGiB(live.rootfs);
+  if (liveSize !== undefined && inputs.rootfs.sizeGiB > liveSize) {
     deadline.check();
     await pve.resizeContainerDisk(node, vmid, 'rootfs', `${inputs.rootfs.sizeGiB}G`, { deadlineMs: deadline.remaining() });
   }
@@ -99,92 +86,206 @@ async function converge(ctx: PodContext, node: string, vmid: number, inputs: Pod
   }
 }
 
+/** Converge with retries of what PVE reports as transient; converge reads the live state first, so it can repeat. */
+function convergeRetrying(ctx: PodContext, node: string, vmid: number, inputs: PodInputs, deadline: Deadline): Promise<void> {
+  return retryTransient(deadline, () => converge(ctx, node, vmid, inputs, deadline), {
+    onRetry: (err, n) => ctx.note(`pod ${inputs.name}: CT ${vmid}: retrying after a transient failure (attempt ${n}): ${(err as Error).message}`),
+  });
+}
+
+/**
+ * Finishes a create on a container that exists and is ours: swap in the ZFS clone if the create stopped before it
+ * did, then converge. A failure from here on leaves a container, which Pulumi must record (PartialCreateError).
+ */
+async function finishCreate(ctx: PodContext, inputs: PodInputs, found: FoundContainer, clone: ZfsRootfs | undefined, deadline: Deadline): Promise<{ id: string; outs: PodOutputs }> {
+  const { pve } = ctx;
+  const { node, vmid } = found;
+  try {
+    const { meta } = parseDescription(typeof found.config.description === 'string' ? found.config.description : undefined);
+    if (clone && meta?.clonePending) {
+      // Never started yet (the converge below clears the flag), so nothing on the scaffold disk can be lost.
+      await clone.swap(String(found.config.rootfs ?? ''));
+    }
+    await convergeRetrying(ctx, node, vmid, inputs, deadline);
+    return { id: String(vmid), outs: await outputsFor(pve, inputs, node, vmid) };
+  } catch (err) {
+    const outs = await outputsFor(pve, inputs, node, vmid).catch((readErr: unknown) => {
+      // The container exists and must be recorded even if we cannot read it now; the error below says why.
+      ctx.note(`pod ${inputs.name}: could not read CT ${vmid} after a failed create: ${(readErr as Error).message}`);
+      return { ...inputs, node, vmid, hostname: hostnameFor(inputs), status: 'unknown' };
+    });
+    throw new PartialCreateError(err, String(vmid), outs);
+  }
+}
+
+/** One owned container, or none; more than one (never made by this version) is reported, not guessed between. */
+function single(found: FoundContainer[], owner: OwnerKey): FoundContainer | undefined {
+  if (found.length > 1) {
+    throw new ProxmoxPodsError(
+      `${describeOwner(owner)} owns ${found.length} containers (${found.map((f) => `CT ${f.vmid} on ${f.node}`).join(', ')}); ` +
+        'keep one: destroy the others with `pct destroy` on their nodes, then run `pulumi up` again',
+      'E_DUPLICATE_OWNER',
+    );
+  }
+  return found[0];
+}
+
 export async function createPod(inputs: PodInputs, ctxIn?: Partial<PodContext>): Promise<{ id: string; outs: PodOutputs }> {
   const ctx = ctxOrDefault(ctxIn);
   const { pve } = ctx;
   const deadline = new Deadline(`create pod ${inputs.name}`, timeoutMs(inputs.timeouts, 'create'));
   if (inputs.adopt) return adoptPod(ctx, inputs, deadline);
+  const owner = ownerFor(ctx, inputs);
   const node = inputs.node ?? (await pve.defaultNode());
-  const partial = (err: unknown, vmid: number) => new PartialCreateError(err, String(vmid), { ...inputs, node, vmid, hostname: hostnameFor(inputs), status: 'unknown' });
   const storage = defaultStorage();
+  // Checks that can fail before anything exists come first (storage, snapshot, scaffold upload).
   const clone = await prepareZfsRootfs(pve, inputs, node, storage, deadline);
-  const params = { ...createParams(inputs, storage, ctx.identity), ...clone?.createOverrides };
-  let created: { vmid: number; upid: string };
-  try {
-    created = await pve.createContainer(node, params, { vmid: inputs.vmid, deadlineMs: deadline.remaining() });
-  } catch (err) {
-    // No definite answer (596, lost connection): if the container is there, keep it in state rather than leak it.
-    if (err instanceof CreateOutcomeUnknownError && (await pve.containerConfig(err.node, err.vmid).catch(() => undefined))) throw partial(err, err.vmid);
-    throw err;
+  const params = { ...createParams(inputs, storage, ctx.identity, owner, { clonePending: !!clone }), ...clone?.createOverrides };
+  if (!owner) return createUnowned(ctx, inputs, node, params, clone, deadline);
+
+  // Find: a create of this pod that a killed or crashed run started may have made its container already.
+  const existing = single(await findOwnedSettled(pve, owner, deadline), owner);
+  if (existing) {
+    ctx.note(`pod ${inputs.name}: adopting CT ${existing.vmid} on ${existing.node}, made for it by an earlier, interrupted run`);
+    return finishCreate(ctx, inputs, existing, clone, deadline);
   }
-  const { vmid, upid } = created;
-  try {
-    // A failed create task removes its own config (PVE); anything after this point leaves a container behind.
-    await pve.waitTask(node, upid, { deadlineMs: deadline.remaining() });
-  } catch (err) {
-    if (await pve.containerConfig(node, vmid).catch(() => undefined)) throw partial(err, vmid);
-    throw err;
-  }
-  try {
-    if (clone) {
-      const rootfs = (await pve.containerConfig(node, vmid))?.rootfs;
-      await clone.swap(String(rootfs ?? ''));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const { vmid } = await pve.createContainerAndWait(node, params, { vmid: inputs.vmid, deadlineMs: deadline.remaining() });
+      const config = await pve.containerConfig(node, vmid);
+      if (!config) throw new ProxmoxPodsError(`CT ${vmid} vanished right after its create task succeeded`, 'E_GONE');
+      return await finishCreate(ctx, inputs, { node, vmid, config }, clone, deadline);
+    } catch (thrown) {
+      if (thrown instanceof PartialCreateError) throw thrown;
+      const err = thrown instanceof CreateTaskError ? thrown.cause : thrown;
+      // The answer may be lost although PVE acted, or our create task may still run: let that create end, then
+      // decide by owner key, not by vmid. If it does not end in time, the container is there: record it.
+      if (thrown instanceof CreateOutcomeUnknownError || (thrown instanceof CreateTaskError && !(err instanceof TaskFailedError))) {
+        const { node: at, vmid } = thrown;
+        try {
+          await waitCreateEnded(pve, at, vmid, deadline);
+        } catch (waitErr) {
+          if (thrown instanceof CreateTaskError) throw new PartialCreateError(err, String(vmid), { ...inputs, node: at, vmid, hostname: hostnameFor(inputs), status: 'unknown' });
+          throw waitErr;
+        }
+      }
+      const made = single(await findOwnedSettled(pve, owner, deadline), owner);
+      if (made) return finishCreate(ctx, inputs, made, clone, deadline);
+      // Nothing exists: a new attempt cannot duplicate anything.
+      if (!isTransient(err) || attempt >= DEFAULT_ATTEMPTS) throw err;
+      const delay = backoffDelay(attempt, { maxAttempts: DEFAULT_ATTEMPTS, baseDelayMs: 250, maxDelayMs: 4000 });
+      if (deadline.remaining() <= delay + 1000) throw err;
+      ctx.note(`pod ${inputs.name}: create failed (${(err as Error).message}); nothing was left behind, creating again (attempt ${attempt + 1})`);
+      await sleep(delay);
     }
-    await converge(ctx, node, vmid, inputs, deadline);
-    return { id: String(vmid), outs: await outputsFor(pve, inputs, node, vmid) };
-  } catch (err) {
-    const outs = await outputsFor(pve, inputs, node, vmid).catch(() => ({ ...inputs, node, vmid, hostname: hostnameFor(inputs), status: 'unknown' }));
-    throw new PartialCreateError(err, String(vmid), outs);
   }
+}
+
+/**
+ * Pods without an owner key (made through the provider API directly, without the SDK): no lookup by owner is
+ * possible, so an ambiguous create is resolved by vmid, as far as that is safe, and never retried.
+ */
+async function createUnowned(ctx: PodContext, inputs: PodInputs, node: string, params: Record<string, string | number>, clone: ZfsRootfs | undefined, deadline: Deadline): Promise<{ id: string; outs: PodOutputs }> {
+  const { pve } = ctx;
+  let vmid: number;
+  try {
+    vmid = (await pve.createContainerAndWait(node, params, { vmid: inputs.vmid, deadlineMs: deadline.remaining() })).vmid;
+  } catch (err) {
+    if (err instanceof CreateTaskError && !(err.cause instanceof TaskFailedError)) {
+      // Our create task has not ended within the deadline: its container exists, so Pulumi must record it.
+      throw new PartialCreateError(err.cause, String(err.vmid), { ...inputs, node: err.node, vmid: err.vmid, hostname: hostnameFor(inputs), status: 'unknown' });
+    }
+    if (err instanceof CreateOutcomeUnknownError) {
+      await waitCreateEnded(pve, err.node, err.vmid, deadline);
+      const there = await locateVmid(pve, err.vmid, err.node);
+      if (there && ownershipOf(there.config, inputs.name, undefined) === 'legacy') return finishCreate(ctx, inputs, there, clone, deadline);
+    }
+    throw err instanceof CreateTaskError ? err.cause : err;
+  }
+  const config = await pve.containerConfig(node, vmid);
+  if (!config) throw new ProxmoxPodsError(`CT ${vmid} vanished right after its create task succeeded`, 'E_GONE');
+  return finishCreate(ctx, inputs, { node, vmid, config }, clone, deadline);
 }
 
 async function adoptPod(ctx: PodContext, inputs: PodInputs, deadline: Deadline): Promise<{ id: string; outs: PodOutputs }> {
   const vmid = inputs.vmid!;
-  const found = await locate(ctx.pve, vmid, inputs.node);
+  const found = await locateVmid(ctx.pve, vmid, inputs.node);
   if (!found) throw new InputError('vmid', `no container ${vmid} exists${inputs.node ? ` on node ${inputs.node}` : ' in the cluster'}`, 'check the vmid, or remove adopt to create a new pod');
   if (inputs.node && found.node !== inputs.node) throw new InputError('node', `container ${vmid} runs on ${found.node}, not ${inputs.node}`, `set node to "${found.node}"`);
   if (found.config.template !== undefined && Number(found.config.template) === 1) throw new InputError('vmid', `container ${vmid} is a template`, 'adopt a regular container');
   if (typeof found.config.lock === 'string') throw new InputError('vmid', `container ${vmid} is locked (${found.config.lock})`, 'wait for the running task or run `pct unlock` on the node');
-  const { meta } = parseDescription(typeof found.config.description === 'string' ? found.config.description : undefined);
-  if (meta && meta.name !== inputs.name) throw new InputError('vmid', `container ${vmid} is already managed by proxmox-pods as "${meta.name}"`, 'adopt only unmanaged containers or the one with this name');
-  await converge(ctx, found.node, vmid, inputs, deadline);
+  const owner = ownerFor(ctx, inputs);
+  const ownership = ownershipOf(found.config, inputs.name, owner);
+  if (ownership === 'foreign') {
+    const other = ownerOfConfig(found.config);
+    const { meta } = parseDescription(typeof found.config.description === 'string' ? found.config.description : undefined);
+    throw new InputError('vmid', `container ${vmid} is already managed by proxmox-pods as "${meta?.name}"${other ? ` (${describeOwner(other)})` : ''}`, 'adopt only unmanaged containers or the one with this name; proxmox-pods never takes over a container another pod owns');
+  }
+  await convergeRetrying(ctx, found.node, vmid, inputs, deadline);
   return { id: String(vmid), outs: await outputsFor(ctx.pve, inputs, found.node, vmid) };
 }
 
-export async function readPod(id: string, props: PodOutputs, ctxIn?: Partial<PodContext>): Promise<{ id: string; props: PodOutputs | Record<string, never>; inputs?: PodInputs }> {
+export interface ReadPodResult {
+  id: string;
+  props: PodOutputs | Record<string, never>;
+  /** Only for a read without prior state (Resource.get): the inputs rebuilt from the container. */
+  inputs?: PodInputs;
+}
+
+/**
+ * Refresh: the prior outputs with exactly what drifted on the container replaced by its live value, so an untouched
+ * pod reads back unchanged and a change made behind Pulumi's back shows as that one property. Gone (or taken over by
+ * another owner's container at this vmid) is the value `{ id: '' }`.
+ */
+export async function readPod(id: string, props: PodOutputs, ctxIn?: Partial<PodContext>): Promise<ReadPodResult> {
   const ctx = ctxOrDefault(ctxIn);
   const vmid = Number(id);
-  const found = await locate(ctx.pve, vmid, props.node);
-  // Gone, or the vmid now belongs to another container: the pod no longer exists.
-  if (!found || (props.name && !isOurs(found.config, props.name))) return { id: '', props: {} };
-  const base: Partial<PodInputs> = { ...props };
-  const inputs = inputsFromConfig(found.config, base);
-  const observed = await observe(ctx.pve, found.node, vmid, found.config);
-  inputs.running = observed.status === 'running';
-  if (props.node !== undefined && (props as Partial<PodInputs>).node === undefined) delete inputs.node;
-  const outs: PodOutputs = { ...inputs, node: found.node, vmid, hostname: String(found.config.hostname ?? hostnameFor(inputs)), ...observed };
-  return { id, props: outs, inputs };
+  const prior = props.image !== undefined;
+  const owner = prior ? ownerFor(ctx, props) : undefined;
+  const found = prior ? await locateOwned(ctx.pve, vmid, props.node, props.name, owner) : await locateVmid(ctx.pve, vmid, props.node);
+  if (!found) return { id: '', props: {} };
+  if (!prior) {
+    // Resource.get: no state to keep, everything comes from the container.
+    const inputs = inputsFromConfig(found.config, {});
+    const outs: PodOutputs = { ...inputs, node: found.node, vmid: found.vmid, hostname: String(found.config.hostname ?? hostnameFor(inputs)), ...(await observe(ctx.pve, found.node, found.vmid, found.config)) };
+    return { id: String(found.vmid), props: outs, inputs };
+  }
+  return { id: String(found.vmid), props: await observedOutputs(ctx.pve, props, found, ctx.identity, owner) };
 }
 
 export async function updatePod(id: string, olds: PodOutputs, news: PodInputs, ctxIn?: Partial<PodContext>): Promise<{ outs: PodOutputs }> {
   const ctx = ctxOrDefault(ctxIn);
   const deadline = new Deadline(`update pod ${news.name}`, timeoutMs(news.timeouts, 'update'));
-  const vmid = Number(id);
-  const found = await locate(ctx.pve, vmid, olds.node);
-  if (!found) throw new ProxmoxPodsError(`pod ${news.name} (CT ${vmid}) no longer exists; run \`pulumi refresh\` and then \`pulumi up\` to recreate it`, 'E_GONE');
-  await converge(ctx, found.node, vmid, news, deadline);
-  return { outs: await outputsFor(ctx.pve, news, found.node, vmid) };
+  // The container carries the owner key it was made with; a changed key (a renamed stack) is rewritten by converge.
+  const found = await locateOwned(ctx.pve, olds.vmid ?? Number(id), olds.node, olds.name ?? news.name, ownerFor(ctx, olds.owner ? olds : news));
+  if (!found) {
+    if (olds.status === 'unknown' && news.owner) {
+      // A partial create whose container never came to be (or was cleaned up by PVE): finish the create.
+      return { outs: (await createPod(news, ctx)).outs };
+    }
+    throw new ProxmoxPodsError(`pod ${news.name} (CT ${olds.vmid ?? id}) no longer exists; run \`pulumi refresh\` and then \`pulumi up\` to recreate it`, 'E_GONE');
+  }
+  await convergeRetrying(ctx, found.node, found.vmid, news, deadline);
+  return { outs: await outputsFor(ctx.pve, news, found.node, found.vmid) };
 }
 
 export async function deletePod(id: string, props: PodOutputs, ctxIn?: Partial<PodContext>): Promise<void> {
   const ctx = ctxOrDefault(ctxIn);
   const deadline = new Deadline(`delete pod ${props.name ?? id}`, timeoutMs(props.timeouts, 'delete'));
-  const vmid = Number(id);
-  const found = await locate(ctx.pve, vmid, props.node);
-  if (!found) return; // already gone is success
-  if (props.name && !isOurs(found.config, props.name)) return; // the vmid was reused by another container
-  const status = (await ctx.pve.containerStatus(found.node, vmid))?.status;
-  if (status === 'running') await ctx.pve.stopContainer(found.node, vmid, { deadlineMs: deadline.remaining() });
-  deadline.check();
-  await ctx.pve.destroyContainer(found.node, vmid, { purge: true, deadlineMs: deadline.remaining() });
+  const owner = props.name ? ownerFor(ctx, props) : undefined;
+  const vmid = props.vmid ?? Number(id);
+  const targets: FoundContainer[] = [];
+  const at = props.name ? await locateOwned(ctx.pve, vmid, props.node, props.name, owner) : undefined;
+  if (at) targets.push(at);
+  // Every container that carries this pod's owner key goes with it (normally the one above).
+  if (owner) for (const f of await findOwned(ctx.pve, owner)) if (!targets.some((t) => t.vmid === f.vmid)) targets.push(f);
+  for (const t of targets) {
+    await retryTransient(deadline, async () => {
+      const status = (await ctx.pve.containerStatus(t.node, t.vmid))?.status;
+      if (status === undefined) return; // gone meanwhile: that is what we wanted
+      if (status === 'running') await ctx.pve.stopContainer(t.node, t.vmid, { deadlineMs: deadline.remaining() });
+      deadline.check();
+      await ctx.pve.destroyContainer(t.node, t.vmid, { purge: true, deadlineMs: deadline.remaining() });
+    }, { onRetry: (err, n) => ctx.note(`pod ${props.name ?? id}: destroying CT ${t.vmid}: retrying (attempt ${n}): ${(err as Error).message}`) });
+  }
 }

@@ -18,7 +18,7 @@ export interface PodPlan {
 const STATE_ONLY = new Set(['timeouts', 'restartPlanned', 'adopt', 'name']);
 
 /** PVE applies these on a running CT right away (fastplug or hotplug). */
-const LIVE = new Set(['hostname', 'cores', 'memory', 'swap', 'tags', 'description', 'onboot', 'network', 'running']);
+const LIVE = new Set(['hostname', 'cores', 'memory', 'swap', 'tags', 'description', 'onboot', 'network', 'running', 'owner']);
 /** PVE keeps these pending until the next start; the provider reboots the pod to apply them. */
 const RESTART = new Set(['env', 'entrypoint', 'nameserver', 'searchdomain', 'nesting', 'mounts']);
 /** A different container: a new rootfs from another image, another node, another id, another storage. */
@@ -95,8 +95,10 @@ export function planPodChange(olds: PodOutputs | (PodInputs & { hostname?: strin
     plan.changed.push(key);
     plan[classify(key, olds, news)].push(key);
   }
-  // A pinned vmid cannot exist twice: the old container must go before the new one is created.
-  plan.deleteBeforeReplace = plan.replace.length > 0 && (news.vmid !== undefined || news.adopt === true);
+  // What cannot exist twice (a pinned vmid, a fixed address or MAC) must leave with the old container before the new
+  // one is created, or two containers would hold it at once.
+  const fixedAddress = !!news.network && !containsUnknown(news.network) && (news.network.ip !== 'dhcp' || news.network.mac !== undefined);
+  plan.deleteBeforeReplace = plan.replace.length > 0 && (news.vmid !== undefined || news.adopt === true || fixedAddress);
   return plan;
 }
 
@@ -119,4 +121,19 @@ export function podDiff(olds: PodOutputs, news: PodInputs): DiffResult {
     changed: [...plan.changed, ...stateOnly],
     deleteBeforeReplace: plan.deleteBeforeReplace,
   };
+}
+
+/**
+ * Outputs that follow from the inputs alone. check() returns them with the inputs: the dynamic-provider host does not
+ * support provider previews, so during a preview the engine takes an updated resource's inputs as its outputs, and an
+ * output missing there reads as unknown to every dependent (a worker's env built from `web.ip` would show a change
+ * although `up` leaves it alone). Only values that cannot differ after `up` are derived; a DHCP address stays unknown.
+ */
+export function derivedOutputs(inputs: PodInputs): Partial<PodOutputs> {
+  const out: Partial<PodOutputs> = {};
+  if (!containsUnknown(inputs.name) && !containsUnknown(inputs.hostname)) out.hostname = hostnameFor(inputs);
+  const net = inputs.network;
+  if (net && !containsUnknown(net.ip) && net.ip !== 'dhcp') out.ip = net.ip.split('/')[0];
+  if (net?.mac && !containsUnknown(net.mac)) out.mac = net.mac.toUpperCase();
+  return out;
 }

@@ -2,6 +2,7 @@
 // name and the image) rides in the description as an HTML comment (hidden in the PVE UI) plus a marker tag, so that
 // refresh and adoption can rebuild the inputs from the container alone.
 import { parseMount, parseNet, printMount, printNet, printTags, normalizeTags, parseEnv, printEnv } from '../../proxmox/properties';
+import { ownerId, ownerTag, OWNER_TAG_RE, type OwnerKey } from '../common/owner';
 import { hostnameFor } from './plan';
 import { templateOf, type PodImage, type PodInputs, type PodNetwork } from './schema';
 
@@ -17,6 +18,10 @@ export interface PodMeta {
   entrypoint?: string[];
   /** Extra identity data other resources keep here (e.g. a StatefulSet's ordinal). */
   extra?: Record<string, unknown>;
+  /** The owner key (common/owner.ts ownerId): project, stack, kind and resource name. Absent on legacy pods. */
+  owner?: string;
+  /** Set at create on the ZFS-clone path until the disk has been swapped for the clone (see zfs-rootfs.ts). */
+  clonePending?: true;
 }
 
 export function renderDescription(user: string | undefined, meta: PodMeta): string {
@@ -103,19 +108,22 @@ export function netParam(net: PodNetwork, hwaddr?: string): string {
   });
 }
 
-/** The config keys a Pod manages, as PVE expects them in POST/PUT bodies. */
+/** What other resources (StatefulSetPod) record about the pods they make. */
 export interface PodIdentity {
   kind?: string;
   extra?: Record<string, unknown>;
+  /** The owner key's resource name when it is not the pod's `name` (a StatefulSetPod's `<namespace>/<pod>`). */
+  ownerName?: string;
 }
 
-export function managedConfig(inputs: PodInputs, identity: PodIdentity = {}): Record<string, string | number> {
+/** The config keys a Pod manages, as PVE expects them in POST/PUT bodies. */
+export function managedConfig(inputs: PodInputs, identity: PodIdentity = {}, owner?: OwnerKey, opts: { clonePending?: boolean } = {}): Record<string, string | number> {
   const cfg: Record<string, string | number> = {
     hostname: hostnameFor(inputs),
     cores: inputs.cores,
     memory: inputs.memory,
     swap: inputs.swap,
-    tags: printTags([...(inputs.tags ?? []), MANAGED_TAG]),
+    tags: printTags([...(inputs.tags ?? []), MANAGED_TAG, ...(owner ? [ownerTag(owner)] : [])]),
     description: renderDescription(inputs.description, {
       v: 1,
       kind: identity.kind ?? 'Pod',
@@ -123,6 +131,8 @@ export function managedConfig(inputs: PodInputs, identity: PodIdentity = {}): Re
       image: inputs.image,
       entrypoint: inputs.entrypoint,
       ...(identity.extra ? { extra: identity.extra } : {}),
+      ...(owner ? { owner: ownerId(owner) } : {}),
+      ...(opts.clonePending ? { clonePending: true as const } : {}),
     }),
   };
   if (inputs.network) cfg.net0 = netParam(inputs.network);
@@ -143,9 +153,9 @@ export function managedConfig(inputs: PodInputs, identity: PodIdentity = {}): Re
 /** Keys that, when absent from the desired config, must be deleted from the live one. */
 export const OPTIONAL_KEYS = ['net0', 'nameserver', 'searchdomain', 'onboot', 'features', 'env', 'entrypoint', ...Array.from({ length: 10 }, (_, i) => `mp${i}`)] as const;
 
-export function createParams(inputs: PodInputs, storage: string, identity: PodIdentity = {}): Record<string, string | number> {
+export function createParams(inputs: PodInputs, storage: string, identity: PodIdentity = {}, owner?: OwnerKey, opts: { clonePending?: boolean } = {}): Record<string, string | number> {
   return {
-    ...managedConfig(inputs, identity),
+    ...managedConfig(inputs, identity, owner, opts),
     ostemplate: templateOf(inputs.image),
     ...(typeof inputs.image !== 'string' && inputs.image.arch ? { arch: inputs.image.arch } : {}),
     rootfs: `${inputs.rootfs.storage ?? storage}:${inputs.rootfs.sizeGiB}`,
@@ -195,7 +205,7 @@ export function inputsFromConfig(cfg: Record<string, unknown>, base: Partial<Pod
   if (base.adopt) inputs.adopt = base.adopt;
   const hostname = String(cfg.hostname ?? '');
   if (hostname && hostname !== hostnameFor({ name: inputs.name })) inputs.hostname = hostname;
-  const tags = normalizeTags(typeof cfg.tags === 'string' ? cfg.tags : '').filter((t) => t !== MANAGED_TAG);
+  const tags = userTags(cfg.tags, base.tags);
   if (tags.length) inputs.tags = tags;
   if (user) inputs.description = user;
   if (typeof cfg.net0 === 'string') {
@@ -236,3 +246,14 @@ export function inputsFromConfig(cfg: Record<string, unknown>, base: Partial<Pod
   return inputs;
 }
 
+
+/**
+ * The user's tags on a live container: PVE lowercases and sorts them and we add our own (the marker and the owner
+ * tag). When they are the same set as `previous`, the user's own order and spelling are kept, so a program whose tags
+ * are not sorted shows no drift.
+ */
+export function userTags(live: unknown, previous?: readonly string[]): string[] {
+  const tags = normalizeTags(typeof live === 'string' ? live : '').filter((t) => t !== MANAGED_TAG && !OWNER_TAG_RE.test(t));
+  if (previous && normalizeTags(previous).join(';') === tags.join(';')) return [...previous];
+  return tags;
+}

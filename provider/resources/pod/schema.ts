@@ -4,6 +4,7 @@ import { IPV4_CIDR_RE as ipv4Cidr, IPV4_RE as ipv4 } from '../../host/names';
 import { NODE_RE, STORAGE_RE as storageId, VOLID_RE as volid } from '../../proxmox/ids';
 import { timeoutsSchema } from '../common/duration';
 import { isSnapshotName } from '../../oci/convert/zfs';
+import { ownerScopeSchema } from '../common/owner';
 
 const dnsName = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 const mac = /^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$/;
@@ -102,6 +103,12 @@ export const podInputsSchema = z
     onboot: z.boolean().optional(),
     unprivileged: z.boolean().default(true),
     nesting: z.boolean().optional(),
+    /**
+     * The Pulumi project and stack that own the pod, set by the SDK. With the kind and `name` it forms the owner key
+     * the container carries (a `pp-…` tag and its metadata): creates find what an interrupted create made, and the
+     * provider never changes or deletes a container another pod or stack owns.
+     */
+    owner: ownerScopeSchema.optional(),
     /** Take over an existing container with this vmid instead of creating one (Pulumi import does not work for dynamic providers). */
     adopt: z.boolean().optional(),
     timeouts: timeoutsSchema.optional(),

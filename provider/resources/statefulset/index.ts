@@ -3,15 +3,19 @@ import { onlineNodes, pveClient } from '../common/connection';
 import { InputError } from '../../errors';
 import type { CheckFailure, ResourceModule } from '../types';
 import { createPod, deletePod, readPod, updatePod } from '../pod/lifecycle';
-import { planPodChange, restartReason } from '../pod/plan';
-import { spreadNode } from './identity';
+import type { PodOutputs } from '../pod/schema';
+import { derivedOutputs, planPodChange, restartReason } from '../pod/plan';
+import { fqdn, podName, spreadNode } from './identity';
+import { containsUnknown } from '../common/unknowns';
 import { statefulSetPodInputsSchema, type StatefulSetPodInputs } from './schema';
 import { statefulInputsFromPod, toPodInputs, toPodOutputs, toStatefulOutputs, type StatefulSetPodOutputs } from './translate';
 
 /** Identity inputs: changing any of them is a different member of a different set. */
 const IDENTITY = ['set', 'ordinal', 'namespace'] as const;
 
-const identityOf = (s: StatefulSetPodInputs) => ({ kind: 'StatefulSetPod', extra: { set: s.set, ordinal: s.ordinal, namespace: s.namespace } });
+// The owner key's name is the member's identity, `<namespace>/<set>-<ordinal>`: unique in a stack, and the same for
+// the member that replaces it.
+const identityOf = (s: StatefulSetPodInputs) => ({ kind: 'StatefulSetPod', extra: { set: s.set, ordinal: s.ordinal, namespace: s.namespace }, ownerName: `${s.namespace}/${podName(s)}` });
 
 function derivationFailures(s: StatefulSetPodInputs): CheckFailure[] {
   try {
@@ -35,10 +39,19 @@ export const statefulSetPodModule: ResourceModule<StatefulSetPodInputs, Stateful
     const hasOlds = Object.keys(olds).some((k) => !k.startsWith('__'));
     let reason: string | undefined;
     if (hasOlds) {
-      const parsedOld = statefulSetPodInputsSchema.safeParse(olds);
+      // Old inputs carry the derived outputs check() added; judge only the schema's own fields.
+      const own = Object.fromEntries(Object.entries(olds).filter(([k]) => k in statefulSetPodInputsSchema.shape));
+      const parsedOld = statefulSetPodInputsSchema.safeParse(own);
       if (parsedOld.success) reason = restartReason(toPodInputs(parsedOld.data), toPodInputs(inputs as StatefulSetPodInputs));
     }
-    return { inputs: (reason ? { ...inputs, restartPlanned: reason } : inputs) as StatefulSetPodInputs };
+    // The member's identity outputs follow from its inputs: keep them known during a preview (see derivedOutputs).
+    let derived: Record<string, unknown> = {};
+    if (!containsUnknown(inputs)) {
+      const pod = toPodInputs(inputs as StatefulSetPodInputs);
+      const s = inputs as StatefulSetPodInputs;
+      derived = { ...derivedOutputs(pod), podName: podName(s), ...(s.service ? { fqdn: fqdn(podName(s), s.service, s.namespace, s.domain) } : {}) };
+    }
+    return { inputs: { ...inputs, ...derived, ...(reason ? { restartPlanned: reason } : {}) } as StatefulSetPodInputs };
   },
   diff(_id, olds, news) {
     const plan = planPodChange(toPodOutputs(olds), toPodInputs(news));
@@ -56,14 +69,15 @@ export const statefulSetPodModule: ResourceModule<StatefulSetPodInputs, Stateful
     return { id, outs: toStatefulOutputs(inputs, outs) };
   },
   async read(id, props) {
-    const r = await readPod(id, toPodOutputs(props));
-    if (!r.id || !r.inputs) return { id: '', props: {} as StatefulSetPodOutputs };
-    const inputs = statefulInputsFromPod(props, r.inputs);
-    return { id, props: toStatefulOutputs(inputs, r.props as never), inputs };
+    // Refresh keeps the member's own inputs and carries only what drifted on its container back onto them.
+    const r = await readPod(id, toPodOutputs(props), { identity: identityOf(props) });
+    if (!r.id) return { id: '', props: {} as StatefulSetPodOutputs };
+    const pod = r.props as PodOutputs;
+    return { id: r.id, props: toStatefulOutputs(statefulInputsFromPod(props, pod), pod) };
   },
   async update(id, olds, news) {
     const { outs } = await updatePod(id, toPodOutputs(olds), { ...toPodInputs(news), node: olds.node }, { identity: identityOf(news) });
     return { outs: toStatefulOutputs(news, outs) };
   },
-  delete: (id, props) => deletePod(id, toPodOutputs(props)),
+  delete: (id, props) => deletePod(id, toPodOutputs(props), { identity: identityOf(props) }),
 };

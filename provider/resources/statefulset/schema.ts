@@ -46,6 +46,7 @@ export const statefulSetPodInputsSchema = z
     unprivileged: podShape.unprivileged,
     nesting: podShape.nesting,
     timeouts: podShape.timeouts,
+    owner: podShape.owner,
     restartPlanned: podShape.restartPlanned,
   })
   .strict();

@@ -8,7 +8,7 @@ export interface StatefulSetPodOutputs extends Omit<StatefulSetPodInputs, keyof 
   fqdn?: string;
 }
 
-const SHARED = ['image', 'cores', 'memory', 'swap', 'rootfs', 'nameserver', 'searchdomain', 'env', 'entrypoint', 'tags', 'description', 'running', 'onboot', 'unprivileged', 'nesting', 'timeouts'] as const;
+const SHARED = ['image', 'cores', 'memory', 'swap', 'rootfs', 'nameserver', 'searchdomain', 'env', 'entrypoint', 'tags', 'description', 'running', 'onboot', 'unprivileged', 'nesting', 'timeouts', 'owner'] as const;
 
 function defined<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
@@ -43,11 +43,12 @@ export function toPodOutputs(o: StatefulSetPodOutputs): PodOutputs {
 
 export function toStatefulOutputs(s: StatefulSetPodInputs, pod: PodOutputs): StatefulSetPodOutputs {
   const name = podName(s);
-  return defined({ ...s, vmid: pod.vmid, node: pod.node, hostname: pod.hostname, status: pod.status, ip: pod.ip, mac: pod.mac, podName: name, fqdn: fqdn(name, s.service, s.namespace, s.domain) });
+  const { restartPlanned: _derived, ...inputs } = s;
+  return defined({ ...inputs, vmid: pod.vmid, node: pod.node, hostname: pod.hostname, status: pod.status, ip: pod.ip, mac: pod.mac, podName: name, fqdn: fqdn(name, s.service, s.namespace, s.domain) });
 }
 
 /** Carries drift the Pod's read found back onto the StatefulSetPod's own inputs. */
-export function statefulInputsFromPod(base: StatefulSetPodInputs, live: PodInputs): StatefulSetPodInputs {
+export function statefulInputsFromPod(base: StatefulSetPodInputs, live: PodInputs | PodOutputs): StatefulSetPodInputs {
   const out: StatefulSetPodInputs = { ...base };
   for (const k of SHARED) (out as Record<string, unknown>)[k] = live[k];
   return defined(out);
