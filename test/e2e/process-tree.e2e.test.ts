@@ -80,10 +80,19 @@ describe('a pulumi up killed with SIGKILL', () => {
     const killedAt = Date.now();
     const gone = await waitFor(() => processesWith(marker).length === 0, 5_000);
     expect({ gone, left: processesWith(marker), afterMs: Date.now() - killedAt }).toMatchObject({ gone: true, left: [] });
+    console.log(`every process of the killed run was gone ${Date.now() - killedAt} ms after the kill (${before.length} were running)`);
     // Creates PVE already accepted finish as tasks; no new container appears once the processes are gone.
     const count = emu.state.containers().length;
     expect(count).toBeLessThan(20);
     await new Promise((r) => setTimeout(r, 5_000));
     expect(emu.state.containers().length).toBe(count);
+
+    // Recovery as docs/failures-and-recovery.md says: cancel the dead run's lock, then up adopts what it made.
+    await ws.run(['cancel', '--yes']);
+    const up = await ws.mustRun(['up', '--yes', '--skip-preview']);
+    console.log(`up after the kill:\n${up.stdout.split('\n').filter((l) => /pending|warning|created|unknown state/i.test(l)).join('\n')}`);
+    expect(emu.state.containers()).toHaveLength(20);
+    await ws.mustRun(['destroy', '--yes', '--skip-preview']);
+    expect(emu.state.containers()).toEqual([]);
   });
 });
