@@ -7,8 +7,10 @@ import { ownerId, parseOwnerId, type OwnerKey } from './owner';
 
 export const BRIDGE_COMMENT = 'proxmox-pods DeploymentBridge';
 /**
- * The bridge's PVE `comments` (kept by PVE in /etc/network/interfaces as a `#` line): the marker, whether pods are
- * isolated, and its owner (`owner=<owner id>`, which has no spaces), so that a node's bridges say whose they are.
+ * The bridge's PVE `comments`: the marker, whether pods are isolated, and its owner (`owner=<owner id>`, which has no
+ * spaces), so that a node's bridges say whose they are. PVE writes each line as `#<line>` under the iface stanza and
+ * reads them back with a newline after each (pve-common src/PVE/Network/Interfaces.pm, the comment branch of the
+ * interfaces parser and `$add_options_comments`), so readers below match words, never the whole text.
  */
 export const commentFor = (i: { isolatePorts: boolean }, owner?: OwnerKey) =>
   `${BRIDGE_COMMENT}${i.isolatePorts ? ' isolate' : ''}${owner ? ` owner=${ownerId(owner)}` : ''}`;
