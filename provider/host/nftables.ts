@@ -185,13 +185,15 @@ async function requireNat(exec: Executor): Promise<void> {
  * Identity is id + owner: another stack's forward of the same name is never replaced. Rules of the same id made
  * before owner records (no owner) are taken over by an owner's forward, as older versions did.
  */
-export async function addForward(exec: Executor, input: ForwardInput): Promise<ForwardSpec> {
+export async function addForward(exec: Executor, input: ForwardInput, opts: { previousOwner?: string } = {}): Promise<ForwardSpec> {
   const spec = parseForwardSpec(input);
   return serialized(exec, async () => {
     await requireNat(exec);
     const rules = (await listRules(exec)) ?? [];
     const current = forwardsFromRules(rules);
-    const ours = (f: Pick<ForwardSpec, 'id' | 'owner'>) => sameForward(f, spec) || (f.id === spec.id && !f.owner);
+    // Also the same forward under its previous owner (a renamed stack): replaced in the same transaction.
+    const ours = (f: Pick<ForwardSpec, 'id' | 'owner'>) =>
+      sameForward(f, spec) || (f.id === spec.id && (!f.owner || (opts.previousOwner !== undefined && f.owner === opts.previousOwner)));
     const clash = current.find((f) => !ours(f) && listensOverlap(f, spec));
     if (clash) throw new PortInUseError(exec.node, spec, clash.id, clash.owner && clash.owner !== spec.owner ? clash.owner : undefined);
     const mine = current.find((f) => sameForward(f, spec));

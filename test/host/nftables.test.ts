@@ -203,6 +203,11 @@ describe('nftables port forward (real traffic through namespaces)', () => {
     await addForward(exec, spec());
     await addForward(exec, spec({ owner: 'aaaaaaaa' }));
     expect((await listForwards(exec)).map((f) => [f.id, f.owner])).toEqual([['web-http', 'aaaaaaaa']]);
+    // A renamed stack: the forward moves to its new owner in one transaction.
+    await addForward(exec, spec({ owner: 'dddddddd' }), { previousOwner: 'aaaaaaaa' });
+    expect((await listForwards(exec)).map((f) => [f.id, f.owner])).toEqual([['web-http', 'dddddddd']]);
+    expect(await removeForward(exec, 'web-http', 'aaaaaaaa')).toBe(false);
+    await addForward(exec, spec({ owner: 'aaaaaaaa' }), { previousOwner: 'dddddddd' });
     expect(await removeForward(exec, 'web-http', 'aaaaaaaa')).toBe(true);
     expect(await ourTable()).toBeUndefined();
   });

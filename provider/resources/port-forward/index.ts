@@ -68,7 +68,7 @@ export const portForwardModule: ResourceModule<PortForwardInputs, PortForwardOut
   },
   async update(_id, olds, news) {
     // Same id: addForward swaps the old rules for the new ones in one nft transaction.
-    await addForward(await hostExecutor(olds.node), specOf(news));
+    await addForward(await hostExecutor(olds.node), specOf(news), { previousOwner: ruleOwner(olds) });
     return { outs: { ...news, node: olds.node, listen: listenOf(news), complete: true } };
   },
   async delete(_id, props) {
