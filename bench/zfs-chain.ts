@@ -4,7 +4,8 @@
 // file vdev this run creates and destroys; pools it did not create are never touched.
 import { createReadStream } from 'node:fs';
 import { execa } from 'execa';
-import { localRun, ZfsChains } from '../provider/oci/convert/zfs';
+import { LocalExecutor } from '../provider/host/executor';
+import { replaceWithClone, Zfs, ZfsChains } from '../provider/host/zfs';
 import { ApplyOptionsSchema, applyLayer, PVE_UNPRIVILEGED_IDMAP } from '../provider/oci/unpack';
 import { withZfsPool } from '../test/oci/helpers-zfs';
 import { UNPRIVILEGED_VARIANT } from '../provider/resources/common/node-zfs';
@@ -20,7 +21,8 @@ export async function createBenchPool(sizeGiB: number): Promise<BenchPool> {
 
 const hrms = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e6;
 
-const chainsIn = (pool: string) => new ZfsChains(`${pool}/chains`, localRun, UNPRIVILEGED_VARIANT);
+const zfs = new Zfs(new LocalExecutor('bench'));
+const chainsIn = (pool: string) => new ZfsChains(zfs, `${pool}/chains`, UNPRIVILEGED_VARIANT);
 
 /** Chains for layers[0..k] for every k, as OciImage builds them (uid-shifted); each build only adds the new top. */
 export async function buildChains(pool: string, layers: ChainLayer[]): Promise<{ snapshot: string; buildMs: number }[]> {
@@ -48,21 +50,20 @@ export async function buildChains(pool: string, layers: ChainLayer[]): Promise<{
  * `cloneMs` is the bare `zfs clone` inside it. The disk's creation and the pod's destroy are not timed.
  */
 export async function cloneTime(pool: string, snapshot: string, runs = 5): Promise<{ cloneMs: number; swapMs: number }> {
-  const chains = chainsIn(pool);
-  await execa('zfs', ['create', '-p', `${pool}/data`]);
+  await zfs.createPath(`${pool}/data`);
   const swaps: number[] = [];
   const clones: number[] = [];
   for (let r = 0; r < runs; r++) {
     const disk = `${pool}/data/subvol-${900 + r}-disk-0`;
     await execa('zfs', ['create', '-o', `refquota=${4 * 1024 ** 3}`, disk]);
     let t0 = process.hrtime.bigint();
-    await chains.replaceWithClone(snapshot, disk);
+    await replaceWithClone(zfs, snapshot, disk);
     swaps.push(hrms(t0));
-    await chains.destroyDataset(disk, true);
+    await zfs.destroy(disk, { force: true });
     t0 = process.hrtime.bigint();
     await execa('zfs', ['clone', '-o', `refquota=${4 * 1024 ** 3}`, snapshot, disk]);
     clones.push(hrms(t0));
-    await chains.destroyDataset(disk, true);
+    await zfs.destroy(disk, { force: true });
   }
   const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   return { cloneMs: median(clones), swapMs: median(swaps) };

@@ -1,8 +1,7 @@
 // `proxmox-pods emulator`: run the PVE API emulator in the foreground until SIGINT/SIGTERM.
 import { InputError } from '../provider/errors';
 import { startEmulator, zfsVolumeBackend, EmulatorOptions } from '../emulator';
-import { localRun } from '../provider/oci/convert/zfs';
-import { isZfsDataset } from '../provider/host/names';
+import { isZfsDataset } from '../provider/host/zfs/names';
 
 export interface EmulatorCliArgs {
   port?: number;
@@ -78,7 +77,7 @@ export async function runEmulatorCommand(argv: string[]): Promise<void> {
     ...(args.host !== undefined ? { host: args.host } : {}),
     ...(args.tokens.length ? { tokens: args.tokens } : {}),
     // Real datasets for local-zfs disks: pods cloned from an OciImage's ZFS chain can then be tried offline.
-    ...(args.zfsPool ? { zfsPool: args.zfsPool, hostBackend: zfsVolumeBackend(localRun) } : {}),
+    ...(args.zfsPool ? { zfsPool: args.zfsPool, hostBackend: zfsVolumeBackend() } : {}),
   };
   const emu = await startEmulator(opts);
   const out = process.stdout;

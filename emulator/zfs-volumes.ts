@@ -1,7 +1,8 @@
 // A host backend that makes the emulator's zfspool CT disks real ZFS datasets (`<pool>/subvol-<vmid>-disk-<n>` with
 // a refquota, as PVE's ZFSPoolPlugin allocates them), so code that works on a pod's rootfs dataset — the ZFS clone
 // swap — runs against real ZFS in tests. Other storage types stay in memory.
-import { ZfsChains, type Run } from '../provider/oci/convert/zfs';
+import { LocalExecutor, type Executor } from '../provider/host/executor';
+import { Zfs } from '../provider/host/zfs';
 import type { HostBackend } from './core';
 import type { StorageDef } from './cluster';
 
@@ -12,19 +13,18 @@ function datasetOf(storage: StorageDef, volid: string): string | undefined {
   return /^(subvol|basevol)-\d+-disk-\d+$/.test(name) ? `${storage.pool}/${name}` : undefined;
 }
 
-export function zfsVolumeBackend(run: Run): Required<Pick<HostBackend, 'allocateVolume' | 'freeVolume'>> {
+/** `exec` runs `zfs` where the datasets live: this machine unless given. */
+export function zfsVolumeBackend(exec: Executor = new LocalExecutor('emulator')): Required<Pick<HostBackend, 'allocateVolume' | 'freeVolume'>> {
+  const zfs = new Zfs(exec);
   return {
     async allocateVolume(_node, storage, volid, bytes) {
       const ds = datasetOf(storage, volid);
-      if (ds) await run('zfs', ['create', '-o', `refquota=${bytes}`, ds]);
+      if (ds) await zfs.create(ds, { refquota: String(bytes) });
     },
     async freeVolume(_node, storage, volid) {
       const ds = datasetOf(storage, volid);
-      if (!ds) return;
-      // destroyDataset waits out zfs-fuse's "busy" (as PVE's plugin retries too); a disk already gone is freed.
-      await new ZfsChains(storage.pool!, run).destroyDataset(ds, true).catch((err: Error) => {
-        if (!/does not exist/.test(err.message)) throw err;
-      });
+      // destroy waits out zfs-fuse's "busy", and a disk already gone is freed (as pve-storage's zfs_delete_zvol).
+      if (ds) await zfs.destroy(ds, { force: true });
     },
   };
 }

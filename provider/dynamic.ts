@@ -5,6 +5,12 @@ import { assertEngineAlive, parentWatch } from './engine-liveness';
 import { CONFIG_KEYS, setStackConfig } from './resources/common/connection';
 import { resourceModules } from './resources';
 import type { ResourceModule } from './resources/types';
+import { addWarningSink, withOperation } from './diagnostics';
+import { engineAddressOf, engineLogSink } from './engine-log';
+
+// In the dynamic-provider process, warnings go to the engine, which shows them in `pulumi up`/`preview`.
+const engineAddress = engineAddressOf(process.argv);
+if (engineAddress) addWarningSink(engineLogSink(engineAddress));
 
 export async function configure(req: pulumi.dynamic.ConfigureRequest): Promise<void> {
   // Only the dynamic-provider host calls configure (right after the engine started it): from here on the process
@@ -30,30 +36,45 @@ export function withoutUndefined<T>(value: T): T {
   return value;
 }
 
+/** `Pod web`: what a warning names (the dynamic provider API does not pass the URN). */
+function label(kind: string, props: unknown, id?: string): string {
+  const name = props && typeof props === 'object' ? (props as { name?: unknown }).name : undefined;
+  return `${kind} ${typeof name === 'string' ? name : id ?? ''}`.trim();
+}
+
+/** Runs one provider call as an operation: warnings raised anywhere inside it are delivered before it answers. */
+async function operation<T>(resource: string, fn: () => Promise<T>): Promise<T> {
+  return (await withOperation(resource, fn)).result;
+}
+
 export function handler(kind: string): Required<Omit<pulumi.dynamic.ResourceProvider, 'configure'>> {
   const m = () => moduleFor(kind);
   return {
-    check: async (olds, news) => withoutUndefined(await m().check(olds ?? {}, news ?? {})),
+    check: (olds, news) => operation(label(kind, news), async () => withoutUndefined(await m().check(olds ?? {}, news ?? {}))),
     diff: async (id, olds, news) => {
       const d = m().diff(id, olds, news);
       return { changes: d.changes, replaces: d.replaces, stables: d.stables, deleteBeforeReplace: d.deleteBeforeReplace };
     },
-    create: async (inputs) => {
-      assertEngineAlive(`create ${kind}`);
-      return withoutUndefined(await m().create(inputs));
-    },
-    read: async (id, props) => {
-      const mod = m();
-      return withoutUndefined(mod.read ? await mod.read(id, props) : { id, props });
-    },
-    update: async (id, olds, news) => {
-      assertEngineAlive(`update ${kind} ${id}`);
-      const mod = m();
-      return withoutUndefined(mod.update ? await mod.update(id, olds, news) : { outs: news });
-    },
-    delete: async (id, props) => {
-      assertEngineAlive(`delete ${kind} ${id}`);
-      return m().delete(id, props);
-    },
+    create: (inputs) =>
+      operation(label(kind, inputs), async () => {
+        assertEngineAlive(`create ${kind}`);
+        return withoutUndefined(await m().create(inputs));
+      }),
+    read: (id, props) =>
+      operation(label(kind, props, id), async () => {
+        const mod = m();
+        return withoutUndefined(mod.read ? await mod.read(id, props) : { id, props });
+      }),
+    update: (id, olds, news) =>
+      operation(label(kind, news, id), async () => {
+        assertEngineAlive(`update ${kind} ${id}`);
+        const mod = m();
+        return withoutUndefined(mod.update ? await mod.update(id, olds, news) : { outs: news });
+      }),
+    delete: (id, props) =>
+      operation(label(kind, props, id), async () => {
+        assertEngineAlive(`delete ${kind} ${id}`);
+        return m().delete(id, props);
+      }),
   };
 }

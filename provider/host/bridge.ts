@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { InputError, ProxmoxPodsError } from '../errors';
 import { requireCapability, detectCapabilities, type HostCapabilities } from './capabilities';
-import type { Executor } from './executor';
+import { HostCommandError, type Executor } from './executor';
 import { assertIfaceName } from './names';
 
 export const bridgeSecuritySchema = z
@@ -95,8 +95,9 @@ const bridgeLinkSchema = z.array(z.object({ ifname: z.string(), master: z.string
 /** Ports attached to the bridge with their isolation flag (`bridge -j -d link show master <bridge>`). */
 export async function bridgePortStates(exec: Executor, bridge: string): Promise<BridgePort[]> {
   assertIfaceName('bridge', bridge);
-  const r = await exec.run('bridge', ['-j', '-d', 'link', 'show', 'master', bridge], { allowFailure: true });
-  if (r.exitCode !== 0 || !r.stdout.trim()) return [];
+  // A bridge without ports (or none of that name) prints [] and exits 0; a failure is an error.
+  const r = await exec.run('bridge', ['-j', '-d', 'link', 'show', 'master', bridge]);
+  if (!r.stdout.trim()) return [];
   return bridgeLinkSchema
     .parse(JSON.parse(r.stdout))
     .filter((l) => l.master === undefined || l.master === bridge)
@@ -107,8 +108,11 @@ export async function bridgePortStates(exec: Executor, bridge: string): Promise<
 /** Names of the ports attached to the bridge (sysfs `brif/`); empty when the bridge does not exist. */
 export async function bridgePorts(exec: Executor, bridge: string): Promise<string[]> {
   assertIfaceName('bridge', bridge);
-  const r = await exec.run('ls', ['-1', '--', `/sys/class/net/${bridge}/brif`], { allowFailure: true });
-  return r.exitCode === 0 ? r.stdout.split('\n').filter(Boolean).sort() : [];
+  const args = ['-1', '--', `/sys/class/net/${bridge}/brif`];
+  const r = await exec.run('ls', args, { allowFailure: true });
+  if (r.exitCode === 0) return r.stdout.split('\n').filter(Boolean).sort();
+  if (/No such file or directory/.test(r.stderr)) return []; // no such bridge: no ports
+  throw new HostCommandError(exec.node, 'ls', args, r);
 }
 
 /**

@@ -74,7 +74,7 @@ export function detectCapabilities(exec: Executor, opts: { refresh?: boolean } =
   if (!p) {
     p = probe(exec);
     cache.set(exec, p);
-    // A failed probe (node unreachable) must not stick.
+    // A failed probe (node unreachable) must not stick. The error itself reaches the caller through `p`.
     p.catch(() => {
       if (cache.get(exec) === p) cache.delete(exec);
     });

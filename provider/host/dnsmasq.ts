@@ -20,7 +20,7 @@
 import { z } from 'zod';
 import { InputError, ProxmoxPodsError } from '../errors';
 import { detectCapabilities, requireCapability } from './capabilities';
-import type { Executor } from './executor';
+import { HostCommandError, type Executor } from './executor';
 import { dnsLabelSchema, dnsZoneSchema, ipv4Schema, portSchema, validate } from './names';
 
 export const DEFAULT_DNS_STATE_DIR = '/var/lib/proxmox-pods/dns';
@@ -233,6 +233,7 @@ export function planZoneUpdate(
 const queues = new Map<string, Promise<unknown>>();
 function serialized<T>(key: string, fn: () => Promise<T>): Promise<T> {
   const next = (queues.get(key) ?? Promise.resolve()).then(fn, fn);
+  // The caller gets `next` and its error; the queue only needs to know it settled.
   const tail = next.catch(() => undefined);
   queues.set(key, tail);
   void tail.then(() => {
@@ -337,7 +338,7 @@ export class DnsmasqZones {
   private async start(): Promise<void> {
     requireCapability(await detectCapabilities(this.exec), 'dnsmasq');
     // Unreadable hosts files are only a syslog line in dnsmasq: the zone would silently answer without A records.
-    const readable = await this.exec.run('sh', ['-c', READABLE_SCRIPT, 'sh', DNSMASQ_USER, `${this.dir}/hosts`], { allowFailure: true });
+    const readable = await this.exec.run('sh', ['-c', READABLE_SCRIPT, 'sh', DNSMASQ_USER, `${this.dir}/hosts`]);
     if (readable.stdout.trim() === 'no') {
       throw new DnsServerError(this.exec.node, `dnsmasq runs as "${DNSMASQ_USER}", which cannot read ${this.dir}/hosts: make ${this.server.stateDir} and every directory above it traversable by others (chmod o+x), or pick another stateDir`);
     }
@@ -357,6 +358,8 @@ export class DnsmasqZones {
   private async stopProcess(): Promise<boolean> {
     const pid = await this.pid();
     if (!pid) return false;
+    // A failed kill is judged by its outcome below: gone (it exited between pid() and kill) is what we want; still
+    // there after 5 s is an error.
     await this.exec.run('kill', ['-TERM', String(pid)], { allowFailure: true });
     // The socket must be free before a restart binds it again. Polled through pid() rather than `kill -0`, which a
     // zombie still passes.
@@ -471,7 +474,10 @@ export class DnsmasqZones {
 
   private async listZonesUnlocked(): Promise<string[]> {
     const r = await this.exec.run('ls', ['-1', '--', `${this.dir}/zones`], { allowFailure: true });
-    if (r.exitCode !== 0) return [];
+    if (r.exitCode !== 0) {
+      if (/No such file or directory/.test(r.stderr)) return []; // no zone was ever written
+      throw new HostCommandError(this.exec.node, 'ls', ['-1', '--', `${this.dir}/zones`], r);
+    }
     return r.stdout.split('\n').filter((f) => f.endsWith('.conf')).map((f) => f.slice(0, -'.conf'.length)).filter((z) => dnsZoneSchema.safeParse(z).success).sort();
   }
 

@@ -7,5 +7,5 @@ export * from './ssh';
 export * from './capabilities';
 export * from './bridge';
 export * from './nftables';
-export * from './zfs-dataset';
+export * from './zfs';
 export * from './dnsmasq';

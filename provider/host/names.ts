@@ -42,16 +42,6 @@ export const cidr4Schema = z.string().refine(
   { message: 'must be an IPv4 CIDR such as 10.0.0.0/24' },
 );
 
-/**
- * ZFS dataset names: pool/child/...; components of [A-Za-z0-9_.:-], the pool starting with a letter; no '@' or '#'
- * (those are snapshot/bookmark syntax), no empty components, no leading '-', at most 255 characters (ZFS_MAX_DATASET_NAME_LEN).
- */
-export const zfsDatasetSchema = z
-  .string()
-  .max(255, { message: 'must be at most 255 characters' })
-  .regex(/^[A-Za-z][A-Za-z0-9_.:-]*(\/[A-Za-z0-9_.:-]+)*$/, { message: 'must be pool/child/… with components of [A-Za-z0-9_.:-], the pool starting with a letter' })
-  .refine((s) => s.split('/').every((c) => c !== '.' && c !== '..' && !c.startsWith('-')), { message: 'components must not be "." / ".." or start with "-"' });
-
 /** Parses `value` with `schema`, or throws InputError naming `field` and the first problem. */
 export function validate<S extends z.ZodType>(schema: S, field: string, value: unknown): z.output<S> {
   const r = schema.safeParse(value);
@@ -67,7 +57,3 @@ export const assertDnsZone = (field: string, v: unknown): string => validate(dns
 export const assertPort = (field: string, v: unknown): number => validate(portSchema, field, v);
 export const assertIpv4 = (field: string, v: unknown): string => validate(ipv4Schema, field, v);
 export const assertCidr4 = (field: string, v: unknown): string => validate(cidr4Schema, field, v);
-/** For schemas and flags that word their own message. */
-export const isZfsDataset = (s: string): boolean => zfsDatasetSchema.safeParse(s).success;
-
-export const assertZfsDataset = (field: string, v: unknown): string => validate(zfsDatasetSchema, field, v);

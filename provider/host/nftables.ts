@@ -160,6 +160,7 @@ const queues = new Map<string, Promise<unknown>>();
 function serialized<T>(exec: Executor, fn: () => Promise<T>): Promise<T> {
   const prev = queues.get(exec.node) ?? Promise.resolve();
   const next = prev.then(fn, fn);
+  // The caller gets `next` and its error; the queue only needs to know it settled.
   const tail = next.catch(() => undefined);
   queues.set(exec.node, tail);
   void tail.then(() => {
@@ -173,7 +174,7 @@ async function requireNat(exec: Executor): Promise<void> {
   requireCapability(caps, 'nft');
   requireCapability(caps, 'nftablesNat');
   // A setting, not a capability: read it every time.
-  const fwd = await exec.run('sysctl', ['-n', 'net.ipv4.ip_forward'], { allowFailure: true });
+  const fwd = await exec.run('sysctl', ['-n', 'net.ipv4.ip_forward']);
   if (fwd.stdout.trim() !== '1') {
     throw new CapabilityError(exec.node, 'IPv4 forwarding (net.ipv4.ip_forward)', 'enable it with `sysctl -w net.ipv4.ip_forward=1` and persist it in /etc/sysctl.d (PVE nodes that route for their guests have it on)');
   }

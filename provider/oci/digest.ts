@@ -24,6 +24,7 @@ export function parseDigest(value: string, field = 'digest'): ParsedDigest {
 }
 
 export function isValidDigest(value: string): boolean {
+  // A predicate over a pure parser: its only failure is "not a digest".
   try { parseDigest(value); return true; } catch { return false; }
 }
 

@@ -36,6 +36,7 @@ import {
   type TaskStatus,
 } from './schemas';
 import { createDispatcher, tlsPolicyFrom } from './tls';
+import { warn } from '../diagnostics';
 import { waitTask } from './tasks';
 import { PveTransport, type CallOptions } from './transport';
 import { uploadToStorage, type UploadRequest } from './upload';
@@ -108,7 +109,8 @@ export class PveClient {
       dispatcher: opts.dispatcher ?? own!,
       clock: opts.clock,
       retry: opts.retry,
-      log: opts.log,
+      // Retries reach the user as warnings unless the caller takes them.
+      log: opts.log ?? ((message) => warn(message)),
       sleep: opts.sleep,
       ticketRefreshMs: opts.ticketRefreshMs,
       beforeMutation: opts.beforeMutation,

@@ -25,6 +25,7 @@ export function taskNode(node: string, upid: string): string {
   try {
     return parseUpid(upid).node;
   } catch {
+    // Not a UPID we can parse: the node the caller sent the request to is the task's node (it was the answer's).
     return node;
   }
 }
@@ -40,6 +41,7 @@ export async function waitTask(transport: PveTransport, node: string, upid: stri
     const status = taskStatusSchema.parse(raw);
     if (status.status === 'stopped') {
       if (isTaskSuccess(status.exitstatus)) return status;
+      // The failed task is the error; its log tail only adds detail, so a log we cannot read leaves it out.
       const tail = await taskLogTail(transport, where, upid, opts.logLines ?? 10, opts.deadline).catch(() => []);
       throw new TaskFailedError(upid, status.exitstatus ?? 'unknown exit status', tail);
     }

@@ -124,9 +124,11 @@ export class PveTransport {
       try {
         body = JSON.parse(text);
       } catch {
+        // Not JSON after all: handled below as a response without PVE's envelope, with its text.
         body = undefined;
       }
     } else {
+      // Only detail for the error below, which the status already makes.
       text = await res.text().catch(() => '');
     }
     if (res.status === 200 && body && typeof body === 'object') return (envelope ? body : body.data) as T;
@@ -144,6 +146,7 @@ export class PveTransport {
     if (res.status === 401 && this.authKind === 'ticket') {
       // The ticket expired or the server restarted with new keys: log in again, once. The request did
       // not run (auth comes first), so repeating it is safe even for a create.
+      // Discarding a 401 body we never read; a failed cancel only costs the connection.
       await res.body?.cancel().catch(() => undefined);
       this.ticket = undefined;
       const again = await this.send(method, path, params, deadline);

@@ -16,7 +16,6 @@ import { requireTools } from '../oci/helpers/tools';
 import { programPath, requirePulumiCli } from '../helpers/pulumi';
 import { execa } from 'execa';
 import { zfsVolumeBackend } from '../../emulator';
-import { localRun } from '../../provider/oci/convert/zfs';
 import { withZfsPool, type ZfsPool } from '../oci/helpers-zfs';
 
 jest.setTimeout(300_000);
@@ -59,7 +58,7 @@ describe.each([{ zfs: false }, { zfs: true }])('OciImage and Pod through the rea
       pool = withZfsPool();
       await execa('zfs', ['create', `${pool.name}/data`]);
     }
-    emu = await startEmulator({ nodes: 1, httpPort: false, taskDurationMs: 20, ...(pool ? { zfsPool: `${pool.name}/data`, hostBackend: zfsVolumeBackend(localRun) } : {}) });
+    emu = await startEmulator({ nodes: 1, httpPort: false, taskDurationMs: 20, ...(pool ? { zfsPool: `${pool.name}/data`, hostBackend: zfsVolumeBackend() } : {}) });
     ws = await PulumiWorkspace.create({
       program: programPath('oci-image'),
       project: 'e2e-oci-image',

@@ -1,6 +1,7 @@
 // DeploymentBridge against the emulator whose network apply creates real bridges in a namespace standing for the
 // node; pods are namespaces wired to the bridge with PVE-named veths. Isolation is checked with real TCP.
 import { execa, type ResultPromise } from 'execa';
+import { withOperation } from '../../provider/diagnostics';
 import { startEmulator, type RunningEmulator } from '../../emulator';
 import { deploymentBridgeModule as m } from '../../provider/resources/bridge';
 import type { DeploymentBridgeInputs } from '../../provider/resources/bridge/schema';
@@ -123,7 +124,10 @@ describe('DeploymentBridge on a namespace node', () => {
     const theirs = await checked({ name: 'vmbr20', cidr: '10.60.0.1/24', isolatePorts: false, owner: staging });
     await expect(m.create(theirs)).rejects.toThrow(/bridge vmbr20 on pve is owned by DeploymentBridge "net" of stack shop\/dev, not by DeploymentBridge "net" of stack shop\/staging/);
     expect((await m.read!(id, { ...outs, owner: staging })).id).toBe('');
-    await expect(m.delete(id, { ...outs, owner: staging })).rejects.toThrow(/is owned by .*shop\/dev/);
+    // Its delete leaves the bridge alone and says so (a warning), and the bridge is still the owner's.
+    const { warnings } = await withOperation('DeploymentBridge net', () => m.delete(id, { ...outs, owner: staging }));
+    expect(warnings.join('\n')).toMatch(/bridge vmbr20 on pve is owned by DeploymentBridge "net" of stack shop\/dev.*left alone/);
+    expect(await comments()).toBe('proxmox-pods DeploymentBridge owner=shop/dev/DeploymentBridge/net');
     await m.delete(id, outs);
     expect(await comments()).toBeUndefined();
   });

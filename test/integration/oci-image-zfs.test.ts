@@ -12,7 +12,8 @@ import { setStackConfig } from '../../provider/resources/common/connection';
 import { RegistryClient } from '../../provider/oci/registry/client';
 import { pushImage } from '../../provider/oci/registry/push';
 import { buildImage, makeTar } from '../../provider/oci/layout/writer';
-import { ZfsChains } from '../../provider/oci/convert/zfs';
+import { LocalExecutor } from '../../provider/host/executor';
+import { replaceWithClone, Zfs } from '../../provider/host/zfs';
 import { ociImageModule, createOciImage, deleteOciImage, readOciImage, type OciImageInputs } from '../../provider/resources/oci-image';
 import { startRegistry, type RunningRegistry } from '../oci/helpers/registry';
 import { requireTools } from '../oci/helpers/tools';
@@ -82,14 +83,17 @@ d('OciImage ZFS layer chains (zfs-fuse)', () => {
     const datasets = (await zfs('list', '-H', '-o', 'name', '-r', `${pool.name}/images`)).split('\n').filter((n) => n !== `${pool.name}/images`);
     expect(datasets).toHaveLength(3); // base + two tops
 
-    // A pod's rootfs is a clone of the top snapshot; while it exists, deleting the image keeps the chain.
-    const chains = new ZfsChains(`${pool.name}/images`);
-    const clone = await chains.clonePodRootfs(a.outs.zfsSnapshot!, `${pool.name}/subvol-100-disk-0`, 1);
+    // A pod's rootfs becomes a clone of the top snapshot (the swap a Pod create runs on the disk PVE allocated);
+    // while it exists, deleting the image keeps the chain.
+    const host = new Zfs(new LocalExecutor('pve'));
+    const clone = `${pool.name}/subvol-100-disk-0`;
+    await zfs('create', '-o', `refquota=${1024 ** 3}`, clone);
+    await replaceWithClone(host, a.outs.zfsSnapshot!, clone);
     expect(await zfs('get', '-H', '-o', 'value', 'origin', clone)).toBe(a.outs.zfsSnapshot);
     await deleteOciImage(a.id, a.outs, ctx());
     expect(logs.join('\n')).toMatch(/layer chain .* is kept: pods were cloned from it/);
     expect(await zfs('list', '-H', '-o', 'name', top)).toBe(top);
-    await chains.destroyDataset(clone);
+    await host.destroy(clone);
     // Refresh: a chain destroyed behind Pulumi's back makes the image gone, so the next up rebuilds it.
     expect((await readOciImage(b.id, b.outs, ctx())).id).toBe(b.id);
     await execa('zfs', ['destroy', b.outs.zfsSnapshot!]);

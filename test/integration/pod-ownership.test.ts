@@ -122,6 +122,15 @@ describe('Pod ownership and find-or-create', () => {
     expect(emu.state.containers()).toEqual([]);
   });
 
+  test('metadata edited into something unreadable is an error that says how to fix it, never "gone"', async () => {
+    const { id, outs } = await createPod(spec('web'), ctx);
+    await pve.updateContainerConfig(outs.node, outs.vmid, { description: 'mine\n\n<!-- proxmox-pods {"v":1,"name": -->' });
+    const err = await readPod(id, outs, ctx).catch((e) => e);
+    expect(err.code).toBe('E_CORRUPT_METADATA');
+    expect(err.message).toMatch(/restore the `<!-- proxmox-pods/);
+    expect(emu.state.containers()).toHaveLength(1);
+  });
+
   test('a container made by an older version (no owner recorded) is taken into ownership by update', async () => {
     const { id, outs } = await createPod(podInputsSchema.parse({ name: 'web', image: T, rootfs: { storage: 'local-zfs', sizeGiB: 2 } }), ctx);
     expect(metaOf(emu.state.containers()[0]!)?.owner).toBeUndefined();

@@ -13,7 +13,8 @@ import { PartialCreateError } from '../../provider/resources/common/partial';
 import { RegistryClient } from '../../provider/oci/registry/client';
 import { pushImage } from '../../provider/oci/registry/push';
 import { buildImage, makeTar } from '../../provider/oci/layout/writer';
-import { localRun, ZfsChains } from '../../provider/oci/convert/zfs';
+import { LocalExecutor } from '../../provider/host/executor';
+import { Zfs, ZfsChains } from '../../provider/host/zfs';
 import { ociImageModule, createOciImage, deleteOciImage, type OciImageOutputs } from '../../provider/resources/oci-image';
 import { createPod, deletePod, readPod } from '../../provider/resources/pod/lifecycle';
 import { podInputsSchema, type PodInputs } from '../../provider/resources/pod/schema';
@@ -45,7 +46,7 @@ d('Pod rootfs cloned from the image\'s ZFS chain (zfs-fuse)', () => {
     pool = withZfsPool();
     await execa('zfs', ['create', `${pool.name}/data`]);
     reg = await startRegistry();
-    const backend = zfsVolumeBackend(localRun);
+    const backend = zfsVolumeBackend();
     emu = await startEmulator({
       nodes: 1, httpPort: false, taskDurationMs: 10, zfsPool: `${pool.name}/data`,
       hostBackend: {
@@ -97,14 +98,14 @@ d('Pod rootfs cloned from the image\'s ZFS chain (zfs-fuse)', () => {
     console.log(`pod create with a ZFS clone rootfs against the emulator: ${createMs} ms`);
 
     // Refresh keeps the clone source in the image input.
-    expect((await readPod(id, outs, { pve })).inputs?.image).toMatchObject({ zfsSnapshot: image.outs.zfsSnapshot });
+    expect((await readPod(id, outs, { pve })).props.image).toMatchObject({ zfsSnapshot: image.outs.zfsSnapshot });
 
     // A second pod clones the same snapshot; the scaffold is not uploaded again.
     const second = await createPod(spec({ name: 'app2' }), { pve });
     expect(await zfs('get', '-H', '-o', 'value', 'origin', `${pool.name}/data/subvol-${second.id}-disk-0`)).toBe(image.outs.zfsSnapshot);
     expect(emu.state.storageContent('pve', 'local').filter((v) => String(v.volid).includes('proxmox-pods-scaffold-'))).toHaveLength(1);
 
-    const chains = new ZfsChains(`${pool.name}/images`);
+    const chains = new ZfsChains(new Zfs(new LocalExecutor('pve')), `${pool.name}/images`);
     const top = image.outs.zfsSnapshot!.replace(/@ready$/, '');
     expect(await chains.clonesOf(top)).toEqual(expect.arrayContaining([ds]));
     await deletePod(id, outs, { pve });

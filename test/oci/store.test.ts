@@ -145,6 +145,29 @@ describe('refs and gc', () => {
     expect((await store.gc()).deleted).toHaveLength(3);
   });
 
+  test('what gc cannot read stops it instead of freeing what it keeps', async () => {
+    const img = buildImage({ layers: [{ tar: await makeTar([{ name: 'k', content: 'kept by a ref' }]) }] });
+    const layout = join(dir, 'unreadable-layout');
+    await writeLayout(layout, [{ image: img, tag: 'k' }]);
+    const root = join(dir, 'unreadable-store');
+    const store = await ContentStore.open(root);
+    await pullImage(`oci-layout:${layout}:k`, { store, refName: 'image-k' });
+    // A ref file that is not a ref: gc and every "who still uses this" question fail, naming the file.
+    await fs.writeFile(join(root, 'refs', 'broken.json'), '{"name": "broken", "digest"');
+    await expect(store.gc()).rejects.toThrow(/refs\/broken\.json is not a readable ref/);
+    await expect(store.listRefs()).rejects.toThrow(/fix or remove it/);
+    await fs.rm(join(root, 'refs', 'broken.json'));
+    // A manifest a ref reaches that cannot be parsed: its layers would look unreferenced; nothing is collected.
+    const manifest = join(root, 'blobs', 'sha256', img.root.digest.slice(7));
+    const good = await fs.readFile(manifest);
+    await fs.writeFile(manifest, 'not a manifest');
+    const reopened = await ContentStore.open(root); // no cached copy of the document
+    await expect(reopened.gc()).rejects.toThrow(/is referenced but cannot be read.*nothing was collected/);
+    for (const l of img.layers) expect(await reopened.has(l.digest)).toBe(true);
+    await fs.writeFile(manifest, good);
+    expect((await (await ContentStore.open(root)).gc()).deleted).toEqual([]);
+  });
+
   test('ref names are validated', async () => {
     const store = await ContentStore.open(join(dir, 'names'));
     await expect(store.getRef('../evil')).rejects.toThrow(/cannot name a store reference/);

@@ -182,7 +182,10 @@ export async function writeLayout(dir: string, entries: LayoutEntry[]): Promise<
   await fs.mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
   await fs.writeFile(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
   let index: { schemaVersion: 2; mediaType: string; manifests: Record<string, any>[] } = { schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: [] };
-  try { index = JSON.parse(await fs.readFile(join(dir, 'index.json'), 'utf8')); } catch { /* new layout */ }
+  try { index = JSON.parse(await fs.readFile(join(dir, 'index.json'), 'utf8')); } catch (err) {
+    // A new layout starts empty; an index that exists but cannot be read must not be overwritten (its tags would go).
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
   for (const { image, tag } of entries) {
     const docs = [...image.blobs.entries(), ...image.manifests.map((m) => [m.digest, m.bytes] as const), [image.root.digest, image.root.bytes] as const];
     for (const [digest, bytes] of docs) await fs.writeFile(join(dir, 'blobs', 'sha256', digest.slice('sha256:'.length)), bytes);

@@ -52,6 +52,7 @@ function header(h: Record<string, string | string[] | undefined>, name: string):
 
 
 async function errorDetail(res: SendResult): Promise<string> {
+  // Detail for an error the status already makes; an unreadable body leaves only the status.
   const text = (await res.body.text().catch(() => '')).slice(0, 2000);
   try {
     const parsed = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
@@ -170,6 +171,7 @@ export class RegistryClient {
     if (res.statusCode !== 200) throw new RegistryError(`${this.baseUrl}${path}`, res.statusCode, await errorDetail(res));
     const what = `manifest ${this.host}/${repository}@${tagOrDigest}`;
     const declared = Number(header(res.headers, 'content-length'));
+    // Draining a body we refuse; a failed drain only costs the connection.
     if (declared > MAX_JSON_BYTES) { await res.body.dump().catch(() => undefined); throw new ManifestError(what, `document is ${declared} bytes, more than the ${MAX_JSON_BYTES} byte limit`); }
     const bytes = await readCapped(res.body, MAX_JSON_BYTES, () => new ManifestError(what, `document is larger than the ${MAX_JSON_BYTES} byte limit`));
     const digest = digestOf(bytes, algorithm);

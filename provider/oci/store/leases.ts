@@ -21,15 +21,31 @@ function alive(pid: number): boolean {
 /** The oldest live lease's start time (Infinity when none); leases of dead processes are removed. */
 export async function oldestLiveLease(dir: string): Promise<number> {
   let files: string[];
-  try { files = await fs.readdir(dir); } catch { return Infinity; }
+  try { files = await fs.readdir(dir); } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return Infinity; // no pull ever leased
+    throw err;
+  }
   let oldest = Infinity;
   for (const f of files) {
     const path = join(dir, f);
+    let text: string;
+    let mtimeMs: number;
     try {
-      const lease = JSON.parse(await fs.readFile(path, 'utf8')) as { pid: number; host: string; since: number };
-      if (lease.host === hostname() && !alive(lease.pid)) { await fs.rm(path, { force: true }); continue; }
-      oldest = Math.min(oldest, lease.since);
-    } catch { /* unreadable or just removed */ }
+      [text, mtimeMs] = await Promise.all([fs.readFile(path, 'utf8'), fs.stat(path).then((s) => s.mtimeMs)]);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // released since readdir
+      throw err;
+    }
+    let lease: { pid: number; host: string; since: number } | undefined;
+    try {
+      lease = JSON.parse(text) as { pid: number; host: string; since: number };
+    } catch {
+      // Still being written (writeFile is not atomic): it protects from about when it was made, as a lease does.
+      lease = undefined;
+    }
+    if (!lease || typeof lease.since !== 'number') { oldest = Math.min(oldest, mtimeMs - 1000); continue; }
+    if (lease.host === hostname() && !alive(lease.pid)) { await fs.rm(path, { force: true }); continue; }
+    oldest = Math.min(oldest, lease.since);
   }
   return oldest;
 }

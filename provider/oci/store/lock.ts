@@ -18,6 +18,7 @@ function alive(pid: number): boolean {
 async function readLock(path: string): Promise<{ content?: LockContent; mtimeMs: number } | undefined> {
   try {
     const [text, stat] = await Promise.all([fs.readFile(path, 'utf8'), fs.stat(path)]);
+    // No content: the holder is still writing it (open wx, then write); the caller waits on its age instead.
     try { return { content: JSON.parse(text) as LockContent, mtimeMs: stat.mtimeMs }; } catch { return { mtimeMs: stat.mtimeMs }; }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
@@ -36,6 +37,7 @@ export async function acquireLock(path: string, options: LockOptions = {}): Prom
       const handle = await fs.open(path, 'wx', 0o600);
       await handle.writeFile(JSON.stringify(mine));
       await handle.close();
+      // A missed heartbeat only makes the lock look older; a lock file that is gone is release()'s business.
       const timer = setInterval(() => { const now = new Date(); fs.utimes(path, now, now).catch(() => undefined); }, heartbeatMs);
       timer.unref();
       return {
@@ -58,9 +60,17 @@ export async function acquireLock(path: string, options: LockOptions = {}): Prom
         try {
           await fs.rename(path, aside);
           const took = await readLock(aside);
-          if (took?.content?.token !== held.content?.token) await fs.link(aside, path).catch(() => undefined);
+          // Not the stale lock we meant to break: put it back, unless a new holder took the path meanwhile (EEXIST).
+          if (took?.content?.token !== held.content?.token) {
+            await fs.link(aside, path).catch((err: NodeJS.ErrnoException) => {
+              if (err.code !== 'EEXIST') throw err;
+            });
+          }
           await fs.rm(aside, { force: true });
-        } catch { /* someone else broke or released it */ }
+        } catch (err) {
+          // ENOENT from the rename: someone else broke or released it first; look again.
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        }
         continue;
       }
     }

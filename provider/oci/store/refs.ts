@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { isValidDigest } from '../digest';
 import { InputError } from '../../errors';
+import { StoreError } from '../errors';
 
 export const refRecordSchema = z.object({
   name: z.string(),
@@ -57,7 +58,14 @@ export async function listRefs(dir: string): Promise<RefRecord[]> {
   }
   const out: RefRecord[] = [];
   for (const file of names.filter((n) => n.endsWith('.json') && !n.startsWith('.')).sort()) {
-    const rec = await readRef(dir, file.slice(0, -5)).catch(() => undefined);
+    let rec: RefRecord | undefined;
+    try {
+      rec = await readRef(dir, file.slice(0, -5)); // undefined: removed since readdir
+    } catch (err) {
+      // A ref that cannot be read still keeps its image alive: leaving it out would let gc and deletes take blobs and
+      // templates it needs.
+      throw new StoreError(`${join(dir, file)} is not a readable ref (${(err as Error).message}); fix or remove it`);
+    }
     if (rec) out.push(rec);
   }
   return out;

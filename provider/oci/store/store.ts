@@ -7,12 +7,15 @@ import { join } from 'node:path';
 import { LRUCache } from 'lru-cache';
 import { isValidDigest, parseDigest } from '../digest';
 import { StoreError } from '../errors';
+import { warn } from '../../diagnostics';
 import { MAX_JSON_BYTES, parseImageDocument } from '../manifest';
 import type { BlobRange } from '../source';
 import { verifyBuffer } from '../verify';
 import { ingestBlob, type IngestOptions, type IngestTarget } from './ingest';
 import { createLease, oldestLiveLease, type Lease } from './leases';
 import { listRefs, readRef, removeRef, writeRef, type RefRecord } from './refs';
+
+const isNotFound = (err: unknown) => (err as NodeJS.ErrnoException).code === 'ENOENT';
 
 /** $XDG_CACHE_HOME/proxmox-pods, else ~/.cache/proxmox-pods. */
 export function defaultStorePath(env: NodeJS.ProcessEnv = process.env): string {
@@ -58,13 +61,19 @@ export class ContentStore {
   }
 
   async has(digest: string): Promise<boolean> {
-    try { await fs.access(this.blobPath(digest)); return true; } catch { return false; }
+    try { await fs.access(this.blobPath(digest)); return true; } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
   }
 
   /** Marks a blob as used now, so a gc racing with a pull under lease keeps it. */
   async touch(digest: string): Promise<void> {
     const now = new Date();
-    await fs.utimes(this.blobPath(digest), now, now).catch(() => undefined);
+    await fs.utimes(this.blobPath(digest), now, now).catch((err: unknown) => {
+      // A blob a concurrent gc just removed: the pull that touches it finds it missing and fetches it again.
+      if (!isNotFound(err)) throw err;
+    });
   }
 
   /** Streams a blob into the store unless it is there; concurrent calls for one digest share one download. */
@@ -123,7 +132,10 @@ export class ContentStore {
         seen.add(digest);
         if (!(await this.has(digest))) return;
         let doc;
-        try { doc = parseImageDocument(await this.readDocument(digest), digest); } catch { return; }
+        try { doc = parseImageDocument(await this.readDocument(digest), digest); } catch (err) {
+          // Without the document its config and layers look unreferenced, and gc would delete what a ref still needs.
+          throw new StoreError(`${digest} is referenced but cannot be read (${(err as Error).message}); nothing was collected: remove the ref that names it or pull the image again`);
+        }
         if (doc.kind === 'index') {
           for (const d of doc.index.manifests) if (isValidDigest(d.digest)) await walk(d.digest, depth + 1);
         } else {
@@ -151,16 +163,28 @@ export class ContentStore {
     for (const algorithm of ['sha256', 'sha512']) {
       const dir = join(this.root, 'blobs', algorithm);
       let names: string[] = [];
-      try { names = await fs.readdir(dir); } catch { continue; }
+      try { names = await fs.readdir(dir); } catch (err) {
+        if (isNotFound(err)) continue; // no blob of this algorithm yet
+        throw err;
+      }
       for (const hex of names) {
         const digest = `${algorithm}:${hex}`;
         if (counts.has(digest)) { result.kept++; continue; }
         const path = join(dir, hex);
         let stat;
-        try { stat = await fs.stat(path); } catch { continue; }
+        try { stat = await fs.stat(path); } catch (err) {
+          if (isNotFound(err)) continue; // removed by a concurrent gc
+          throw err;
+        }
         if (stat.mtimeMs >= leaseSince) { result.kept++; continue; }
         if (!options.dryRun) {
-          try { await fs.unlink(path); } catch { continue; }
+          try { await fs.unlink(path); } catch (err) {
+            if (isNotFound(err)) continue; // removed by a concurrent gc
+            // Kept, and said: one blob that cannot go must not fail the delete that ran this gc.
+            warn(`content store: ${path} could not be removed (${(err as Error).message}); it stays until a later gc`);
+            result.kept++;
+            continue;
+          }
           this.documents.delete(digest);
         }
         result.deleted.push(digest);

@@ -52,7 +52,10 @@ export const READ_AHEAD_BYTES = 64 * 1024 * 1024;
 const TargetSchema = z.string().min(1).refine((p) => p.startsWith('/'), 'must be an absolute path');
 
 async function exists(path: string): Promise<boolean> {
-  try { await stat(path); return true; } catch { return false; }
+  try { await stat(path); return true; } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
 }
 
 /**

@@ -1,6 +1,7 @@
 // DeploymentBridge: a Linux bridge per deployment, created through the PVE network API (pending change + apply) and
 // secured on the host (multicast snooping, STP, MTU, VLAN filtering where the kernel has it, pod port isolation).
 import { CapabilityError, InputError, ProxmoxPodsError } from '../../errors';
+import { messageOf, warn } from '../../diagnostics';
 import { applyBridgeSecurity, bridgePorts, podPortVmid, readBridgeSettings } from '../../host/bridge';
 import { parseNet } from '../../proxmox/properties';
 import { checkWithSchema } from '../common/check';
@@ -101,7 +102,8 @@ export const deploymentBridgeModule: ResourceModule<DeploymentBridgeInputs, Depl
         await pve.createNetwork(node, { iface: inputs.name, type: 'bridge', ...networkParams(inputs) });
         await pve.applyNetwork(node);
       } catch (err) {
-        await pve.revertNetwork(node).catch(() => undefined);
+        // The create's error is what the user must see; a pending change left behind is named, not hidden.
+        await pve.revertNetwork(node).catch((undo: unknown) => warn(`reverting the pending network change on ${node} failed (${messageOf(undo)}); check Network on ${node} in PVE`));
         throw err;
       }
     }
@@ -112,8 +114,8 @@ export const deploymentBridgeModule: ResourceModule<DeploymentBridgeInputs, Depl
     } catch (err) {
       if (err instanceof InputError || err instanceof CapabilityError) {
         // The host cannot do what was asked: take the bridge away again rather than leave it half-secured.
-        await pve.deleteNetwork(node, inputs.name).catch(() => undefined);
-        await pve.applyNetwork(node).catch(() => undefined);
+        await pve.deleteNetwork(node, inputs.name).catch((undo: unknown) => warn(`taking ${inputs.name} away again failed (${messageOf(undo)}); delete it in PVE (Network on ${node})`));
+        await pve.applyNetwork(node).catch((undo: unknown) => warn(`applying the removal of ${inputs.name} on ${node} failed (${messageOf(undo)}); apply the pending network change in PVE`));
         throw err;
       }
       throw new PartialCreateError(err, id, { ...inputs, node, bridge: inputs.name, applied: { vlanFiltering: false, isolatePorts: false, multicastSnooping: false, stp: false }, warnings: [] });
@@ -151,9 +153,10 @@ export const deploymentBridgeModule: ResourceModule<DeploymentBridgeInputs, Depl
     const pve = pveClient();
     const iface = (await pve.networks(props.node)).interfaces.find((i) => i.iface === props.name);
     if (!iface) return; // already gone
-    // Not ours (another stack's, or not made by proxmox-pods): never deleted; said, so the state can be fixed.
+    // Not ours (another stack's, or not made by proxmox-pods): never deleted, and said; this resource is gone.
     if (otherOwners(iface.comments, bridgeOwner(props))) {
-      throw new NotOwnedError(`bridge ${props.name} on ${props.node}`, isManagedComment(iface.comments) ? commentOwner(iface.comments) : undefined, bridgeOwner(props), 'drop it from this stack with `pulumi state delete` if it is no longer yours');
+      warn(new NotOwnedError(`bridge ${props.name} on ${props.node}`, isManagedComment(iface.comments) ? commentOwner(iface.comments) : undefined, bridgeOwner(props), 'left alone; this bridge leaves the stack').message);
+      return;
     }
     const users = await usersOf(props.node, props.name);
     if (users.length) throw new ProxmoxPodsError(`bridge ${props.name} on ${props.node} is still used by ${users.join(', ')}; delete or move those pods first`, 'E_IN_USE');

@@ -67,6 +67,21 @@ export function checkWithSchema<I>(schema: ZodType<I>, news: Record<string, unkn
     if (underUnknown || containsUnknown(valueAt(raw, path))) continue;
     failures.push({ property: fieldPath(path) || '(inputs)', reason: issue.message });
   }
-  if (failures.length === 0) return { inputs: raw as I };
+  // Only fields still unknown failed: the rest is fine. Give the absent fields their defaults anyway, or the preview of
+  // a replacement (an image still being made) lists every defaulted input as removed.
+  if (failures.length === 0) return { inputs: withDefaults(schema, raw) as I };
   return { inputs: raw as I, failures };
+}
+
+/** `raw` with each absent top-level field set to its schema default, where it has one. */
+function withDefaults(schema: ZodType, raw: Record<string, unknown>): Record<string, unknown> {
+  const shape = (schema as unknown as { shape?: Record<string, ZodType> }).shape;
+  if (!shape) return raw;
+  const out = { ...raw };
+  for (const [key, field] of Object.entries(shape)) {
+    if (out[key] !== undefined) continue;
+    const r = field.safeParse(undefined);
+    if (r.success && r.data !== undefined) out[key] = r.data;
+  }
+  return out;
 }

@@ -5,6 +5,7 @@ import { hostExecutor } from '../common/hosts';
 import type { ResourceModule } from '../types';
 import { DnsmasqZones, ZoneOwnerMismatchError } from '../../host/dnsmasq';
 import { NotOwnedError, ownerId, parseOwnerId, scopedOwnerKey } from '../common/owner';
+import { warn } from '../../diagnostics';
 
 const serviceOwner = (i: Pick<HeadlessServiceInputs, 'owner' | 'name'>) => scopedOwnerKey(i.owner, 'HeadlessService', i.name);
 const ownerIdOf = (i: Pick<HeadlessServiceInputs, 'owner' | 'name'>) => {
@@ -88,6 +89,12 @@ export const headlessServiceModule: ResourceModule<HeadlessServiceInputs, Headle
   },
   async delete(_id, props) {
     const zones = await zonesOn(props.node, props.listen);
-    await owned(props, 'drop it from this stack with `pulumi state delete` if it is no longer yours', () => zones.removeZone(props.zone, ownerIdOf(props)));
+    try {
+      await owned(props, 'left alone; this service leaves the stack', () => zones.removeZone(props.zone, ownerIdOf(props)));
+    } catch (err) {
+      // Another owner's zone of that name now: never removed, and said; this resource is gone.
+      if (!(err instanceof NotOwnedError)) throw err;
+      warn(err.message);
+    }
   },
 };

@@ -3,27 +3,25 @@
 // of its chain down and destroys a dataset only when no claim is left on it and nothing is cloned from it (pods, or
 // the chains of other images built on it); the first dataset that is still used ends the walk, since everything
 // below it is its origin.
-import { HostCommandError, type Executor } from '../../host/executor';
 import { CLAIM_PROPERTY_PREFIX, clearUserProperty, setUserProperty, userProperties } from '../../host/zfs-owner';
-import { ChainInUseError } from '../../oci/convert/zfs';
-import { hostExecutor } from '../common/hosts';
-import { nodeChains } from '../common/node-zfs';
+import { ChainInUseError, type Zfs } from '../../host/zfs';
+import { nodeChains, nodeZfs } from '../common/node-zfs';
 import { ownerId, ownerTag, type OwnerKey } from '../common/owner';
 
 const claimProperty = (owner: OwnerKey) => `${CLAIM_PROPERTY_PREFIX}${ownerTag(owner)}`;
 
 export async function claimChain(node: string, datasets: readonly string[], owner: OwnerKey): Promise<void> {
-  const exec = await hostExecutor(node);
-  for (const ds of datasets) await setUserProperty(exec, ds, claimProperty(owner), ownerId(owner));
+  const zfs = await nodeZfs(node);
+  for (const ds of datasets) await setUserProperty(zfs, ds, claimProperty(owner), ownerId(owner));
 }
 
 /** The chain's datasets from `topSnapshot` down to its base, following each dataset's `origin`; those that exist. */
 export async function chainDatasets(node: string, parent: string, topSnapshot: string): Promise<string[]> {
-  const exec = await hostExecutor(node);
+  const zfs = await nodeZfs(node);
   const out: string[] = [];
   let ds: string | undefined = topSnapshot.replace(/@ready$/, '');
   while (ds) {
-    const below = await originDataset(exec, ds, parent);
+    const below = await originDataset(zfs, ds, parent);
     if (below === null) break;
     out.push(ds);
     ds = below;
@@ -33,29 +31,25 @@ export async function chainDatasets(node: string, parent: string, topSnapshot: s
 
 /** Moves the claims on a chain from one owner to another (an owner recorded for the first time, a renamed stack). */
 export async function reclaimChain(node: string, parent: string, topSnapshot: string, from: OwnerKey | undefined, to: OwnerKey): Promise<void> {
-  const exec = await hostExecutor(node);
+  const zfs = await nodeZfs(node);
   const datasets = await chainDatasets(node, parent, topSnapshot);
   await claimChain(node, datasets, to);
-  if (from && claimProperty(from) !== claimProperty(to)) for (const ds of datasets) await clearUserProperty(exec, ds, claimProperty(from));
+  if (from && claimProperty(from) !== claimProperty(to)) for (const ds of datasets) await clearUserProperty(zfs, ds, claimProperty(from));
 }
 
 /** The claims on one chain dataset (property → owner id); undefined when the dataset is gone. */
-export async function chainClaims(exec: Executor, dataset: string): Promise<Record<string, string> | undefined> {
-  return userProperties(exec, dataset, CLAIM_PROPERTY_PREFIX);
+export async function chainClaims(zfs: Zfs, dataset: string): Promise<Record<string, string> | undefined> {
+  return userProperties(zfs, dataset, CLAIM_PROPERTY_PREFIX);
 }
 
 /**
  * The chain dataset `dataset` was cloned from (its origin's dataset, when under `parent`); `null` when `dataset` does
  * not exist (already destroyed), undefined at the base of the chain.
  */
-async function originDataset(exec: Executor, dataset: string, parent: string): Promise<string | undefined | null> {
-  const args = ['get', '-H', '-o', 'value', 'origin', dataset];
-  const r = await exec.run('zfs', args, { allowFailure: true });
-  if (r.exitCode !== 0) {
-    if (/does not exist/i.test(r.stderr)) return null;
-    throw new HostCommandError(exec.node, 'zfs', args, r);
-  }
-  const m = /^(.+)@ready$/.exec(r.stdout.trim());
+async function originDataset(zfs: Zfs, dataset: string, parent: string): Promise<string | undefined | null> {
+  const props = await zfs.get(dataset, ['origin']);
+  if (!props) return null;
+  const m = /^(.+)@ready$/.exec(props.get('origin')?.value ?? '');
   // Only chains under the same parent are walked: an origin elsewhere is not ours to judge.
   return m && m[1]!.startsWith(`${parent}/`) ? m[1] : undefined;
 }
@@ -67,21 +61,21 @@ async function originDataset(exec: Executor, dataset: string, parent: string): P
  * what was kept, and why, through `log`.
  */
 export async function releaseChain(node: string, parent: string, topSnapshot: string, owner: OwnerKey | undefined, log: (m: string) => void): Promise<void> {
-  const exec = await hostExecutor(node);
+  const zfs = await nodeZfs(node);
   const chains = await nodeChains(node, parent);
   const mine = owner ? claimProperty(owner) : undefined;
   // The whole chain first (origins are read before anything is destroyed), releasing this owner's claim on each.
   const datasets = await chainDatasets(node, parent, topSnapshot);
   const held = new Set<string>();
   for (const ds of datasets) {
-    const claims = await chainClaims(exec, ds);
+    const claims = await chainClaims(zfs, ds);
     if (mine && claims && mine in claims) {
-      await clearUserProperty(exec, ds, mine);
+      await clearUserProperty(zfs, ds, mine);
       held.add(ds);
     }
   }
   for (const ds of owner ? datasets : datasets.slice(0, 1)) {
-    const claims = await chainClaims(exec, ds);
+    const claims = await chainClaims(zfs, ds);
     if (!claims) continue; // already gone
     const others = Object.values(claims);
     if (others.length) {

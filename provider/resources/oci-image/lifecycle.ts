@@ -15,13 +15,14 @@ import type { OciImageInputs, OciImageOutputs, OciImageSizes } from './schema';
 import { packTemplate } from '../../oci/convert/template';
 import { ProxmoxPodsError } from '../../errors';
 import { nodeChains } from '../common/node-zfs';
+import { messageOf, warn } from '../../diagnostics';
 import { ownerId, scopedOwnerKey, type OwnerKey } from '../common/owner';
 import { claimChain, reclaimChain, releaseChain } from './chain-claims';
 import { claimTemplate, releaseTemplate, templateClaims, type TemplateRef } from './claims';
 
 export interface OciImageContext {
   pve: PveClient;
-  /** Progress and notes (dropped env entries, skipped uploads). */
+  /** Notes for the user (dropped env entries, skipped uploads, kept templates and chains); warnings by default. */
   log: (message: string) => void;
   onProgress?: (p: PullProgress) => void;
 }
@@ -30,7 +31,7 @@ export interface OciImageContext {
 export const REF_PREFIX = 'ociimage-';
 
 function ctxOrDefault(ctx?: Partial<OciImageContext>): OciImageContext {
-  return { pve: ctx?.pve ?? pveClient(), log: ctx?.log ?? (() => undefined), ...(ctx?.onProgress ? { onProgress: ctx.onProgress } : {}) };
+  return { pve: ctx?.pve ?? pveClient(), log: ctx?.log ?? ((message) => warn(message)), ...(ctx?.onProgress ? { onProgress: ctx.onProgress } : {}) };
 }
 
 export function openStore(inputs: Pick<OciImageInputs, 'store'>): Promise<ContentStore> {
@@ -158,15 +159,16 @@ export async function createOciImage(inputs: OciImageInputs, ctxIn?: Partial<Oci
     return { id, outs: { ...base, resolvedDigest: pulled.digest, podImage: podImageOf(base) } };
   } catch (err) {
     // The image was not created: its ref must not keep the blobs alive, nor its claim the template; a template this
-    // attempt uploaded goes too when no one else claims it. Best effort: a leftover is adopted by the next create of
-    // this owner, so a failing clean-up is reported, not raised over the error that matters.
-    await store.deleteRef(id).catch(() => undefined);
+    // attempt uploaded goes too when no one else claims it. Best effort: a leftover ref only keeps blobs until the next
+    // gc that finds it, a leftover claim is adopted by the next create of this owner; so a failing clean-up is
+    // reported, not raised over the error that matters.
+    await store.deleteRef(id).catch((cleanup: unknown) => ctx.log(`store ref ${id} of the failed create was left (its blobs stay until it is removed): ${messageOf(cleanup)}`));
     if (claimed && owner) {
       try {
         const left = await releaseTemplate(ctx.pve, ref, owner, deadline);
         if (uploadedHere && left.length === 0) await ctx.pve.deleteContent(node, storage, `${storage}:vztmpl/${ref.file}`, { deadlineMs: deadline.remaining() });
       } catch (cleanup) {
-        ctx.log(`could not take back the claim on ${ref.file} after the failed create: ${(cleanup as Error).message}`);
+        ctx.log(`could not take back the claim on ${ref.file} after the failed create: ${messageOf(cleanup)}`);
       }
     }
     throw err;

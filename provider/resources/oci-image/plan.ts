@@ -1,5 +1,6 @@
 // Pure planning for an OciImage: what a change means (replace, or state only) and how things are named.
 import { parseDigest } from '../../oci/digest';
+import { formatReference, parseReference, type ImageReference } from '../../oci/reference';
 import { parsePlatform } from '../../oci/platform';
 import { containsUnknown } from '../common/unknowns';
 import type { DiffResult } from '../types';
@@ -27,6 +28,26 @@ function canonical(v: unknown): string {
 const differs = (a: unknown, b: unknown) => containsUnknown(b) || canonical(a) !== canonical(b);
 
 /**
+ * Two references name the same content when they pin the same digest in the same place: beside a digest a tag is
+ * only a label (`repo:1.4@sha256:X` and `repo@sha256:X` pull the same bytes). Otherwise their canonical spellings
+ * decide (`nginx` and `docker.io/library/nginx:latest` are one image).
+ */
+export function sameImage(a: string, b: string): boolean {
+  let ra: ImageReference;
+  let rb: ImageReference;
+  try {
+    ra = parseReference(a);
+    rb = parseReference(b);
+  } catch {
+    return a === b; // not judged here: check() reports a malformed reference with its own message
+  }
+  if (ra.digest && rb.digest) return ra.digest === rb.digest && where(ra) === where(rb);
+  return formatReference(ra) === formatReference(rb);
+}
+
+const where = (r: ImageReference) => (r.kind === 'registry' ? `${r.registry}/${r.repository}` : `${r.kind}:${r.path}`);
+
+/**
  * A moved tag is a replacement: check() resolved the tag's current digest into `resolvedDigest` (a manifest
  * request, no layers), so the preview shows it without pulling anything.
  */
@@ -37,6 +58,7 @@ export function ociImageDiff(olds: OciImageOutputs, news: OciImageInputs): DiffR
     const after = news[key];
     // node is chosen at create time when not pinned: unpinned is not a change.
     if (key === 'node' && after === undefined) continue;
+    if (key === 'reference' && typeof before === 'string' && typeof after === 'string' && sameImage(before, after)) continue;
     if (differs(before, after)) replaces.push(key);
   }
   if (news.resolvedDigest !== undefined && (containsUnknown(news.resolvedDigest) || news.resolvedDigest !== olds.digest)) {

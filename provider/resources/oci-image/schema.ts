@@ -4,7 +4,7 @@ import { isValidDigest } from '../../oci/digest';
 import { parsePlatform } from '../../oci/platform';
 import { parseReference } from '../../oci/reference';
 import { NODE_RE, STORAGE_RE } from '../../proxmox/ids';
-import { isZfsDataset } from '../../host/names';
+import { isZfsDataset } from '../../host/zfs/names';
 import { timeoutsSchema } from '../common/duration';
 import { ownerScopeSchema } from '../common/owner';
 import type { PodImage } from '../pod/schema';

@@ -3,7 +3,7 @@
 // it) and in the description's metadata (the full key, which the tag's hash only points at). A vmid alone never
 // decides: after an ambiguous create the vmid may have gone to another pod.
 import type { PveClient } from '../../proxmox/client';
-import { DeadlineError } from '../../errors';
+import { DeadlineError, ProxmoxPodsError } from '../../errors';
 import { normalizeTags } from '../../proxmox/properties';
 import { sleep as defaultSleep, type Deadline } from '../../proxmox/retry';
 import { ownerId, ownerTag, parseOwnerId, type OwnerKey, type OwnerScope } from '../common/owner';
@@ -30,8 +30,16 @@ export type Ownership = 'ours' | 'legacy' | 'foreign' | 'unmanaged';
  * stack or project owns it; `unmanaged` when proxmox-pods did not make it.
  */
 export function ownershipOf(config: Record<string, unknown>, name: string, owner: OwnerKey | undefined): Ownership {
-  const { meta } = parseDescription(typeof config.description === 'string' ? config.description : undefined);
+  const { meta, corrupt } = parseDescription(typeof config.description === 'string' ? config.description : undefined);
   const tagged = normalizeTags(typeof config.tags === 'string' ? config.tags : '').includes(MANAGED_TAG);
+  if (corrupt && tagged) {
+    // Reading it as "not ours" would drop a running container from state without a word.
+    throw new ProxmoxPodsError(
+      `CT ${String(config.vmid ?? '')}${config.hostname ? ` (${String(config.hostname)})` : ''} carries proxmox-pods metadata that cannot be read (${corrupt}); ` +
+        'restore the `<!-- proxmox-pods {...} -->` comment at the end of its description (PVE UI → Notes), or remove the proxmox-pods tag if it is not a pod',
+      'E_CORRUPT_METADATA',
+    );
+  }
   if (!meta || !tagged) return 'unmanaged';
   if (meta.owner !== undefined) return owner && meta.owner === ownerId(owner) ? 'ours' : 'foreign';
   // Made before owners were recorded: the logical name is all there is to go by.

@@ -2,27 +2,67 @@
 // provider must restart the container to apply it, or whether it forces a replacement.
 import { containsUnknown } from '../common/unknowns';
 import type { DiffResult } from '../types';
+import { diffFromPlan, planChange, type ChangePlan, type ResourceDefinition } from '../common/definition';
 import { templateOf, zfsSnapshotOf, type PodInputs, type PodOutputs } from './schema';
 
-export type ChangeClass = 'live' | 'restart' | 'replace';
+export type PodPlan = ChangePlan;
 
-export interface PodPlan {
-  changed: string[];
-  live: string[];
-  restart: string[];
-  replace: string[];
-  deleteBeforeReplace: boolean;
-}
-
-/** Inputs that describe the provider's behaviour, not the container. Changing them updates state only. */
-const STATE_ONLY = new Set(['timeouts', 'restartPlanned', 'adopt', 'name']);
-
-/** PVE applies these on a running CT right away (fastplug or hotplug). */
-const LIVE = new Set(['hostname', 'cores', 'memory', 'swap', 'tags', 'description', 'onboot', 'network', 'running', 'owner']);
-/** PVE keeps these pending until the next start; the provider reboots the pod to apply them. */
-const RESTART = new Set(['env', 'entrypoint', 'nameserver', 'searchdomain', 'nesting', 'mounts']);
-/** A different container: a new rootfs from another image, another node, another id, another storage. */
-const REPLACE = new Set(['image', 'node', 'vmid', 'unprivileged']);
+/** How each of the Pod's inputs applies (PVE hot-plugs the live ones; the restart ones wait for the next start). */
+export const podDefinition: ResourceDefinition<PodInputs> = {
+  kind: 'Pod',
+  fields: {
+    // The logical name is in the owner key and the metadata: a rename rewrites them on the container.
+    name: 'live',
+    owner: 'live',
+    image: {
+      // Another rootfs source (template, digest, or the ZFS chain it is cloned from) is another container; the same
+      // rootfs with other image defaults (entrypoint, env) only needs a restart.
+      apply: (olds, news) => {
+        if (containsUnknown(news.image)) return 'replace';
+        const od = typeof olds.image === 'string' ? undefined : olds.image.digest;
+        const nd = typeof news.image === 'string' ? undefined : news.image.digest;
+        return templateOf(olds.image) !== templateOf(news.image) || od !== nd || zfsSnapshotOf(olds.image) !== zfsSnapshotOf(news.image) ? 'replace' : 'restart';
+      },
+    },
+    node: { apply: 'replace', chosenWhenUnset: true },
+    vmid: { apply: 'replace', chosenWhenUnset: true },
+    unprivileged: 'replace',
+    rootfs: {
+      // Disks grow in place; shrinking or another storage needs a new disk, so a new container.
+      apply: (olds, news) => {
+        const o = olds.rootfs ?? { sizeGiB: 4 };
+        const n = news.rootfs ?? { sizeGiB: 4 };
+        if (containsUnknown(n)) return 'replace';
+        if ((n.storage ?? o.storage) !== o.storage) return 'replace';
+        return n.sizeGiB < o.sizeGiB ? 'replace' : 'live';
+      },
+    },
+    hostname: { apply: 'live', compared: (i) => hostnameFor(i) },
+    cores: 'live',
+    memory: 'live',
+    swap: 'live',
+    tags: 'live',
+    description: 'live',
+    onboot: 'live',
+    network: 'live',
+    running: 'live',
+    env: 'restart',
+    entrypoint: 'restart',
+    nameserver: 'restart',
+    searchdomain: 'restart',
+    nesting: 'restart',
+    mounts: 'restart',
+    adopt: 'state',
+    timeouts: 'state',
+    restartPlanned: 'derived',
+  },
+  // What cannot exist twice (a pinned vmid, a fixed address or MAC, an adopted container) must leave with the old
+  // container before the new one is created, or two containers would hold it at once.
+  deleteBeforeReplace: (news) => {
+    const fixedAddress = !!news.network && !containsUnknown(news.network) && (news.network.ip !== 'dhcp' || news.network.mac !== undefined);
+    return news.vmid !== undefined || news.adopt === true || fixedAddress;
+  },
+};
 
 export function hostnameFor(inputs: Pick<PodInputs, 'hostname' | 'name'>): string {
   if (inputs.hostname) return inputs.hostname;
@@ -35,71 +75,8 @@ export function hostnameFor(inputs: Pick<PodInputs, 'hostname' | 'name'>): strin
   return h || 'pod';
 }
 
-function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (v && typeof v === 'object') {
-    return `{${Object.keys(v)
-      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(v);
-}
-
-function differs(a: unknown, b: unknown): boolean {
-  return containsUnknown(b) || canonical(a) !== canonical(b);
-}
-
-function classify(key: string, olds: PodInputs, news: PodInputs): ChangeClass {
-  if (key === 'rootfs') {
-    const o = olds.rootfs ?? { sizeGiB: 4 };
-    const n = news.rootfs ?? { sizeGiB: 4 };
-    if (containsUnknown(n)) return 'replace';
-    if ((n.storage ?? o.storage) !== o.storage) return 'replace';
-    return n.sizeGiB < o.sizeGiB ? 'replace' : 'live';
-  }
-  if (key === 'image') {
-    // Same template (and digest) but other image defaults (entrypoint/env) only needs a restart.
-    const o = olds.image;
-    const n = news.image;
-    if (containsUnknown(n)) return 'replace';
-    const od = typeof o === 'string' ? undefined : o.digest;
-    const nd = typeof n === 'string' ? undefined : n.digest;
-    // Another rootfs source (template, digest, or the ZFS chain it is cloned from) is another container.
-    return templateOf(o) !== templateOf(n) || od !== nd || zfsSnapshotOf(o) !== zfsSnapshotOf(n) ? 'replace' : 'restart';
-  }
-  if (REPLACE.has(key)) return 'replace';
-  if (RESTART.has(key)) return 'restart';
-  if (LIVE.has(key)) return 'live';
-  return 'replace';
-}
-
 export function planPodChange(olds: PodOutputs | (PodInputs & { hostname?: string }), news: PodInputs): PodPlan {
-  const plan: PodPlan = { changed: [], live: [], restart: [], replace: [], deleteBeforeReplace: false };
-  const keys = new Set([...Object.keys(olds), ...Object.keys(news)].filter((k) => !k.startsWith('__')));
-  const outputsOnly = new Set(['status', 'ip', 'mac']);
-  for (const key of [...keys].sort()) {
-    if (STATE_ONLY.has(key) || outputsOnly.has(key)) continue;
-    let before: unknown = (olds as unknown as Record<string, unknown>)[key];
-    let after: unknown = (news as unknown as Record<string, unknown>)[key];
-    if (key === 'node' || key === 'vmid') {
-      // Chosen by the provider at create time unless the user pins them: unpinned is not a change.
-      if (after === undefined) continue;
-    }
-    if (key === 'hostname') {
-      before = olds.hostname ?? hostnameFor(olds);
-      after = containsUnknown(news.name) ? news.name : hostnameFor(news);
-    }
-    if (!differs(before, after)) continue;
-    plan.changed.push(key);
-    plan[classify(key, olds, news)].push(key);
-  }
-  // What cannot exist twice (a pinned vmid, a fixed address or MAC) must leave with the old container before the new
-  // one is created, or two containers would hold it at once.
-  const fixedAddress = !!news.network && !containsUnknown(news.network) && (news.network.ip !== 'dhcp' || news.network.mac !== undefined);
-  plan.deleteBeforeReplace = plan.replace.length > 0 && (news.vmid !== undefined || news.adopt === true || fixedAddress);
-  return plan;
+  return planChange(podDefinition, olds as PodInputs, news);
 }
 
 /** Human-readable reason that check() records in `restartPlanned`, or undefined when no restart is needed. */
@@ -112,15 +89,7 @@ export function restartReason(olds: PodInputs | undefined, news: PodInputs): str
 }
 
 export function podDiff(olds: PodOutputs, news: PodInputs): DiffResult {
-  const plan = planPodChange(olds, news);
-  // Changes to provider-only inputs still need an update so that state records them.
-  const stateOnly = [...STATE_ONLY].filter((k) => k !== 'restartPlanned' && differs((olds as any)[k], (news as any)[k]));
-  return {
-    changes: plan.changed.length > 0 || stateOnly.length > 0,
-    replaces: plan.replace,
-    changed: [...plan.changed, ...stateOnly],
-    deleteBeforeReplace: plan.deleteBeforeReplace,
-  };
+  return diffFromPlan(planPodChange(olds, news));
 }
 
 /**

@@ -36,18 +36,19 @@ export function renderDescription(user: string | undefined, meta: PodMeta): stri
   return text;
 }
 
-export function parseDescription(description: string | undefined): { user?: string; meta?: PodMeta } {
+export function parseDescription(description: string | undefined): { user?: string; meta?: PodMeta; corrupt?: string } {
   if (!description) return {};
   const m = META_RE.exec(description);
   if (!m) return { user: description.replace(/\n$/, '') || undefined };
-  let meta: PodMeta | undefined;
+  const user = description.slice(0, m.index).replace(/\n+$/, '') || undefined;
   try {
-    meta = JSON.parse(m[1]!) as PodMeta;
-  } catch {
-    meta = undefined;
+    const meta = JSON.parse(m[1]!) as PodMeta;
+    if (!meta || typeof meta !== 'object' || typeof meta.name !== 'string') return { user, corrupt: 'it has no pod name' };
+    return { user, meta };
+  } catch (err) {
+    // Someone edited the comment by hand: say so (ownership.ts refuses to guess whose container it is).
+    return { user, corrupt: (err as Error).message };
   }
-  const user = description.slice(0, m.index).replace(/\n+$/, '');
-  return { user: user || undefined, meta };
 }
 
 /** POSIX shell quoting: PVE joins the OCI Entrypoint+Cmd the same way and runs the string as lxc.init.cmd. */

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { IPV4_CIDR_RE as ipv4Cidr, IPV4_RE as ipv4 } from '../../host/names';
 import { NODE_RE, STORAGE_RE as storageId, VOLID_RE as volid } from '../../proxmox/ids';
 import { timeoutsSchema } from '../common/duration';
-import { isSnapshotName } from '../../oci/convert/zfs';
+import { isSnapshotName } from '../../host/zfs/names';
 import { ownerScopeSchema } from '../common/owner';
 
 const dnsName = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;

@@ -8,9 +8,9 @@ import { Readable } from 'node:stream';
 import { InputError } from '../../errors';
 import type { PveClient } from '../../proxmox/client';
 import type { StorageConfig } from '../../proxmox/schemas';
-import { poolOf } from '../../oci/convert/zfs';
+import { poolOf, replaceWithClone } from '../../host/zfs';
 import { compressLayer, makeTar } from '../../oci/layout/writer';
-import { nodeChains } from '../common/node-zfs';
+import { nodeZfs } from '../common/node-zfs';
 import type { Deadline } from '../common/duration';
 import { parseMount } from '../../proxmox/properties';
 import { templateOf, zfsSnapshotOf, type PodInputs } from './schema';
@@ -44,12 +44,6 @@ export function planZfsRootfs(inputs: Pick<PodInputs, 'unprivileged' | 'rootfs'>
     throw new InputError('rootfs.storage', `"${storage}" keeps its disks in pool ${poolOf(cfg.pool)}, the image's snapshot ${snapshot} is in pool ${want}`, `${fix}, or set the OciImage's zfs.parentDataset to a dataset in ${poolOf(cfg.pool)}`);
   }
   return { snapshot, storage, pool: cfg.pool };
-}
-
-/** Pure: `rpool/pods/images/<chain>@ready` → `rpool/pods/images`, the chains' parent. */
-export function chainParentOf(snapshot: string): string {
-  const dataset = snapshot.slice(0, snapshot.indexOf('@'));
-  return dataset.includes('/') ? dataset.slice(0, dataset.lastIndexOf('/')) : dataset;
 }
 
 /** Pure: the dataset behind a zfspool disk such as `local-zfs:subvol-101-disk-0`. */
@@ -96,8 +90,8 @@ export async function prepareZfsRootfs(pve: PveClient, inputs: PodInputs, node: 
   if (!snapshot) return undefined;
   const plan = planZfsRootfs(inputs, snapshot, defaultStorage, await pve.storageConfigs());
   // Only `zfs` runs on the node here (clone, rename, destroy): any executor will do, SSH included.
-  const zfs = await nodeChains(node, chainParentOf(snapshot));
-  if (!(await zfs.snapshotExists(snapshot))) {
+  const zfs = await nodeZfs(node);
+  if (!(await zfs.exists(snapshot, 'snapshot'))) {
     throw new InputError('image.zfsSnapshot', `${snapshot} does not exist on node ${node}`, `build the OciImage on ${node} (its node input) or place the pod on the image's node`);
   }
   deadline.check();
@@ -108,7 +102,7 @@ export async function prepareZfsRootfs(pve: PveClient, inputs: PodInputs, node: 
     createOverrides: { ostemplate, ostype: 'unmanaged', rootfs: `${plan.storage}:${inputs.rootfs.sizeGiB}` },
     async swap(rootfs) {
       const dataset = datasetOfRootfs(rootfs, plan);
-      await zfs.replaceWithClone(snapshot, dataset);
+      await replaceWithClone(zfs, snapshot, dataset);
       return dataset;
     },
   };

@@ -2,6 +2,7 @@ import { checkWithSchema } from '../common/check';
 import { onlineNodes, pveClient } from '../common/connection';
 import { InputError } from '../../errors';
 import type { CheckFailure, ResourceModule } from '../types';
+import { planChange, type ResourceDefinition } from '../common/definition';
 import { createPod, deletePod, readPod, updatePod } from '../pod/lifecycle';
 import type { PodOutputs } from '../pod/schema';
 import { derivedOutputs, planPodChange, restartReason } from '../pod/plan';
@@ -10,8 +11,22 @@ import { containsUnknown } from '../common/unknowns';
 import { statefulSetPodInputsSchema, type StatefulSetPodInputs } from './schema';
 import { statefulInputsFromPod, toPodInputs, toPodOutputs, toStatefulOutputs, type StatefulSetPodOutputs } from './translate';
 
-/** Identity inputs: changing any of them is a different member of a different set. */
-const IDENTITY = ['set', 'ordinal', 'namespace'] as const;
+/**
+ * How a StatefulSetPod's own inputs apply. Identity inputs make another member of another set; the fields it shares
+ * with a Pod are judged by the Pod's definition on the translated inputs, so here they are `derived`.
+ */
+const statefulSetPodDefinition: ResourceDefinition<StatefulSetPodInputs> = {
+  kind: 'StatefulSetPod',
+  fields: {
+    set: 'replace', ordinal: 'replace', namespace: 'replace',
+    service: 'state', domain: 'state', timeouts: 'state',
+    image: 'derived', node: 'derived', cores: 'derived', memory: 'derived', swap: 'derived', rootfs: 'derived', network: 'derived',
+    volume: 'derived', nameserver: 'derived', searchdomain: 'derived', env: 'derived', entrypoint: 'derived', tags: 'derived',
+    description: 'derived', running: 'derived', onboot: 'derived', unprivileged: 'derived', nesting: 'derived', owner: 'derived',
+    restartPlanned: 'derived',
+  },
+  deleteBeforeReplace: true,
+};
 
 // The owner key's name is the member's identity, `<namespace>/<set>-<ordinal>`: unique in a stack, and the same for
 // the member that replaces it.
@@ -54,11 +69,12 @@ export const statefulSetPodModule: ResourceModule<StatefulSetPodInputs, Stateful
     return { inputs: { ...inputs, ...derived, ...(reason ? { restartPlanned: reason } : {}) } as StatefulSetPodInputs };
   },
   diff(_id, olds, news) {
-    const plan = planPodChange(toPodOutputs(olds), toPodInputs(news));
-    const identity = IDENTITY.filter((k) => olds[k] !== news[k]);
-    const stateOnly = (['service', 'domain', 'timeouts'] as const).filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
-    const replaces = [...identity, ...plan.replace];
-    const changed = [...identity, ...plan.changed, ...stateOnly];
+    // The member's pod fields apply as a Pod's do (on the translated inputs); its own fields as declared here.
+    const pod = planPodChange(toPodOutputs(olds), toPodInputs(news));
+    const own = planChange(statefulSetPodDefinition, olds as StatefulSetPodInputs, news);
+    const replaces = [...new Set([...own.replace, ...pod.replace])].sort();
+    const changed = [...new Set([...own.changed, ...pod.changed])].sort();
+    // A member's identity (name, MAC, address, volume) exists once: the old member always goes first.
     return { changes: changed.length > 0, replaces, changed, deleteBeforeReplace: replaces.length > 0 };
   },
   async create(inputs) {

@@ -1,12 +1,12 @@
 // PersistentVolume: a ZFS dataset on a node, bind-mounted into a pod. It has its own lifecycle so that it outlives
 // every replacement of the pod that uses it; its reclaim policy decides what happens when it leaves the program.
 import { InputError } from '../../errors';
-import type { Executor } from '../../host/executor';
-import { clearDatasetProperty, createDataset, destroyDataset, readDataset, RELEASED_PROPERTY, setDatasetProperty, type DatasetInfo } from '../../host/zfs-dataset';
+import { createVolume, OWNER_PROPERTY, readVolume, RELEASED_PROPERTY, type VolumeInfo, type Zfs } from '../../host/zfs';
 import { OWNER_USER_PROPERTY, setUserProperty, userProperties } from '../../host/zfs-owner';
+import { warn } from '../../diagnostics';
 import { checkWithSchema } from '../common/check';
 import { onlineNodes, pveClient, stackSetting } from '../common/connection';
-import { hostExecutor } from '../common/hosts';
+import { nodeZfs } from '../common/node-zfs';
 import { NotOwnedError, ownerId, parseOwnerId, scopedOwnerKey, type OwnerKey } from '../common/owner';
 import { spreadNode } from '../statefulset/identity';
 import type { ResourceModule } from '../types';
@@ -33,11 +33,14 @@ const volumeOwner = (i: Pick<PersistentVolumeInputs, 'owner' | 'name'>) => scope
  */
 type Holder = { kind: 'owner'; owner: OwnerKey | undefined; id: string } | { kind: 'legacy' } | { kind: 'foreign' };
 
-async function holderOf(exec: Executor, info: DatasetInfo, volumeName: string): Promise<Holder> {
-  const id = (await userProperties(exec, info.name))?.[OWNER_USER_PROPERTY];
+async function holderOf(zfs: Zfs, info: VolumeInfo, volumeName: string): Promise<Holder> {
+  const id = (await userProperties(zfs, info.name))?.[OWNER_USER_PROPERTY];
   if (id) return { kind: 'owner', owner: parseOwnerId(id), id };
   return info.owner === volumeName ? { kind: 'legacy' } : { kind: 'foreign' };
 }
+
+/** Not this resource's: another owner's dataset, or foreign data under the volume's name. */
+const notMine = (holder: Holder, mine: OwnerKey | undefined) => holder.kind === 'foreign' || (holder.kind === 'owner' && !!mine && holder.id !== ownerId(mine));
 
 /**
  * Whether `wanted` may use the dataset. Ours: yes. Made before owner records (legacy) under this volume name: yes,
@@ -45,8 +48,7 @@ async function holderOf(exec: Executor, info: DatasetInfo, volumeName: string): 
  * Anything else: NotOwnedError.
  */
 function assertMayUse(holder: Holder, wanted: OwnerKey | undefined, what: string): void {
-  if (holder.kind === 'legacy') return;
-  if (holder.kind === 'owner' && (!wanted || holder.id === ownerId(wanted))) return;
+  if (!notMine(holder, wanted)) return;
   throw new NotOwnedError(what, holder.kind === 'owner' ? holder.owner : undefined, wanted, 'choose another name or parentDataset; proxmox-pods never takes over foreign data');
 }
 
@@ -66,69 +68,72 @@ export const persistentVolumeModule: ResourceModule<PersistentVolumeInputs, Pers
   },
   async create(inputs) {
     const node = await nodeFor(inputs);
-    const exec = await hostExecutor(node);
+    const zfs = await nodeZfs(node);
     const dataset = `${parentOf(inputs)}/${inputs.name}`;
     const owner = volumeOwner(inputs);
     // Find-or-create: the dataset is named by the volume, so a create that was cut short is found here and finished.
-    const existing = await readDataset(exec, dataset);
+    const existing = await readVolume(zfs, dataset);
     let reused = false;
     let info = existing;
     if (existing) {
-      assertMayUse(await holderOf(exec, existing, inputs.name), owner, `dataset ${dataset} on ${node}`);
+      assertMayUse(await holderOf(zfs, existing, inputs.name), owner, `dataset ${dataset} on ${node}`);
       // A volume retained at scale-down comes back to its successor with its data.
       reused = true;
-      if (owner) await setUserProperty(exec, dataset, OWNER_USER_PROPERTY, ownerId(owner));
-      await clearDatasetProperty(exec, dataset, RELEASED_PROPERTY);
-      if (existing.refquotaGiB !== inputs.sizeGiB) await setDatasetProperty(exec, dataset, 'refquota', `${inputs.sizeGiB}G`);
+      if (owner) await setUserProperty(zfs, dataset, OWNER_USER_PROPERTY, ownerId(owner));
+      await zfs.inherit(dataset, RELEASED_PROPERTY);
+      if (existing.refquotaGiB !== inputs.sizeGiB) await zfs.set(dataset, 'refquota', `${inputs.sizeGiB}G`);
     } else {
-      info = await createDataset(exec, dataset, { owner: inputs.name, quotaGiB: inputs.sizeGiB, uid: inputs.ownerUid });
+      info = await createVolume(zfs, dataset, { owner: inputs.name, quotaGiB: inputs.sizeGiB, uid: inputs.ownerUid });
       // Cut short before this line, the dataset reads as made before owner records: the retry adopts it (above).
-      if (owner) await setUserProperty(exec, dataset, OWNER_USER_PROPERTY, ownerId(owner));
+      if (owner) await setUserProperty(zfs, dataset, OWNER_USER_PROPERTY, ownerId(owner));
     }
     return { id: `${node}/${dataset}`, outs: { ...inputs, node, dataset, hostPath: info!.mountpoint, reused } };
   },
   async read(id, props) {
-    const exec = await hostExecutor(props.node);
-    const info = await readDataset(exec, props.dataset);
-    if (!info || info.released) return { id: '', props: {} as PersistentVolumeOutputs };
+    const zfs = await nodeZfs(props.node);
+    const info = await readVolume(zfs, props.dataset);
     // Another owner's dataset now (or not ours at all): ours is gone; the next `up` says so when it tries to create.
-    const holder = await holderOf(exec, info, props.name);
-    const mine = volumeOwner(props);
-    if (holder.kind === 'foreign' || (holder.kind === 'owner' && mine && holder.id !== ownerId(mine))) return { id: '', props: {} as PersistentVolumeOutputs };
+    const holder = info ? await holderOf(zfs, info, props.name) : undefined;
+    if (info && holder && notMine(holder, volumeOwner(props))) {
+      warn(`dataset ${props.dataset} on ${props.node} is no longer this volume's (${holder.kind === 'owner' ? `owned by ${holder.id}` : `its ${OWNER_PROPERTY} is ${info.owner ?? 'unset'}`}): dropped from state, the data is left alone`);
+      return { id: '', props: {} as PersistentVolumeOutputs };
+    }
+    if (!info || info.released) return { id: '', props: {} as PersistentVolumeOutputs };
     const sizeGiB = Math.round(info.refquotaGiB ?? props.sizeGiB);
     const { dataset: _d, hostPath: _h, reused: _r, ...inputs } = props;
     return { id, props: { ...props, sizeGiB, hostPath: info.mountpoint }, inputs: { ...inputs, sizeGiB } };
   },
   async update(_id, olds, news) {
-    const exec = await hostExecutor(olds.node);
+    const zfs = await nodeZfs(olds.node);
     const owner = volumeOwner(news);
     if (owner) {
-      const info = await readDataset(exec, olds.dataset);
+      const info = await readVolume(zfs, olds.dataset);
       if (!info) throw new InputError('name', `dataset ${olds.dataset} on ${olds.node} is gone`, 'run `pulumi refresh`, then `pulumi up` creates it again');
-      assertMayUse(await holderOf(exec, info, olds.name), volumeOwner(olds) ?? owner, `dataset ${olds.dataset} on ${olds.node}`);
+      assertMayUse(await holderOf(zfs, info, olds.name), volumeOwner(olds) ?? owner, `dataset ${olds.dataset} on ${olds.node}`);
       // Recorded now for a volume made before owner records, or moved to a renamed stack.
-      await setUserProperty(exec, olds.dataset, OWNER_USER_PROPERTY, ownerId(owner));
+      await setUserProperty(zfs, olds.dataset, OWNER_USER_PROPERTY, ownerId(owner));
     }
     if (news.sizeGiB !== olds.sizeGiB) {
-      const info = await readDataset(exec, olds.dataset);
+      const info = await readVolume(zfs, olds.dataset);
       if (info && info.usedBytes > news.sizeGiB * 1024 ** 3) {
         throw new InputError('sizeGiB', `volume ${olds.name} already holds ${(info.usedBytes / 1024 ** 3).toFixed(1)} GiB`, 'free space in the pod first or keep a larger size');
       }
-      await setDatasetProperty(exec, olds.dataset, 'refquota', `${news.sizeGiB}G`);
+      await zfs.set(olds.dataset, 'refquota', `${news.sizeGiB}G`);
     }
     return { outs: { ...olds, ...news, node: olds.node, dataset: olds.dataset, hostPath: olds.hostPath, reused: olds.reused } };
   },
   async delete(_id, props) {
-    const exec = await hostExecutor(props.node);
-    const info = await readDataset(exec, props.dataset);
-    if (!info) return; // already gone
-    const holder = await holderOf(exec, info, props.name);
-    // Not ours (another owner's, or foreign data under our name): never touched; say so, so state can be fixed.
-    if (holder.kind === 'foreign' || (holder.kind === 'owner' && volumeOwner(props) && holder.id !== ownerId(volumeOwner(props)!))) {
-      throw new NotOwnedError(`dataset ${props.dataset} on ${props.node}`, holder.kind === 'owner' ? holder.owner : undefined, volumeOwner(props), `drop it from this stack with \`pulumi state delete\` if it is no longer yours`);
+    const zfs = await nodeZfs(props.node);
+    const info = await readVolume(zfs, props.dataset);
+    if (!info) return; // gone: nothing to do
+    const holder = await holderOf(zfs, info, props.name);
+    // Not ours (another owner's, or foreign data under our name): never touched, and said; this resource is gone.
+    if (notMine(holder, volumeOwner(props))) {
+      warn(new NotOwnedError(`dataset ${props.dataset} on ${props.node}`, holder.kind === 'owner' ? holder.owner : undefined, volumeOwner(props), 'left alone; this volume leaves the stack').message);
+      return;
     }
-    if (props.reclaimPolicy === 'Delete') await destroyDataset(exec, props.dataset);
-    else await setDatasetProperty(exec, props.dataset, RELEASED_PROPERTY, new Date().toISOString());
+    if (props.reclaimPolicy === 'Delete') await zfs.destroy(props.dataset);
+    else await zfs.set(props.dataset, RELEASED_PROPERTY, new Date().toISOString());
   },
 };
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { NODE_RE } from '../../proxmox/ids';
-import { isZfsDataset } from '../../host/names';
+import { isZfsDataset } from '../../host/zfs/names';
 import { timeoutsSchema } from '../common/duration';
 import { ownerScopeSchema } from '../common/owner';
 

@@ -1,0 +1,128 @@
+// Round trips through the real CLI: for generated pods and StatefulSets, `up` → `refresh` reports no change →
+// `preview --expect-no-changes` → `up --expect-no-changes`; drift made through the API shows as exactly that
+// property and `up` puts it back; a change to one pod does not make a dependent's derived values unknown.
+import { startEmulator, type RunningEmulator } from '../../emulator';
+import { PulumiWorkspace } from '../../cli/pulumi-workspace';
+import { PveClient } from '../../provider/proxmox/client';
+import { parseConnectionConfig } from '../../provider/proxmox/config';
+import { parseDescription } from '../../provider/resources/pod/pve-config';
+import { programPath, requirePulumiCli } from '../helpers/pulumi';
+
+jest.setTimeout(900_000);
+
+const TEMPLATE = 'local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst';
+
+/** mulberry32, so a failing generation can be replayed from its seed. */
+function rng(seed: number) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Valid pod inputs drawn from the schema's range: unsorted tags, env, DNS, static or DHCP, stopped pods, ... */
+function generatePods(seed: number, count: number): Record<string, Record<string, unknown>> {
+  const r = rng(seed);
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)]!;
+  const maybe = (p = 0.5) => r() < p;
+  const pods: Record<string, Record<string, unknown>> = {};
+  for (let i = 0; i < count; i++) {
+    const p: Record<string, unknown> = { image: TEMPLATE, rootfs: { sizeGiB: 1 + Math.floor(r() * 4) } };
+    if (maybe()) p.cores = 1 + Math.floor(r() * 4);
+    if (maybe()) p.memory = 64 * (1 + Math.floor(r() * 16));
+    if (maybe()) p.swap = pick([0, 128, 512]);
+    if (maybe()) p.tags = [...new Set(Array.from({ length: 1 + Math.floor(r() * 4) }, () => pick(['zeta', 'alpha', 'web', 'db', 'm-1', 'x_y', 'v1.2'])))];
+    if (maybe(0.3)) p.description = pick(['plain', 'two\nlines', 'with <html> & "quotes"']);
+    p.network = maybe()
+      ? { ip: `10.77.${i}.${10 + Math.floor(r() * 200)}/24`, gateway: `10.77.${i}.1`, ...(maybe() ? { mtu: pick([1400, 1500]) } : {}), ...(maybe(0.3) ? { rateMbps: pick([12.5, 100]) } : {}) }
+      : { ip: 'dhcp', ...(maybe(0.3) ? { vlan: 1 + Math.floor(r() * 4000) } : {}) };
+    if (maybe(0.4)) p.env = Object.fromEntries(Array.from({ length: 1 + Math.floor(r() * 3) }, (_, k) => [`K${k}`, pick(['1', 'a b', 'x=y', "it's"])]));
+    if (maybe(0.3)) p.entrypoint = pick([['/bin/sh', '-c', 'sleep infinity'], ['/usr/bin/app', '--flag=a b']]);
+    if (maybe(0.3)) p.nameserver = ['10.77.0.1'];
+    if (maybe(0.3)) p.searchdomain = 'lab.example';
+    if (maybe(0.2)) p.running = false;
+    if (maybe(0.3)) p.onboot = maybe();
+    if (maybe(0.2)) p.nesting = true;
+    if (maybe(0.2)) p.hostname = `host-${i}`;
+    pods[`g${i}`] = p;
+  }
+  return pods;
+}
+
+describe('round trips through the real CLI', () => {
+  let emu: RunningEmulator;
+  let ws: PulumiWorkspace;
+  let pve: PveClient;
+  const nameOf = (c: { config: Record<string, unknown> }) => parseDescription(String(c.config.description ?? '')).meta?.name;
+
+  beforeAll(async () => {
+    requirePulumiCli();
+    emu = await startEmulator({ nodes: 1, httpPort: false, taskDurationMs: 5 });
+    pve = PveClient.create(parseConnectionConfig({ endpoint: emu.url, apiToken: emu.token, tlsFingerprint: emu.fingerprint }));
+    ws = await PulumiWorkspace.create({
+      program: programPath('roundtrip'),
+      project: 'e2e-roundtrip',
+      config: {
+        'proxmox-pods:endpoint': emu.url,
+        'proxmox-pods:tlsFingerprint': emu.fingerprint,
+        'proxmox-pods:apiToken': { secret: emu.token },
+        'proxmox-pods:storage': 'local-zfs',
+        pods: JSON.stringify(generatePods(7, 12)),
+        sets: JSON.stringify({ db: { replicas: 3, template: { image: TEMPLATE, memory: 256, tags: ['db', 'a'], network: { bridge: 'vmbr0', cidr: '10.78.0.0/24', gateway: '10.78.0.1' } } } }),
+      },
+    });
+  });
+  afterAll(async () => {
+    await ws?.dispose();
+    await pve?.close();
+    await emu?.close();
+  });
+
+  test('up, then refresh, preview and up all report no change', async () => {
+    await ws.mustRun(['up', '--yes', '--skip-preview']);
+    expect(emu.state.containers()).toHaveLength(15);
+    const refresh = await ws.mustRun(['refresh', '--yes', '--skip-preview', '--expect-no-changes']);
+    expect(refresh.stdout).not.toMatch(/~ \d+ updated/);
+    await ws.mustRun(['preview', '--expect-no-changes']);
+    await ws.mustRun(['up', '--yes', '--skip-preview', '--expect-no-changes']);
+  });
+
+  test('drift made through the API shows as exactly that property, and up puts it back', async () => {
+    const g0 = emu.state.containers().find((c) => nameOf(c) === 'g0')!;
+    const member = emu.state.containers().find((c) => nameOf(c) === 'db-1')!;
+    await pve.updateContainerConfig(g0.node, g0.vmid, { cores: 7 });
+    await pve.updateContainerConfig(member.node, member.vmid, { memory: 999 });
+    const refresh = await ws.mustRun(['refresh', '--yes', '--skip-preview', '--diff']);
+    expect(refresh.stdout).toMatch(/~ cores\s*: \d+ => 7/);
+    expect(refresh.stdout).toMatch(/~ memory\s*: 256 => 999/);
+    expect(refresh.stdout).toMatch(/2 updated/);
+    const preview = JSON.parse((await ws.mustRun(['preview', '--json'])).stdout) as { steps: Array<{ op: string; urn: string; diffReasons?: string[] }> };
+    const updates = preview.steps.filter((s) => s.op === 'update');
+    expect(updates.map((s) => s.urn.split('::').pop()).sort()).toEqual(['db-1', 'g0']);
+    await ws.mustRun(['up', '--yes', '--skip-preview']);
+    expect(emu.state.containers().find((c) => c.vmid === g0.vmid)!.config.cores).not.toBe(7);
+    expect(emu.state.containers().find((c) => c.vmid === member.vmid)!.config.memory).toBe(256);
+    await ws.mustRun(['refresh', '--yes', '--skip-preview', '--expect-no-changes']);
+  });
+
+  test('a change to one pod leaves a pod whose env reads its static address alone in the preview', async () => {
+    const pods: Record<string, Record<string, unknown>> = generatePods(7, 12);
+    const staticName = Object.keys(pods).find((k) => (pods[k]!.network as { ip: string }).ip !== 'dhcp')!;
+    pods.worker = { image: TEMPLATE, network: { ip: 'dhcp' }, envFromIp: { WEB_URL: staticName } };
+    await ws.setConfig('pods', JSON.stringify(pods));
+    await ws.mustRun(['up', '--yes', '--skip-preview']);
+    const worker = emu.state.containers().find((c) => nameOf(c) === 'worker')!;
+    expect(String(worker.config.env)).toContain(`WEB_URL=http://${(pods[staticName]!.network as { ip: string }).ip.split('/')[0]}:8080`);
+    pods[staticName] = { ...pods[staticName], memory: 640 };
+    await ws.setConfig('pods', JSON.stringify(pods));
+    const preview = JSON.parse((await ws.mustRun(['preview', '--json'])).stdout) as { steps: Array<{ op: string; urn: string }> };
+    const ops = Object.fromEntries(preview.steps.map((s) => [s.urn.split('::').pop(), s.op]));
+    expect(ops[staticName]).toBe('update');
+    expect(ops.worker).toBe('same');
+    await ws.mustRun(['destroy', '--yes', '--skip-preview']);
+    expect(emu.state.containers()).toEqual([]);
+  });
+});
