@@ -38,11 +38,6 @@ export function scopedOwnerKey(scope: OwnerScope | undefined, kind: string, fall
   return ownerKey(scope, kind, scope?.resource ?? fallback);
 }
 
-/** Whether two scopes name the same owner (used by diff: a changed owner is recorded by an update). */
-export function sameScope(a: OwnerScope | undefined, b: OwnerScope | undefined): boolean {
-  return (a?.project ?? '') === (b?.project ?? '') && (a?.stack ?? '') === (b?.stack ?? '') && (a?.resource ?? '') === (b?.resource ?? '');
-}
-
 /** The canonical text of a key: `project/stack/kind/name` (each part URI-encoded so no separator is ambiguous). */
 export function ownerId(key: OwnerKey): string {
   return [key.project, key.stack, key.kind, key.name].map(encodeURIComponent).join('/');
