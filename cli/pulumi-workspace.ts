@@ -75,6 +75,11 @@ export class PulumiWorkspace {
     else await this.mustRun(['config', 'set', '--secret', key], value.secret);
   }
 
+  /** The backend this workspace's CLI and every process it starts use (PULUMI_BACKEND_URL in their environment). */
+  get backendUrl(): string {
+    return this.env.PULUMI_BACKEND_URL!;
+  }
+
   async run(args: string[], input?: string): Promise<PulumiResult> {
     const child = execa('pulumi', ['--non-interactive', '--color', 'never', ...args], {
       cwd: this.dir,

@@ -1,6 +1,7 @@
 // What the serialized dynamic provider loads at run time (by package name, so state stays tiny): routes Pulumi's
 // calls to the resource module of the given kind and turns failures into messages the engine shows well.
 import type * as pulumi from '@pulumi/pulumi';
+import { assertEngineAlive, parentWatch } from './engine-liveness';
 import { CONFIG_KEYS, setStackConfig } from './resources/common/connection';
 import { resourceModules } from './resources';
 import type { ResourceModule } from './resources/types';
@@ -14,6 +15,9 @@ const engineAddress = engineAddressOf(process.argv);
 if (engineAddress) addWarningSink(engineLogSink(engineAddress));
 
 export async function configure(req: pulumi.dynamic.ConfigureRequest): Promise<void> {
+  // Only the dynamic-provider host calls configure (right after the engine started it): from here on the process
+  // exits once its engine is gone (see engine-liveness.ts for what the host allows).
+  parentWatch({ exitWhenGone: true });
   const values: Record<string, string | undefined> = {};
   for (const key of CONFIG_KEYS) values[`proxmox-pods:${key}`] = req.config.get(`proxmox-pods:${key}`);
   setStackConfig(values);
@@ -59,7 +63,11 @@ export function handler(kind: string): Required<Omit<pulumi.dynamic.ResourceProv
       const d = m().diff(id, olds, news);
       return { changes: d.changes, replaces: d.replaces, stables: d.stables, deleteBeforeReplace: d.deleteBeforeReplace };
     },
-    create: (inputs) => operation(label(kind, inputs), async () => withoutUndefined(await m().create(inputs))),
+    create: (inputs) =>
+      operation(label(kind, inputs), async () => {
+        assertEngineAlive(`create ${kind}`);
+        return withoutUndefined(await m().create(inputs));
+      }),
     read: (id, props) =>
       operation(label(kind, props, id), async () => {
         const mod = m();
@@ -67,9 +75,14 @@ export function handler(kind: string): Required<Omit<pulumi.dynamic.ResourceProv
       }),
     update: (id, olds, news) =>
       operation(label(kind, news, id), async () => {
+        assertEngineAlive(`update ${kind} ${id}`);
         const mod = m();
         return withoutUndefined(mod.update ? await mod.update(id, olds, news) : { outs: news });
       }),
-    delete: (id, props) => operation(label(kind, props, id), async () => m().delete(id, props)),
+    delete: (id, props) =>
+      operation(label(kind, props, id), async () => {
+        assertEngineAlive(`delete ${kind} ${id}`);
+        return m().delete(id, props);
+      }),
   };
 }

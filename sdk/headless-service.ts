@@ -2,9 +2,10 @@ import * as pulumi from '@pulumi/pulumi';
 import type { z } from 'zod';
 import type { headlessServiceInputsSchema } from '../provider/resources/headless-service/schema';
 import type { WrappedArgs } from './inputs';
+import { ownerScope } from './owner';
 import { providerFor } from './provider';
 
-export type HeadlessServiceArgs = WrappedArgs<z.input<typeof headlessServiceInputsSchema>>;
+export type HeadlessServiceArgs = Omit<WrappedArgs<z.input<typeof headlessServiceInputsSchema>>, 'owner'>;
 
 /**
  * The DNS zone `<name>.<namespace>.svc.<domain>` of a StatefulSet, served by dnsmasq on a node: an A record per ready
@@ -17,6 +18,6 @@ export class HeadlessService extends pulumi.dynamic.Resource {
   declare readonly srv: pulumi.Output<string[]>;
 
   constructor(name: string, args: HeadlessServiceArgs, opts?: pulumi.CustomResourceOptions) {
-    super(providerFor('HeadlessService'), name, { zone: undefined, node: undefined, records: undefined, srv: undefined, ...args }, opts, 'proxmox-pods', 'HeadlessService');
+    super(providerFor('HeadlessService'), name, { zone: undefined, node: undefined, records: undefined, srv: undefined, ...args, owner: ownerScope(name) }, opts, 'proxmox-pods', 'HeadlessService');
   }
 }

@@ -3,9 +3,10 @@ import type { z } from 'zod';
 import type { ociImageInputsSchema, OciImageSizes, PodImageValue } from '../provider/resources/oci-image/schema';
 import type { WrappedArgs } from './inputs';
 import type { PodImageSource } from './pod';
+import { ownerScope } from './owner';
 import { providerFor } from './provider';
 
-export type OciImageArgs = Omit<WrappedArgs<z.input<typeof ociImageInputsSchema>>, 'resolvedDigest'>;
+export type OciImageArgs = Omit<WrappedArgs<z.input<typeof ociImageInputsSchema>>, 'resolvedDigest' | 'owner'>;
 
 /**
  * An OCI image pulled (every blob verified), unpacked safely and uploaded as an LXC template to a PVE storage:
@@ -47,6 +48,7 @@ export class OciImage extends pulumi.dynamic.Resource implements PodImageSource 
     };
     // The registry password stays a secret in state whatever the program passed.
     const credentials = args.credentials ? pulumi.secret(args.credentials) : undefined;
-    super(providerFor('OciImage'), name, { ...outputs, node: undefined, ...args, credentials }, opts, 'proxmox-pods', 'OciImage');
+    // owner: this stack's claim on the shared template and chains (provider/resources/oci-image/claims.ts).
+    super(providerFor('OciImage'), name, { ...outputs, node: undefined, ...args, credentials, owner: ownerScope(name) }, opts, 'proxmox-pods', 'OciImage');
   }
 }

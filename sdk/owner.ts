@@ -3,6 +3,7 @@
 import * as pulumi from '@pulumi/pulumi';
 import type { OwnerScope } from '../provider/resources/common/owner';
 
-export function ownerScope(): OwnerScope {
-  return { project: pulumi.getProject(), stack: pulumi.getStack() };
+/** `resource`: the Pulumi resource name, for kinds whose inputs have no name of their own (see OwnerScope). */
+export function ownerScope(resource?: string): OwnerScope {
+  return { project: pulumi.getProject(), stack: pulumi.getStack(), ...(resource !== undefined ? { resource } : {}) };
 }

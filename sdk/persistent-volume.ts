@@ -2,9 +2,10 @@ import * as pulumi from '@pulumi/pulumi';
 import type { z } from 'zod';
 import type { persistentVolumeInputsSchema } from '../provider/resources/volume/schema';
 import type { WrappedArgs } from './inputs';
+import { ownerScope } from './owner';
 import { providerFor } from './provider';
 
-export type PersistentVolumeArgs = WrappedArgs<z.input<typeof persistentVolumeInputsSchema>>;
+export type PersistentVolumeArgs = Omit<WrappedArgs<z.input<typeof persistentVolumeInputsSchema>>, 'owner'>;
 
 /**
  * A ZFS dataset on a node that outlives the pods using it. `reclaimPolicy: "Retain"` (default) keeps the data when the
@@ -17,6 +18,6 @@ export class PersistentVolume extends pulumi.dynamic.Resource {
   declare readonly reused: pulumi.Output<boolean>;
 
   constructor(name: string, args: PersistentVolumeArgs, opts?: pulumi.CustomResourceOptions) {
-    super(providerFor('PersistentVolume'), name, { node: undefined, dataset: undefined, hostPath: undefined, reused: undefined, ...args }, opts, 'proxmox-pods', 'PersistentVolume');
+    super(providerFor('PersistentVolume'), name, { node: undefined, dataset: undefined, hostPath: undefined, reused: undefined, ...args, owner: ownerScope(name) }, opts, 'proxmox-pods', 'PersistentVolume');
   }
 }

@@ -2,9 +2,10 @@ import * as pulumi from '@pulumi/pulumi';
 import type { z } from 'zod';
 import type { portForwardInputsSchema } from '../provider/resources/port-forward';
 import type { WrappedArgs } from './inputs';
+import { ownerScope } from './owner';
 import { providerFor } from './provider';
 
-export type PortForwardArgs = Omit<WrappedArgs<z.input<typeof portForwardInputsSchema>>, 'name'>;
+export type PortForwardArgs = Omit<WrappedArgs<z.input<typeof portForwardInputsSchema>>, 'name' | 'owner'>;
 
 /** node address:port → pod ip:port (tcp or udp) through nftables DNAT in the provider's own table. */
 export class PortForward extends pulumi.dynamic.Resource {
@@ -13,6 +14,6 @@ export class PortForward extends pulumi.dynamic.Resource {
   declare readonly complete: pulumi.Output<boolean>;
 
   constructor(name: string, args: PortForwardArgs, opts?: pulumi.CustomResourceOptions) {
-    super(providerFor('PortForward'), name, { node: undefined, listen: undefined, complete: undefined, ...args, name }, opts, 'proxmox-pods', 'PortForward');
+    super(providerFor('PortForward'), name, { node: undefined, listen: undefined, complete: undefined, ...args, name, owner: ownerScope() }, opts, 'proxmox-pods', 'PortForward');
   }
 }

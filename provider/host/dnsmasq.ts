@@ -36,7 +36,7 @@ const WRITE_SCRIPT = 'umask 022; cat > "$1" && mv -f -- "$1" "$2"';
 const PID_SCRIPT = 'p=$(cat -- "$1" 2>/dev/null) || exit 0; case "$p" in ""|*[!0-9]*) exit 0;; esac; echo "$p"; tr "\\000" "\\n" < "/proc/$p/cmdline" 2>/dev/null; exit 0';
 // Directories it creates get 0755 whatever the session's umask; an existing stateDir's mode is never changed (it
 // could be /tmp or a shared directory), so an untraversable one is reported by start() instead.
-const PREPARE_SCRIPT = 'umask 022; mkdir -p -- "$1/hosts" "$1/zones" "$1/tmp" && chmod 0755 -- "$1" "$1/hosts" "$1/zones"';
+const PREPARE_SCRIPT = 'umask 022; mkdir -p -- "$1/hosts" "$1/zones" "$1/owners" "$1/tmp" && chmod 0755 -- "$1" "$1/hosts" "$1/zones"';
 // Without runuser the check is skipped, not failed.
 const READABLE_SCRIPT = 'command -v runuser >/dev/null 2>&1 || { echo skip; exit 0; }; if runuser -u "$1" -- test -r "$2" -a -x "$2"; then echo ok; else echo no; fi';
 
@@ -45,6 +45,16 @@ export class DnsServerError extends ProxmoxPodsError {
     super(`node ${node}: ${message}`, 'E_DNS_SERVER');
   }
 }
+
+/** The zone's owner file names another owner than the caller: nothing was changed. */
+export class ZoneOwnerMismatchError extends ProxmoxPodsError {
+  constructor(readonly node: string, readonly zone: string, readonly recorded: string, readonly wanted: string) {
+    super(`node ${node}: DNS zone ${zone} is owned by ${recorded}, not ${wanted}`, 'E_NOT_OWNED');
+  }
+}
+
+/** An owner id as written by the provider (provider/resources/common/owner.ts `ownerId`): one line, no spaces. */
+const ownerIdSchema = z.string().regex(/^[^\s/]+(\/[^\s/]+){3}$/, { message: 'must be an owner id project/stack/kind/name' });
 
 const absolutePathSchema = z
   .string()
@@ -261,6 +271,30 @@ export class DnsmasqZones {
   private zoneConfFile(zone: string): string {
     return `${this.dir}/zones/${zone}.conf`;
   }
+  /**
+   * Who owns the zone: one line with the owner's id, in owners/ (a directory dnsmasq never reads). Absent for zones
+   * made before owner records, and for callers that give no owner.
+   */
+  private ownerFile(zone: string): string {
+    return `${this.dir}/owners/${zone}`;
+  }
+
+  /**
+   * Throws ZoneOwnerMismatchError when the zone's recorded owner is not `owner` nor `previous` (the owner before a
+   * stack was renamed); unrecorded: anyone may.
+   */
+  private async assertOwner(zone: string, owner: string | undefined, previous?: string): Promise<void> {
+    if (owner === undefined) return;
+    const [recorded] = await this.readFiles([this.ownerFile(zone)]);
+    const id = recorded?.trim();
+    if (id && id !== owner && id !== previous) throw new ZoneOwnerMismatchError(this.exec.node, zone, id, owner);
+  }
+
+  /** The zone's recorded owner id; undefined when none is recorded. */
+  async zoneOwner(zone: string): Promise<string | undefined> {
+    const [recorded] = await this.readFiles([this.ownerFile(parseZone(zone))]);
+    return recorded?.trim() || undefined;
+  }
 
   /** Several files in one round trip; undefined for a missing file. */
   private async readFiles(files: string[]): Promise<Array<string | undefined>> {
@@ -345,12 +379,18 @@ export class DnsmasqZones {
    * Makes the zone serve exactly `records`. Idempotent: unchanged records do nothing (beyond starting the instance
    * if it is down); pod changes reload with SIGHUP; port or new-zone changes restart.
    */
-  async upsertZone(zone: string, records: z.input<typeof zoneRecordsSchema>, options: z.input<typeof zoneOptionsSchema> = {}): Promise<ZoneChange> {
+  async upsertZone(zone: string, records: z.input<typeof zoneRecordsSchema>, options: z.input<typeof zoneOptionsSchema> = {}, owner?: string, previousOwner?: string): Promise<ZoneChange> {
     const name = parseZone(zone);
     const wantedRecords = parseOrThrow(zoneRecordsSchema, 'records', records);
     const { srvTarget } = parseOrThrow(zoneOptionsSchema, 'options', options);
+    if (owner !== undefined) parseOrThrow(ownerIdSchema, 'owner', owner);
     return serialized(this.key, async () => {
+      // Another owner's zone of the same name on this instance: refused before anything is written.
+      await this.assertOwner(name, owner, previousOwner);
       await this.prepare();
+      // First, so that a zone is never served without its owner on record (a zone made before owner records is
+      // taken by its first owner, as older versions let any service of that name update it).
+      if (owner !== undefined && (await this.zoneOwner(name)) !== owner) await this.write(this.ownerFile(name), `${owner}\n`);
       const wanted = { main: renderMainConf(this.dir, this.server), hosts: renderZoneHosts(name, wantedRecords), conf: renderZoneConf(name, wantedRecords, srvTarget) };
       const [main, hosts, conf] = await this.readFiles([this.confFile, this.hostsFile(name), this.zoneConfFile(name)]);
       const plan = planZoneUpdate({ main, hosts, conf }, wanted);
@@ -372,11 +412,13 @@ export class DnsmasqZones {
   }
 
   /** Idempotent. The instance stops, and its directory goes, with its last zone. */
-  async removeZone(zone: string): Promise<ZoneChange> {
+  async removeZone(zone: string, owner?: string): Promise<ZoneChange> {
     const name = parseZone(zone);
     return serialized(this.key, async () => {
+      await this.assertOwner(name, owner);
       const had = (await this.readFiles([this.zoneConfFile(name), this.hostsFile(name)])).some((f) => f !== undefined);
-      await this.exec.run('rm', ['-f', '--', this.hostsFile(name), this.zoneConfFile(name)]);
+      // The owner file goes last: a removal cut short leaves the zone still recorded as its owner's.
+      await this.exec.run('rm', ['-f', '--', this.hostsFile(name), this.zoneConfFile(name), this.ownerFile(name)]);
       if ((await this.listZonesUnlocked()).length === 0) {
         await this.stopProcess();
         await this.exec.run('rm', ['-rf', '--', this.dir]);

@@ -32,6 +32,11 @@ export const forwardSpecSchema = z
      * @default true
      */
     masquerade: z.boolean().default(true),
+    /**
+     * Whose forward this is: 8 hex digits of the owner's tag (provider/resources/common/owner.ts), so that forwards of
+     * the same name from two stacks on one node are told apart. Absent on rules made before owner records.
+     */
+    owner: z.string().regex(/^[0-9a-f]{8}$/, { message: 'must be 8 hex digits' }).optional(),
   })
   .strict();
 export type ForwardSpec = z.infer<typeof forwardSpecSchema>;
@@ -39,8 +44,9 @@ export type ForwardInput = z.input<typeof forwardSpecSchema>;
 export type ForwardState = ForwardSpec & { complete: boolean };
 
 export class PortInUseError extends ProxmoxPodsError {
-  constructor(readonly node: string, spec: ForwardSpec, readonly owner: string) {
-    super(`node ${node}: ${spec.protocol} port ${spec.listenAddress ?? '*'}:${spec.listenPort} is already forwarded by PortForward ${owner}; pick another listenPort or remove that forward`, 'E_PORT_IN_USE');
+  constructor(readonly node: string, spec: ForwardSpec, readonly owner: string, ownerTag?: string) {
+    const whose = ownerTag ? ` of another stack (owner tag ${ownerTag}; its rules' comments in \`nft list table ip ${TABLE}\` end with it)` : '';
+    super(`node ${node}: ${spec.protocol} port ${spec.listenAddress ?? '*'}:${spec.listenPort} is already forwarded by PortForward ${owner}${whose}; pick another listenPort or remove that forward`, 'E_PORT_IN_USE');
   }
 }
 
@@ -53,19 +59,27 @@ export function parseForwardSpec(input: unknown): ForwardSpec {
   return r.data;
 }
 
-/** The comment every rule of a forward carries: `pp|<id>|<proto>|<addr or *>|<port>|<ip>|<port>|<m or ->` (< 128 bytes). */
+/**
+ * The comment every rule of a forward carries: `pp|<id>|<proto>|<addr or *>|<port>|<ip>|<port>|<m or ->[|<owner>]`.
+ * nft takes at most 128 characters (NFTNL_UDATA_COMMENT_MAXLEN); the longest is 126, hence 8 hex digits of owner.
+ */
 export function encodeComment(s: ForwardSpec): string {
-  return ['pp', s.id, s.protocol, s.listenAddress ?? '*', s.listenPort, s.targetIp, s.targetPort, s.masquerade ? 'm' : '-'].join('|');
+  return ['pp', s.id, s.protocol, s.listenAddress ?? '*', s.listenPort, s.targetIp, s.targetPort, s.masquerade ? 'm' : '-', ...(s.owner ? [s.owner] : [])].join('|');
 }
 
 export function decodeComment(comment: string): ForwardSpec | undefined {
   const p = comment.split('|');
-  if (p.length !== 8 || p[0] !== 'pp') return undefined;
+  if ((p.length !== 8 && p.length !== 9) || p[0] !== 'pp') return undefined;
   const r = forwardSpecSchema.safeParse({
     id: p[1], protocol: p[2], listenAddress: p[3] === '*' ? undefined : p[3], listenPort: Number(p[4]), targetIp: p[5], targetPort: Number(p[6]), masquerade: p[7] === 'm',
+    ...(p.length === 9 ? { owner: p[8] } : {}),
   });
   return r.success ? r.data : undefined;
 }
+
+/** A forward's identity on a node: its id and owner (none for rules made before owner records). */
+const keyOf = (s: Pick<ForwardSpec, 'id' | 'owner'>) => `${s.owner ?? ''}/${s.id}`;
+export const sameForward = (a: Pick<ForwardSpec, 'id' | 'owner'>, b: Pick<ForwardSpec, 'id' | 'owner'>) => keyOf(a) === keyOf(b);
 
 /** Whether two forwards would answer the same packets. Pure. */
 export function listensOverlap(a: ForwardSpec, b: ForwardSpec): boolean {
@@ -124,8 +138,8 @@ export function forwardsFromRules(rules: readonly RuleRef[]): ForwardState[] {
   const byId = new Map<string, { spec: ForwardSpec; chains: Set<string>; consistent: boolean }>();
   for (const r of rules) {
     if (!r.spec) continue;
-    const e = byId.get(r.spec.id);
-    if (!e) byId.set(r.spec.id, { spec: r.spec, chains: new Set([r.chain]), consistent: true });
+    const e = byId.get(keyOf(r.spec));
+    if (!e) byId.set(keyOf(r.spec), { spec: r.spec, chains: new Set([r.chain]), consistent: true });
     else {
       e.chains.add(r.chain);
       if (encodeComment(e.spec) !== encodeComment(r.spec)) e.consistent = false;
@@ -133,7 +147,7 @@ export function forwardsFromRules(rules: readonly RuleRef[]): ForwardState[] {
   }
   return [...byId.values()]
     .map(({ spec, chains, consistent }) => ({ ...spec, complete: consistent && requiredChains(spec).every((c) => chains.has(c)) }))
-    .sort((a, b) => a.id.localeCompare(b.id));
+    .sort((a, b) => a.id.localeCompare(b.id) || (a.owner ?? '').localeCompare(b.owner ?? ''));
 }
 
 /** Every forward on the node (for read/refresh). */
@@ -172,19 +186,24 @@ async function requireNat(exec: Executor): Promise<void> {
 
 /**
  * Idempotent: the same id and spec is a no-op; the same id with another spec (or with rules missing) is replaced in
- * one transaction. A different id already listening on the same address/port/protocol is a PortInUseError.
+ * one transaction. A different forward already listening on the same address/port/protocol is a PortInUseError.
+ * Identity is id + owner: another stack's forward of the same name is never replaced. Rules of the same id made
+ * before owner records (no owner) are taken over by an owner's forward, as older versions did.
  */
-export async function addForward(exec: Executor, input: ForwardInput): Promise<ForwardSpec> {
+export async function addForward(exec: Executor, input: ForwardInput, opts: { previousOwner?: string } = {}): Promise<ForwardSpec> {
   const spec = parseForwardSpec(input);
   return serialized(exec, async () => {
     await requireNat(exec);
     const rules = (await listRules(exec)) ?? [];
     const current = forwardsFromRules(rules);
-    const clash = current.find((f) => f.id !== spec.id && listensOverlap(f, spec));
-    if (clash) throw new PortInUseError(exec.node, spec, clash.id);
-    const mine = current.find((f) => f.id === spec.id);
+    // Also the same forward under its previous owner (a renamed stack): replaced in the same transaction.
+    const ours = (f: Pick<ForwardSpec, 'id' | 'owner'>) =>
+      sameForward(f, spec) || (f.id === spec.id && (!f.owner || (opts.previousOwner !== undefined && f.owner === opts.previousOwner)));
+    const clash = current.find((f) => !ours(f) && listensOverlap(f, spec));
+    if (clash) throw new PortInUseError(exec.node, spec, clash.id, clash.owner && clash.owner !== spec.owner ? clash.owner : undefined);
+    const mine = current.find((f) => sameForward(f, spec));
     if (mine?.complete && encodeComment(mine) === encodeComment(spec)) return spec;
-    const stale = rules.filter((r) => r.spec?.id === spec.id);
+    const stale = rules.filter((r) => r.spec && ours(r.spec));
     await runScript(exec, [...baseScript(), ...stale.map((r) => `delete rule ip ${TABLE} ${r.chain} handle ${r.handle}`), ...forwardRules(spec)]);
     return spec;
   });
@@ -194,12 +213,13 @@ export async function addForward(exec: Executor, input: ForwardInput): Promise<F
  * Removes the forward's rules; idempotent (already gone = false). When no rule is left, the table goes too, so a
  * destroyed stack leaves the node's ruleset as it found it.
  */
-export async function removeForward(exec: Executor, id: string): Promise<boolean> {
+export async function removeForward(exec: Executor, id: string, owner?: string): Promise<boolean> {
   validate(forwardIdSchema, 'id', id);
   return serialized(exec, async () => {
     const rules = await listRules(exec);
     if (!rules) return false;
-    const mine = rules.filter((r) => r.spec?.id === id);
+    // Only this owner's rules (another stack's forward of the same name stays).
+    const mine = rules.filter((r) => r.spec && sameForward(r.spec, { id, owner }));
     if (mine.length === rules.length) {
       await runScript(exec, [`delete table ip ${TABLE}`]);
       return mine.length > 0;

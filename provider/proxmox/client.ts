@@ -52,6 +52,8 @@ export interface PveClientOptions {
   pollMs?: number;
   sleep?: (ms: number) => Promise<void>;
   ticketRefreshMs?: number;
+  /** See TransportOptions.beforeMutation. */
+  beforeMutation?: (what: string) => void;
 }
 
 /** A time budget in ms for the whole call (including waiting for its task). */
@@ -111,6 +113,7 @@ export class PveClient {
       log: opts.log ?? ((message) => warn(message)),
       sleep: opts.sleep,
       ticketRefreshMs: opts.ticketRefreshMs,
+      beforeMutation: opts.beforeMutation,
     });
     return new PveClient(cfg, transport, own, opts);
   }

@@ -26,12 +26,31 @@ export const CONFIG_KEYS = {
   tlsFingerprint: 'PROXMOX_VE_TLS_FINGERPRINT',
   caCert: 'PROXMOX_VE_CA_CERT',
   node: 'PROXMOX_VE_NODE',
+  // Ours, not bpg's: how long one HTTP request may go unanswered before it fails naming the endpoint.
+  requestTimeout: 'PROXMOX_PODS_REQUEST_TIMEOUT',
 } as const;
 export type ConfigKey = keyof typeof CONFIG_KEYS;
 
+/** One HTTP request; PVE cuts synchronous calls at 30 s, so 60 s leaves room for queueing. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
+/** Below this a request timeout would cut ordinary answers of a loaded node; above an hour it bounds nothing useful. */
+const REQUEST_TIMEOUT_RANGE_MS = [100, 3_600_000] as const;
+
+/**
+ * `proxmox-pods:requestTimeout`: a duration (`"30s"`, `"1500ms"`, `"2m"`) or a bare number of seconds. The same
+ * spellings as the resources' `timeouts` (provider/resources/common/duration.ts), parsed here because the PVE client
+ * does not depend on the resource layer.
+ */
+export function parseRequestTimeout(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
+  if (!m) return undefined;
+  const ms = Math.round(Number(m[1]) * { ms: 1, s: 1000, m: 60_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm']);
+  return ms >= REQUEST_TIMEOUT_RANGE_MS[0] && ms <= REQUEST_TIMEOUT_RANGE_MS[1] ? ms : undefined;
+}
+
 export const timeoutsSchema = z.object({
-  /** One HTTP request; PVE cuts synchronous calls at 30 s, so 60 s leaves room for queueing. */
-  requestMs: z.number().int().positive().default(60_000),
+  /** One HTTP request (connect included): a request unanswered this long fails, naming the endpoint, and is not repeated. */
+  requestMs: z.number().int().positive().default(DEFAULT_REQUEST_TIMEOUT_MS),
   /** Default budget for a whole operation (create + wait, destroy + wait...) when the caller gives none. */
   operationMs: z.number().int().positive().default(20 * 60_000),
 });
@@ -68,7 +87,7 @@ export const connectionConfigSchema = z
       .optional(),
     caCert: z.string().regex(/-----BEGIN CERTIFICATE-----/, 'must be PEM text (-----BEGIN CERTIFICATE-----...)').optional(),
     node: z.string().regex(NODE_RE, 'must be a PVE node name (letters, digits, -)').optional(),
-    timeouts: timeoutsSchema.default({ requestMs: 60_000, operationMs: 20 * 60_000 }),
+    timeouts: timeoutsSchema.default({ requestMs: DEFAULT_REQUEST_TIMEOUT_MS, operationMs: 20 * 60_000 }),
   })
   .superRefine((c, ctx) => {
     if (!c.apiToken && !(c.username && c.password)) {
@@ -163,6 +182,14 @@ export function resolveConnectionConfig(
     if (b === undefined) throw new PveConfigError(name('insecure'), `'${raw.insecure}' is not a boolean`, 'use true or false');
     insecure = b;
   }
+  let requestMs = DEFAULT_REQUEST_TIMEOUT_MS;
+  if (raw.requestTimeout !== undefined) {
+    const ms = parseRequestTimeout(raw.requestTimeout);
+    if (ms === undefined) {
+      throw new PveConfigError(name('requestTimeout'), `'${raw.requestTimeout}' is not a duration between 100ms and 1h`, 'use e.g. "30s", "1500ms" or 45 (seconds)');
+    }
+    requestMs = ms;
+  }
   // With a token configured, a username/password pair elsewhere (e.g. in the shell's env) is ignored.
   const useToken = raw.apiToken !== undefined;
   const input: ConnectionConfigInput = {
@@ -172,7 +199,7 @@ export function resolveConnectionConfig(
     tlsFingerprint: raw.tlsFingerprint,
     caCert: raw.caCert?.replace(/\\n/g, '\n'),
     node: raw.node,
-    timeouts: { requestMs: 60_000, operationMs: 20 * 60_000, ...extra.timeouts },
+    timeouts: { requestMs, operationMs: 20 * 60_000, ...extra.timeouts },
   };
   return parseConnectionConfig(input, name);
 }

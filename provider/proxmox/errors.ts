@@ -22,10 +22,10 @@ export class TlsFingerprintError extends ProxmoxPodsError {
 export class PveConnectionError extends ProxmoxPodsError {
   /** The server's certificate was not accepted; repeating will not help. */
   readonly certificate: boolean;
-  constructor(readonly method: string, readonly path: string, detail: string, options?: { cause?: unknown; code?: string }) {
+  constructor(readonly method: string, readonly path: string, detail: string, options?: { cause?: unknown; code?: string; endpoint?: string }) {
     const certificate = isCertificateCode(options?.code);
     super(
-      `PVE ${method} ${path}: cannot reach the API (${detail}); ` +
+      `PVE ${method} ${path}${options?.endpoint ? ` at ${options.endpoint}` : ''}: cannot reach the API (${detail}); ` +
         (certificate
           ? 'the server certificate is not trusted: set proxmox-pods:tlsFingerprint (PVE nodes use self-signed certs) or proxmox-pods:caCert, or insecure=true for testing'
           : 'check proxmox-pods:endpoint and that pveproxy runs on the node'),
@@ -35,6 +35,23 @@ export class PveConnectionError extends ProxmoxPodsError {
     this.certificate = certificate;
   }
 }
+
+/**
+ * The endpoint took the request (or the connection) and gave no answer within proxmox-pods:requestTimeout. Not
+ * repeated: a server that stays silent that long is hung, and repeating would multiply the wait.
+ */
+export class PveRequestTimeoutError extends ProxmoxPodsError {
+  constructor(readonly method: string, readonly path: string, readonly endpoint: string, readonly timeoutMs: number, options?: { cause?: unknown }) {
+    super(
+      `PVE ${method} ${path} at ${endpoint}: no answer within ${formatMs(timeoutMs)}; check that pveproxy on that node answers ` +
+        '(`systemctl status pveproxy`), or raise proxmox-pods:requestTimeout (PROXMOX_PODS_REQUEST_TIMEOUT) for a slow link',
+      'E_PVE_TIMEOUT',
+      options,
+    );
+  }
+}
+
+const formatMs = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`);
 
 function isCertificateCode(code: string | undefined): boolean {
   return !!code && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS_CERT_ALTNAME_INVALID/.test(code);
@@ -114,6 +131,8 @@ export class CreateTaskError extends ProxmoxPodsError {
 /** Whether a failed request may still have been carried out by PVE. */
 export function isAmbiguousFailure(err: unknown): err is Error {
   if (err instanceof PveConnectionError) return !err.certificate;
+  // The request was sent and the answer never came: PVE may have acted on it.
+  if (err instanceof PveRequestTimeoutError) return true;
   return err instanceof PveApiError && [502, 503, 504, 595, 596, 599].includes(err.status);
 }
 

@@ -10,7 +10,7 @@
 // the only error text) with the TLS-pinned dispatcher from tls.ts.
 import { fetch, type Dispatcher } from 'undici';
 import type { ConnectionConfig } from './config';
-import { PveApiError, PveConnectionError, TlsFingerprintError, isLockMessage } from './errors';
+import { PveApiError, PveConnectionError, PveRequestTimeoutError, TlsFingerprintError, isLockMessage } from './errors';
 import { DEFAULT_RETRY, Deadline, type Clock, type RetryPolicy, systemClock, withRetry } from './retry';
 import { redact } from './secret';
 
@@ -35,6 +35,11 @@ export interface TransportOptions {
   /** Renew a ticket this long after login (PVE tickets live 2 h). */
   ticketRefreshMs?: number;
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * Called before every request that may change something (anything but GET), retries included; throwing stops it.
+   * The provider refuses new work here once its Pulumi engine is gone (provider/engine-liveness.ts).
+   */
+  beforeMutation?: (what: string) => void;
 }
 
 interface Ticket {
@@ -95,6 +100,11 @@ export class PveTransport {
     });
   }
 
+  /** Throws when the owner of this client forbids new changes (see TransportOptions.beforeMutation). */
+  guardMutation(method: string, path: string): void {
+    if (method !== 'GET') this.opts.beforeMutation?.(`PVE ${method} ${path}`);
+  }
+
   /** Auth headers for a raw request (multipart upload). Logs in first when using tickets. */
   async authHeaders(method: string): Promise<Record<string, string>> {
     if (this.cfg.apiToken) {
@@ -146,6 +156,7 @@ export class PveTransport {
   }
 
   private async send(method: string, path: string, params: Params, deadline: Deadline) {
+    this.guardMutation(method, path);
     const url = new URL(`${this.baseUrl}${API_PREFIX}${path}`);
     const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': USER_AGENT, ...(await this.authHeaders(method)) };
     let body: string | undefined;
@@ -156,11 +167,12 @@ export class PveTransport {
       body = form.toString();
       headers['Content-Type'] = 'application/x-www-form-urlencoded';
     }
+    // The operation's deadline may cut a request shorter; only the configured request timeout is reported as such.
     const timeout = Math.max(1, Math.min(this.cfg.timeouts.requestMs, deadline.remaining()));
     try {
       return await fetch(url, { method, headers, body, dispatcher: this.dispatcher, signal: AbortSignal.timeout(timeout) });
     } catch (err) {
-      throw this.connectionError(method, path, err);
+      throw this.connectionError(method, path, err, timeout);
     }
   }
 
@@ -187,7 +199,7 @@ export class PveTransport {
         signal: AbortSignal.timeout(this.cfg.timeouts.requestMs),
       });
     } catch (err) {
-      throw this.connectionError('POST', path, err);
+      throw this.connectionError('POST', path, err, this.cfg.timeouts.requestMs);
     }
     const data = await this.parseResponse<{ ticket?: string; CSRFPreventionToken?: string; NeedTFA?: number }>('POST', path, res);
     if (!data?.ticket || !data.CSRFPreventionToken) {
@@ -200,13 +212,18 @@ export class PveTransport {
     return this.ticket;
   }
 
-  private connectionError(method: string, path: string, err: unknown): Error {
+  private connectionError(method: string, path: string, err: unknown, timeoutMs: number): Error {
     const cause = (err as { cause?: unknown })?.cause;
     if (cause instanceof TlsFingerprintError) return cause;
     if (err instanceof TlsFingerprintError) return err;
     const e = (cause ?? err) as { code?: string; message?: string; name?: string };
-    const detail = e?.name === 'TimeoutError' || (err as Error)?.name === 'TimeoutError' ? 'request timed out' : `${e?.code ? `${e.code}: ` : ''}${e?.message ?? String(err)}`;
-    return new PveConnectionError(method, path, this.scrub(detail), { cause: err, code: e?.code });
+    // AbortSignal.timeout rejects with a DOMException named TimeoutError. (undici's own connect timeout, 10 s in
+    // tls.ts, is a connection error with code UND_ERR_CONNECT_TIMEOUT: nothing answered the SYN, retried as before.)
+    if (e?.name === 'TimeoutError' || (err as Error)?.name === 'TimeoutError') {
+      return new PveRequestTimeoutError(method, path, this.baseUrl, timeoutMs, { cause: err });
+    }
+    const detail = `${e?.code ? `${e.code}: ` : ''}${e?.message ?? String(err)}`;
+    return new PveConnectionError(method, path, this.scrub(detail), { cause: err, code: e?.code, endpoint: this.baseUrl });
   }
 
   private scrub(text: string): string {

@@ -85,6 +85,7 @@ export async function uploadToStorage(
       yield tail;
     }
     const apiPath = `/nodes/${encodeURIComponent(node)}/storage/${encodeURIComponent(storage)}/upload`;
+    transport.guardMutation('POST', apiPath);
     let res;
     try {
       res = await fetch(`${transport.baseUrl}/api2/json${apiPath}`, {

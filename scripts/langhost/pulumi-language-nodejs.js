@@ -10,6 +10,16 @@
 'use strict';
 const path = require('node:path');
 const { spawn } = require('node:child_process');
+const { exitWithParent } = require('./exit-with-parent');
+
+/** Programs running now: killed with this host when the engine is gone (they would only talk to a dead monitor). */
+const programs = new Set();
+// When the engine is killed (SIGKILL of the CLI), nothing stops this host or the program it runs: both exit here.
+exitWithParent(() => {
+  for (const child of programs) child.kill('SIGKILL');
+});
+// The program watches this host the same way, in case this host itself is killed.
+const preload = path.join(__dirname, 'exit-with-parent-preload.js');
 
 const projectRoot = path.resolve(__dirname, '..', '..');
 const req = (m) => require(require.resolve(m, { paths: [process.cwd(), projectRoot] }));
@@ -56,12 +66,18 @@ function run(call, cb) {
     PULUMI_CONFIG: JSON.stringify(config),
     PULUMI_CONFIG_SECRET_KEYS: JSON.stringify(r.getConfigsecretkeysList()),
     PULUMI_NODEJS_TYPESCRIPT: String(options.typescript !== false),
+    PROXMOX_PODS_PARENT_PID: String(process.pid),
   };
   if (typeof options.tsconfig === 'string') env.PULUMI_NODEJS_TSCONFIG_PATH = options.tsconfig;
   // stdout/stderr are inherited: the engine turns this plugin's output into the program's diagnostics.
-  const child = spawn(process.execPath, [...nodeArgs, ...args], { cwd: r.getPwd() || process.cwd(), env, stdio: ['ignore', 'inherit', 'inherit'] });
-  child.on('error', (err) => cb(null, new langproto.RunResponse().setError(`failed to start node: ${err.message}`)));
+  const child = spawn(process.execPath, ['-r', preload, ...nodeArgs, ...args], { cwd: r.getPwd() || process.cwd(), env, stdio: ['ignore', 'inherit', 'inherit'] });
+  programs.add(child);
+  child.on('error', (err) => {
+    programs.delete(child);
+    cb(null, new langproto.RunResponse().setError(`failed to start node: ${err.message}`));
+  });
   child.on('exit', (code, signal) => {
+    programs.delete(child);
     const res = new langproto.RunResponse();
     // 32: the program already reported a user-actionable error (see @pulumi/pulumi cmd/run).
     if (code === 32) res.setBail(true);

@@ -43,7 +43,7 @@ describe.each([{ zfs: false }, { zfs: true }])('OciImage and Pod through the rea
   let ws: PulumiWorkspace;
   let dir: string;
   let v1: Awaited<ReturnType<typeof webImage>>;
-  const templates = () => emu.state.storageContent('pve', 'local').map((v) => String(v.volid)).filter((v) => v.includes('vztmpl/oci-'));
+  const templates = () => emu.state.storageContent('pve', 'local').map((v) => String(v.volid)).filter((v) => v.includes('vztmpl/oci-') && !v.includes('.claim.')); // claims: oci-image/claims.ts
 
   beforeAll(async () => {
     requirePulumiCli();
@@ -148,6 +148,8 @@ describe.each([{ zfs: false }, { zfs: true }])('OciImage and Pod through the rea
     await ws.mustRun(['destroy', '--yes']);
     expect(emu.state.containers()).toEqual([]);
     expect(templates()).toEqual([]);
+    // The stack's claims on the template went with it (oci-image/claims.ts).
+    expect(emu.state.storageContent('pve', 'local').map((v) => String(v.volid)).filter((v) => v.includes('.claim.'))).toEqual([]);
     if (pool) {
       // The pod's clone went with the CT, then the image's chains with the image.
       const left = String((await execa('zfs', ['list', '-H', '-o', 'name', '-r', pool.name])).stdout).split('\n');

@@ -29,6 +29,10 @@ describe('nftables forward rules (pure)', () => {
     for (const s of [spec(), spec({ listenAddress: '192.168.0.1', protocol: 'udp', masquerade: false, id: 'a.b:c-d_e' })]) expect(decodeComment(encodeComment(s))).toEqual(s);
     for (const c of ['theirs', 'pp|x|tcp|*|8080|10.0.0.1|80', 'pp|x|icmp|*|1|10.0.0.1|80|m', 'pp|x|tcp|*|99999|10.0.0.1|80|m']) expect(decodeComment(c)).toBeUndefined();
     expect(Buffer.byteLength(encodeComment(spec({ id: 'x'.repeat(64), listenAddress: '255.255.255.255', targetIp: '255.255.255.255', listenPort: 65535, targetPort: 65535 })))).toBeLessThan(128);
+    // With the owner field: still within nft's 128 characters at the longest.
+    const owned = spec({ id: 'x'.repeat(64), listenAddress: '255.255.255.255', targetIp: '255.255.255.255', listenPort: 65535, targetPort: 65535, owner: '0123abcd' });
+    expect(decodeComment(encodeComment(owned))).toEqual(owned);
+    expect(Buffer.byteLength(encodeComment(owned))).toBeLessThanOrEqual(128);
   });
 
   test.each([
@@ -175,6 +179,37 @@ describe('nftables port forward (real traffic through namespaces)', () => {
     expect(await removeForward(exec, 'web-udp')).toBe(false);
     expect(await listForwards(exec)).toEqual([]);
     await expect(removeForward(exec, 'bad id')).rejects.toThrow(InputError);
+  });
+
+  test('forwards of the same name from two stacks: told apart by owner, neither replaces or removes the other', async () => {
+    const dev = spec({ owner: 'aaaaaaaa' });
+    const staging = spec({ owner: 'bbbbbbbb', listenPort: 8081 });
+    await addForward(exec, dev);
+    await addForward(exec, staging);
+    expect((await listForwards(exec)).map((f) => [f.id, f.owner, f.listenPort])).toEqual([['web-http', 'aaaaaaaa', 8080], ['web-http', 'bbbbbbbb', 8081]]);
+    // Same port from another stack: refused, saying it is another stack's.
+    const err = await addForward(exec, spec({ owner: 'cccccccc' })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PortInUseError);
+    expect((err as Error).message).toMatch(/already forwarded by PortForward web-http of another stack \(owner tag aaaaaaaa;/);
+    expect(await removeForward(exec, 'web-http', 'bbbbbbbb')).toBe(true);
+    expect(await fromClient(TCP_CLIENT)).toBe('tcp:hi:10.88.2.1');
+    // A delete without owner (state from before owner records) removes only rules without owner.
+    expect(await removeForward(exec, 'web-http')).toBe(false);
+    expect(await removeForward(exec, 'web-http', 'aaaaaaaa')).toBe(true);
+    expect(await ourTable()).toBeUndefined();
+  });
+
+  test('rules made before owner records are taken over by the same forward once it has an owner', async () => {
+    await addForward(exec, spec());
+    await addForward(exec, spec({ owner: 'aaaaaaaa' }));
+    expect((await listForwards(exec)).map((f) => [f.id, f.owner])).toEqual([['web-http', 'aaaaaaaa']]);
+    // A renamed stack: the forward moves to its new owner in one transaction.
+    await addForward(exec, spec({ owner: 'dddddddd' }), { previousOwner: 'aaaaaaaa' });
+    expect((await listForwards(exec)).map((f) => [f.id, f.owner])).toEqual([['web-http', 'dddddddd']]);
+    expect(await removeForward(exec, 'web-http', 'aaaaaaaa')).toBe(false);
+    await addForward(exec, spec({ owner: 'aaaaaaaa' }), { previousOwner: 'dddddddd' });
+    expect(await removeForward(exec, 'web-http', 'aaaaaaaa')).toBe(true);
+    expect(await ourTable()).toBeUndefined();
   });
 
   test('parallel adds on one node: exactly one wins a contested port', async () => {

@@ -1,6 +1,7 @@
 // DeploymentBridge against the emulator whose network apply creates real bridges in a namespace standing for the
 // node; pods are namespaces wired to the bridge with PVE-named veths. Isolation is checked with real TCP.
 import { execa, type ResultPromise } from 'execa';
+import { withOperation } from '../../provider/diagnostics';
 import { startEmulator, type RunningEmulator } from '../../emulator';
 import { deploymentBridgeModule as m } from '../../provider/resources/bridge';
 import type { DeploymentBridgeInputs } from '../../provider/resources/bridge/schema';
@@ -108,6 +109,43 @@ describe('DeploymentBridge on a namespace node', () => {
     await m.delete(id, outs); // idempotent
     expect((await execa('ip', ['-n', node, 'link', 'show', 'vmbr10'], { reject: false })).exitCode).not.toBe(0);
     expect(emu.state.networks('pve').map((i) => i.iface)).not.toContain('vmbr10');
+  });
+
+  test('the bridge records its owner in its PVE comments; another stack cannot take, change or delete it', async () => {
+    const dev = { project: 'shop', stack: 'dev', resource: 'net' };
+    const staging = { project: 'shop', stack: 'staging', resource: 'net' };
+    const pve = pveClient();
+    const comments = async () => (await pve.networks('pve')).interfaces.find((i) => i.iface === 'vmbr20')?.comments;
+    const mine = await checked({ name: 'vmbr20', cidr: '10.60.0.1/24', isolatePorts: false, owner: dev });
+    const { id, outs } = await m.create(mine);
+    expect(await comments()).toBe('proxmox-pods DeploymentBridge owner=shop/dev/DeploymentBridge/net');
+    // The answer to the create was lost: the retry finds its own bridge and converges it.
+    await m.create(mine);
+    const theirs = await checked({ name: 'vmbr20', cidr: '10.60.0.1/24', isolatePorts: false, owner: staging });
+    await expect(m.create(theirs)).rejects.toThrow(/bridge vmbr20 on pve is owned by DeploymentBridge "net" of stack shop\/dev, not by DeploymentBridge "net" of stack shop\/staging/);
+    expect((await m.read!(id, { ...outs, owner: staging })).id).toBe('');
+    // Its delete leaves the bridge alone and says so (a warning), and the bridge is still the owner's.
+    const { warnings } = await withOperation('DeploymentBridge net', () => m.delete(id, { ...outs, owner: staging }));
+    expect(warnings.join('\n')).toMatch(/bridge vmbr20 on pve is owned by DeploymentBridge "net" of stack shop\/dev.*left alone/);
+    expect(await comments()).toBe('proxmox-pods DeploymentBridge owner=shop/dev/DeploymentBridge/net');
+    await m.delete(id, outs);
+    expect(await comments()).toBeUndefined();
+  });
+
+  test('a bridge made before owner records is adopted with its owner written; a foreign bridge is refused', async () => {
+    const legacy = await checked({ name: 'vmbr21', cidr: '10.61.0.1/24', isolatePorts: false });
+    const { id, outs } = await m.create(legacy);
+    expect((await pveClient().networks('pve')).interfaces.find((i) => i.iface === 'vmbr21')?.comments).toBe('proxmox-pods DeploymentBridge');
+    const news = await checked({ name: 'vmbr21', cidr: '10.61.0.1/24', isolatePorts: false, owner: { project: 'shop', stack: 'dev', resource: 'legacy' } });
+    expect(m.diff(id, outs, news)).toMatchObject({ changes: true, replaces: [] });
+    const { outs: updated } = await m.update!(id, outs, news);
+    expect((await pveClient().networks('pve')).interfaces.find((i) => i.iface === 'vmbr21')?.comments).toBe('proxmox-pods DeploymentBridge owner=shop/dev/DeploymentBridge/legacy');
+    await m.delete(id, updated);
+    await pveClient().createNetwork('pve', { iface: 'vmbr22', type: 'bridge', autostart: 1 });
+    await pveClient().applyNetwork('pve');
+    await expect(m.create(await checked({ name: 'vmbr22', owner: { project: 'shop', stack: 'dev', resource: 'x' } }))).rejects.toThrow(/bridge vmbr22 on pve is not managed by proxmox-pods/);
+    await pveClient().deleteNetwork('pve', 'vmbr22');
+    await pveClient().applyNetwork('pve');
   });
 
   test('bad input names the field', async () => {

@@ -1,6 +1,7 @@
 // HeadlessService: a real dnsmasq inside a namespace that stands for the node, answering real DNS queries (dig) as
 // members come and go and ports change.
 import { execa } from 'execa';
+import { withOperation } from '../../provider/diagnostics';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -71,5 +72,29 @@ describe('HeadlessService with real dnsmasq', () => {
   test('bad input names the field', async () => {
     const r = await m.check({}, { name: 'Web', listen: { address: '999.1.1.1' }, ports: [{ name: 'http', port: 0 }], pods: [{ name: 'a', ip: '1.2.3.4' }, { name: 'a', ip: '1.2.3.5' }] });
     expect((r.failures ?? []).map((f) => f.property).sort()).toEqual(['listen.address', 'name', 'pods', 'ports[0].port']);
+  });
+
+  test('a zone records its owner: another stack\'s service of the same name is refused and cannot remove it', async () => {
+    const dev = { project: 'shop', stack: 'dev', resource: 'db' };
+    const staging = { project: 'shop', stack: 'staging', resource: 'db' };
+    const mine = await inputs({ name: 'db', owner: dev, pods: [{ name: 'db-0', ip: '10.40.0.20' }] });
+    const { id, outs } = await m.create(mine);
+    const ownerFile = path.join(stateDir, '127.0.0.53_5353', 'owners', 'db.default.svc.cluster.local');
+    expect(String((await execa('cat', [ownerFile])).stdout).trim()).toBe('shop/dev/HeadlessService/db');
+    // Retried create (answer lost): the same owner converges its own zone.
+    await m.create(mine);
+    const theirs = await inputs({ name: 'db', owner: staging, pods: [{ name: 'db-0', ip: '10.40.0.99' }] });
+    await expect(m.create(theirs)).rejects.toThrow(/DNS zone db\.default\.svc\.cluster\.local on pve1 is owned by HeadlessService "db" of stack shop\/dev, not by HeadlessService "db" of stack shop\/staging/);
+    expect(await dig('A', 'db-0.db.default.svc.cluster.local')).toEqual(['10.40.0.20']);
+    expect((await m.read!(id, { ...outs, owner: staging })).id).toBe('');
+    const { warnings } = await withOperation('HeadlessService db', () => m.delete(id, { ...outs, owner: staging }));
+    expect(warnings.join('\n')).toMatch(/DNS zone db\.default\.svc\.cluster\.local on pve1 is owned by .*shop\/dev.*left alone/);
+    expect(await dig('A', 'db-0.db.default.svc.cluster.local')).toEqual(['10.40.0.20']);
+    // A renamed stack: its update hands the zone over.
+    const renamed = { ...mine, owner: { ...dev, stack: 'qa' } };
+    const { outs: moved } = await m.update!(id, outs, renamed);
+    expect(String((await execa('cat', [ownerFile])).stdout).trim()).toBe('shop/qa/HeadlessService/db');
+    await m.delete(id, moved);
+    expect((await execa('test', ['-e', ownerFile], { reject: false })).exitCode).not.toBe(0);
   });
 });

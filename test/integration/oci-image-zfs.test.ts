@@ -35,14 +35,14 @@ d('OciImage ZFS layer chains (zfs-fuse)', () => {
   const ctx = () => ({ pve, log: (m: string) => logs.push(m) });
   const zfs = async (...args: string[]) => String((await execa('zfs', args)).stdout).trim();
 
-  async function image(tag: string, app: string) {
-    const base = await makeTar([{ name: 'etc/', type: 'directory' }, { name: 'etc/os-release', content: 'ID=pods\n' }]);
+  async function image(tag: string, app: string, distro = 'pods') {
+    const base = await makeTar([{ name: 'etc/', type: 'directory' }, { name: 'etc/os-release', content: `ID=${distro}\n` }]);
     const top = await makeTar([{ name: 'srv/', type: 'directory', uid: 1000, gid: 1000 }, { name: 'srv/app', content: app, uid: 1000, gid: 1000 }]);
     const img = await buildImage({ layers: [{ tar: base, compression: 'gzip' }, { tar: top, compression: 'gzip' }], runtime: { Cmd: ['/srv/app'] } });
     await pushImage(client, 'team/app', tag, img);
   }
-  async function inputs(tag: string): Promise<OciImageInputs> {
-    const r = await ociImageModule.check({}, { reference: `${reg.host}/team/app:${tag}`, insecureRegistries: [reg.host], store: join(dir, 'store'), zfs: { parentDataset: `${pool.name}/images` } });
+  async function inputs(tag: string, over: Record<string, unknown> = {}): Promise<OciImageInputs> {
+    const r = await ociImageModule.check({}, { reference: `${reg.host}/team/app:${tag}`, insecureRegistries: [reg.host], store: join(dir, 'store'), zfs: { parentDataset: `${pool.name}/images` }, ...over });
     expect(r.failures).toBeUndefined();
     return r.inputs!;
   }
@@ -100,6 +100,40 @@ d('OciImage ZFS layer chains (zfs-fuse)', () => {
     expect((await readOciImage(b.id, b.outs, ctx())).id).toBe('');
     await deleteOciImage(b.id, b.outs, ctx());
     expect((await execa('zfs', ['list', '-H', '-o', 'name', b.outs.zfsSnapshot!.replace(/@ready$/, '')], { reject: false })).exitCode).not.toBe(0);
+  });
+
+  test('chains shared by two stacks carry a claim per owner and go, base included, with the last claim', async () => {
+    // A base of their own: the first test leaves a chain on its base (kept while a pod was cloned from it).
+    await image('c', 'three', 'shared');
+    await image('d', 'four', 'shared');
+    const dev = { project: 'shop', stack: 'dev', resource: 'app' };
+    const staging = { project: 'shop', stack: 'staging', resource: 'app' };
+    // Two stacks, each with its own content store: same image c; and dev also runs image d on the same base.
+    const devC = await createOciImage(await inputs('c', { store: join(dir, 'store-dev'), owner: dev }), ctx());
+    const stagingC = await createOciImage(await inputs('c', { store: join(dir, 'store-staging'), owner: staging }), ctx());
+    const devD = await createOciImage(await inputs('d', { store: join(dir, 'store-dev'), owner: { ...dev, resource: 'other' } }), ctx());
+    const topC = devC.outs.zfsSnapshot!.replace(/@ready$/, '');
+    const topD = devD.outs.zfsSnapshot!.replace(/@ready$/, '');
+    const base = (await zfs('get', '-H', '-o', 'value', 'origin', topC)).replace(/@ready$/, '');
+    const claimsOn = async (ds: string) => (await zfs('get', '-H', '-o', 'property,value,source', 'all', ds)).split('\n').filter((l) => l.startsWith('proxmox-pods:claim.') && l.endsWith('\tlocal')).map((l) => l.split('\t')[1]).sort();
+    expect(await claimsOn(topC)).toEqual(['shop/dev/OciImage/app', 'shop/staging/OciImage/app']);
+    expect(await claimsOn(base)).toEqual(['shop/dev/OciImage/app', 'shop/dev/OciImage/other', 'shop/staging/OciImage/app']);
+
+    logs.length = 0;
+    await deleteOciImage(devC.id, devC.outs, ctx());
+    expect(await claimsOn(topC)).toEqual(['shop/staging/OciImage/app']);
+    expect(logs.join('\n')).toMatch(/layer chain .* is kept: still claimed by shop\/staging\/OciImage\/app/);
+    expect((await readOciImage(stagingC.id, stagingC.outs, ctx())).id).toBe(stagingC.id);
+
+    await deleteOciImage(stagingC.id, stagingC.outs, ctx());
+    const exists = async (ds: string) => (await execa('zfs', ['list', '-H', '-o', 'name', ds], { reject: false })).exitCode === 0;
+    expect(await exists(topC)).toBe(false);
+    // The base stays: image d (dev/other) claims it and its chain is cloned from it.
+    expect(await exists(base)).toBe(true);
+    expect(await claimsOn(base)).toEqual(['shop/dev/OciImage/other']);
+    await deleteOciImage(devD.id, devD.outs, ctx());
+    expect(await exists(topD)).toBe(false);
+    expect(await exists(base)).toBe(false);
   });
 
   test('zfs over SSH is refused with the fix', async () => {

@@ -14,7 +14,8 @@ import { RegistryClient } from '../../provider/oci/registry/client';
 import { pushImage } from '../../provider/oci/registry/push';
 import { buildImage, makeTar } from '../../provider/oci/layout/writer';
 import { imageSchema } from '../../provider/resources/pod/schema';
-import { ociImageModule, createOciImage, deleteOciImage, readOciImage, templateFileName, type OciImageInputs, type OciImageOutputs } from '../../provider/resources/oci-image';
+import { ociImageModule, createOciImage, deleteOciImage, readOciImage, updateOciImage, templateFileName, type OciImageInputs, type OciImageOutputs } from '../../provider/resources/oci-image';
+import { claimFileName } from '../../provider/resources/oci-image/claims';
 import { startRegistry, type RunningRegistry } from '../oci/helpers/registry';
 import { requireTools } from '../oci/helpers/tools';
 
@@ -132,6 +133,19 @@ d('OciImage against docker-registry and the emulator', () => {
     expect(emu.state.storageContent('pve', 'local').map((v) => v.volid)).not.toContain(`local:vztmpl/${templateFileName(other.root.digest)}`);
   });
 
+  test('a create that fails after claiming takes its claim back and leaves nothing on the storage', async () => {
+    const other = await appImage('claimed');
+    await pushImage(client, 'team/claimed', 'v1', other);
+    // The claim is uploaded first and let through (a rule that only delays it); the template's upload then fails.
+    emu.faults.add({ method: 'POST', path: /\/storage\/local\/upload$/, latencyMs: 1 });
+    emu.faults.add({ method: 'POST', path: /\/storage\/local\/upload$/, taskError: "checksum mismatch: got 'x' != expect 'y'" });
+    const err = await createOciImage(await checked({}, { reference: `${reg.host}/team/claimed:v1`, owner: { project: 'shop', stack: 'dev', resource: 'claimed' } }), ctx()).catch((e) => e);
+    emu.faults.clear();
+    expect(String(err.message)).toMatch(/checksum mismatch/);
+    const base = templateFileName(other.root.digest).replace(/\.tar\.zst$/, '');
+    expect(emu.state.storageContent('pve', 'local').map((v) => String(v.volid)).filter((v) => v.includes(base))).toEqual([]);
+  });
+
   test('a second image of the same digest does not upload again', async () => {
     // Any upload now fails: the create can only succeed by skipping it.
     emu.faults.add({ method: 'POST', path: /\/storage\/local\/upload$/, status: 500, message: 'upload must be skipped' });
@@ -189,5 +203,58 @@ d('OciImage against docker-registry and the emulator', () => {
     expect((await readOciImage(second.id, second.outs, ctx())).id).toBe('');
     // Nothing references the image's blobs now: gc removed them.
     for (const l of v1.layers) expect(await new ContentStore(storeDir).has(l.digest)).toBe(false);
+  });
+
+  test('two stacks with their own content stores share a template: it goes only with the last claim on the cluster', async () => {
+    const dev = { project: 'shop', stack: 'dev', resource: 'app' };
+    const staging = { project: 'shop', stack: 'staging', resource: 'app' };
+    const storeOf = (s: string) => join(dir, `store-${s}`);
+    const a = await createOciImage(await checked({}, { reference: ref(), store: storeOf('dev'), owner: dev }), ctx());
+    const b = await createOciImage(await checked({}, { reference: ref(), store: storeOf('staging'), owner: staging }), ctx());
+    const volid = a.outs.templateVolid;
+    expect(b.outs.templateVolid).toBe(volid);
+    const onStorage = () => emu.state.storageContent('pve', 'local').map((v) => String(v.volid));
+    const base = volid.replace(/^local:vztmpl\//, '').replace(/\.tar\.zst$/, '');
+    const claims = () => onStorage().filter((v) => v.startsWith(`local:vztmpl/${base}.claim.`)).sort();
+    expect(claims()).toEqual([`local:vztmpl/${claimFileName(`${base}.tar.zst`, { ...dev, kind: 'OciImage', name: 'app' })}`, `local:vztmpl/${claimFileName(`${base}.tar.zst`, { ...staging, kind: 'OciImage', name: 'app' })}`].sort());
+    // A claim names its owner inside, for whoever looks at the storage.
+    const claimBytes = emu.state.volumeData('pve', claims()[0]!)!;
+    await fs.writeFile(join(dir, 'claim.tar.zst'), claimBytes);
+    expect(String((await execa('tar', ['--zstd', '-xOf', join(dir, 'claim.tar.zst')])).stdout)).toMatch(/"owner":"shop\/(dev|staging)\/OciImage\/app"/);
+
+    // dev's store knows nothing of staging's image: before, destroy on dev deleted the template staging uses.
+    await deleteOciImage(a.id, a.outs, ctx());
+    expect(onStorage()).toContain(volid);
+    expect(claims()).toHaveLength(1);
+    expect(logs.join('\n')).toMatch(/is kept: 1 other owner still claims it/);
+    expect((await readOciImage(b.id, b.outs, ctx())).id).toBe(b.id);
+
+    // State from before owner records (no owner): another owner's claim still keeps the template.
+    const legacy = await createOciImage(await checked({}, { reference: ref(), store: storeOf('legacy') }), ctx());
+    await deleteOciImage(legacy.id, legacy.outs, ctx());
+    expect(onStorage()).toContain(volid);
+
+    // The last owner goes: template and claims go.
+    await deleteOciImage(b.id, b.outs, ctx());
+    expect(onStorage()).not.toContain(volid);
+    expect(claims()).toEqual([]);
+    await expect(deleteOciImage(b.id, b.outs, ctx())).resolves.toBeUndefined();
+  });
+
+  test('the first update with owner records claims the template, and a renamed stack moves the claim', async () => {
+    const legacy = await createOciImage(await checked({}, { reference: ref(), store: join(dir, 'store-upgrade') }), ctx());
+    const base = legacy.outs.templateVolid.replace(/^local:vztmpl\//, '').replace(/\.tar\.zst$/, '');
+    const claims = () => emu.state.storageContent('pve', 'local').map((v) => String(v.volid)).filter((v) => v.startsWith(`local:vztmpl/${base}.claim.`));
+    expect(claims()).toEqual([]);
+    const news = await checked(legacy.outs as unknown as Record<string, unknown>, { reference: ref(), store: join(dir, 'store-upgrade'), owner: { project: 'shop', stack: 'dev', resource: 'app' } });
+    expect(ociImageModule.diff(legacy.id, legacy.outs, news)).toMatchObject({ changes: true, replaces: [] });
+    const { outs } = await updateOciImage(legacy.outs, news, ctx());
+    expect(claims()).toHaveLength(1);
+    const renamed = await checked(outs as unknown as Record<string, unknown>, { reference: ref(), store: join(dir, 'store-upgrade'), owner: { project: 'shop', stack: 'qa', resource: 'app' } });
+    const moved = await updateOciImage(outs, renamed, ctx());
+    expect(claims()).toEqual([`local:vztmpl/${claimFileName(`${base}.tar.zst`, { project: 'shop', stack: 'qa', kind: 'OciImage', name: 'app' })}`]);
+    await deleteOciImage(legacy.id, moved.outs, ctx());
+    expect(claims()).toEqual([]);
+    expect(emu.state.storageContent('pve', 'local').map((v) => v.volid)).not.toContain(legacy.outs.templateVolid);
   });
 });

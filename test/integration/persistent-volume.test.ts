@@ -1,6 +1,7 @@
 // PersistentVolume on a real ZFS pool (zfs-fuse, file vdev): quota, owner, reclaim policies, and a retained volume
 // that comes back — with its data — to the next volume of the same name.
 import { execa } from 'execa';
+import { withOperation } from '../../provider/diagnostics';
 import { readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { persistentVolumeModule as m } from '../../provider/resources/volume';
@@ -66,7 +67,43 @@ describe('PersistentVolume on zfs-fuse', () => {
 
   test('never takes over a dataset that is not its own', async () => {
     await execa('zfs', ['create', '-p', `${pool.name}/volumes/foreign-data`]);
-    await expect(m.create(await checked({ name: 'foreign-data' }))).rejects.toThrow(/^name: dataset .* is not a proxmox-pods volume named "foreign-data"/);
+    await expect(m.create(await checked({ name: 'foreign-data' }))).rejects.toThrow(/^dataset .*\/foreign-data on pve1 is not managed by proxmox-pods; proxmox-pods changes and deletes only what it owns/);
+  });
+
+  describe('owner records', () => {
+    const dev = { project: 'shop', stack: 'dev', resource: 'db-data-0' };
+    const staging = { project: 'shop', stack: 'staging', resource: 'db-data-0' };
+
+    test('a create records its owner; a retry of the same owner adopts the dataset; another stack is refused', async () => {
+      const first = await m.create(await checked({ name: 'owned-0', owner: dev, reclaimPolicy: 'Delete' }));
+      expect(await zget('proxmox-pods:owner', first.outs.dataset)).toBe('shop/dev/PersistentVolume/db-data-0');
+      // The answer to the first create was lost: the next `up` creates again and finds its own dataset.
+      const retry = await m.create(await checked({ name: 'owned-0', owner: dev, reclaimPolicy: 'Delete' }));
+      expect(retry.outs).toMatchObject({ dataset: first.outs.dataset, reused: true });
+      // The same volume name from another stack on the same parent dataset: refused, naming both owners.
+      await expect(m.create(await checked({ name: 'owned-0', owner: staging }))).rejects.toThrow(
+        /is owned by PersistentVolume "db-data-0" of stack shop\/dev, not by PersistentVolume "db-data-0" of stack shop\/staging/,
+      );
+      // Refresh from the other stack's state sees nothing of its own; its delete leaves the data alone and says so.
+      expect((await m.read!(first.id, { ...first.outs, owner: staging })).id).toBe('');
+      const { warnings } = await withOperation('PersistentVolume owned-0', () => m.delete(first.id, { ...first.outs, owner: staging }));
+      expect(warnings.join('\n')).toMatch(/is owned by .*shop\/dev.*left alone/);
+      expect(await zget('proxmox-pods:owner', first.outs.dataset)).toBe('shop/dev/PersistentVolume/db-data-0');
+      await m.delete(first.id, first.outs);
+      expect((await execa('zfs', ['list', first.outs.dataset], { reject: false })).exitCode).not.toBe(0);
+    });
+
+    test('a volume made before owner records is adopted by its name and gets its owner recorded by the update', async () => {
+      const legacy = await m.create(await checked({ name: 'legacy-0', reclaimPolicy: 'Delete' }));
+      expect(await zget('proxmox-pods:owner', legacy.outs.dataset)).toBe('-');
+      // The first `up` with owner records: the diff shows the owner, the update writes it.
+      const news = await checked({ name: 'legacy-0', reclaimPolicy: 'Delete', owner: dev });
+      expect(m.diff(legacy.id, legacy.outs, news)).toMatchObject({ changes: true, replaces: [] });
+      const { outs } = await m.update!(legacy.id, legacy.outs, news);
+      expect(await zget('proxmox-pods:owner', outs.dataset)).toBe('shop/dev/PersistentVolume/db-data-0');
+      await expect(m.create(await checked({ name: 'legacy-0', owner: staging }))).rejects.toThrow(/owned by .*shop\/dev/);
+      await m.delete(legacy.id, outs);
+    });
   });
 
   test('without a parent dataset or host access the error names the setting', async () => {

@@ -9,10 +9,30 @@ import { pveClient } from '../common/connection';
 import { hostExecutor } from '../common/hosts';
 import { PartialCreateError } from '../common/partial';
 import type { ResourceModule } from '../types';
-import { commentFor, deploymentBridgeInputsSchema, isManagedComment, type DeploymentBridgeInputs, type DeploymentBridgeOutputs } from './schema';
+import { NotOwnedError, ownerId, scopedOwnerKey, type OwnerKey } from '../common/owner';
+import { commentFor, commentOwner, commentOwnerId, deploymentBridgeInputsSchema, isManagedComment, type DeploymentBridgeInputs, type DeploymentBridgeOutputs } from './schema';
+
+const bridgeOwner = (i: Pick<DeploymentBridgeInputs, 'owner' | 'name'>) => scopedOwnerKey(i.owner, 'DeploymentBridge', i.name);
+
+/**
+ * Whether `wanted` may change the bridge whose PVE comments are `comments`. Ours: yes. A proxmox-pods bridge made
+ * before owner records: yes, as older versions allowed; the owner is written with the next change. Another owner's,
+ * or a bridge proxmox-pods did not make: NotOwnedError.
+ */
+function assertMayChange(comments: unknown, wanted: OwnerKey | undefined, what: string): void {
+  const recorded = commentOwnerId(comments);
+  if (isManagedComment(comments) && (!recorded || !wanted || recorded === ownerId(wanted))) return;
+  throw new NotOwnedError(what, isManagedComment(comments) ? commentOwner(comments) : undefined, wanted, 'choose another bridge name, or remove the other stack\'s bridge first');
+}
+
+/** True when the bridge is another owner's (read: ours is gone). */
+function otherOwners(comments: unknown, mine: OwnerKey | undefined): boolean {
+  const recorded = commentOwnerId(comments);
+  return !isManagedComment(comments) || (!!recorded && !!mine && recorded !== ownerId(mine));
+}
 
 function networkParams(i: DeploymentBridgeInputs): Record<string, string | number> {
-  const p: Record<string, string | number> = { autostart: 1, bridge_ports: 'none', comments: commentFor(i) };
+  const p: Record<string, string | number> = { autostart: 1, bridge_ports: 'none', comments: commentFor(i, bridgeOwner(i)) };
   if (i.cidr) p.cidr = i.cidr;
   if (i.mtu !== undefined) p.mtu = i.mtu;
   if (i.vlanAware) p.bridge_vlan_aware = 1;
@@ -60,16 +80,20 @@ export const deploymentBridgeModule: ResourceModule<DeploymentBridgeInputs, Depl
     if (olds.name !== news.name) replaces.push('name');
     if (news.node !== undefined && news.node !== olds.node) replaces.push('node');
     const changed = [...replaces];
-    for (const k of ['cidr', 'mtu', 'stp', 'multicastSnooping', 'isolatePorts', 'vlanAware', 'vlanFallback', 'timeouts'] as const) if (JSON.stringify(olds[k]) !== JSON.stringify(news[k])) changed.push(k);
+    for (const k of ['cidr', 'mtu', 'stp', 'multicastSnooping', 'isolatePorts', 'vlanAware', 'vlanFallback', 'timeouts', 'owner'] as const) if (JSON.stringify(olds[k]) !== JSON.stringify(news[k])) changed.push(k);
     // The bridge name is unique on the node: the old one must go first.
     return { changes: changed.length > 0, replaces, changed, deleteBeforeReplace: replaces.length > 0 };
   },
   async create(inputs) {
     const pve = pveClient();
     const node = inputs.node ?? (await pve.defaultNode());
+    // Find-or-create: a bridge is named on its node, so a create cut short (or answered too late) is found here.
     const existing = (await pve.networks(node)).interfaces.find((i) => i.iface === inputs.name);
-    if (existing && !isManagedComment(existing.comments)) {
-      throw new InputError('name', `${inputs.name} already exists on ${node} and is not managed by proxmox-pods`, 'choose another bridge name');
+    if (existing) {
+      assertMayChange(existing.comments, bridgeOwner(inputs), `bridge ${inputs.name} on ${node}`);
+      // Ours (or made before owner records): converge it to these inputs, owner included.
+      await pve.updateNetwork(node, inputs.name, { type: 'bridge', ...networkParams(inputs) });
+      await pve.applyNetwork(node);
     }
     // PVE creates the bridge (pending + apply); the host part follows. If the host cannot give what was asked (e.g.
     // VLAN filtering), the bridge is taken away again below: nothing half-made.
@@ -100,7 +124,8 @@ export const deploymentBridgeModule: ResourceModule<DeploymentBridgeInputs, Depl
   async read(id, props) {
     const pve = pveClient();
     const iface = (await pve.networks(props.node)).interfaces.find((i) => i.iface === props.name);
-    if (!iface || !isManagedComment(iface.comments)) return { id: '', props: {} as DeploymentBridgeOutputs };
+    // Gone, or someone else's now: ours is gone.
+    if (!iface || otherOwners(iface.comments, bridgeOwner(props))) return { id: '', props: {} as DeploymentBridgeOutputs };
     const live = await readBridgeSettings(await hostExecutor(props.node), props.name);
     if (!live) return { id, props };
     const inputs: DeploymentBridgeInputs = {
@@ -110,12 +135,16 @@ export const deploymentBridgeModule: ResourceModule<DeploymentBridgeInputs, Depl
       ...(props.cidr ? { cidr: typeof iface.cidr === 'string' ? iface.cidr : props.cidr } : {}),
       ...(props.mtu !== undefined ? { mtu: live.mtu } : {}),
       ...(props.timeouts ? { timeouts: props.timeouts } : {}),
+      ...(props.owner ? { owner: props.owner } : {}),
       ...((props as DeploymentBridgeInputs).node ? { node: props.node } : {}),
     };
     return { id, props: { ...props, ...inputs, node: props.node }, inputs };
   },
   async update(_id, olds, news) {
     const pve = pveClient();
+    const iface = (await pve.networks(olds.node)).interfaces.find((i) => i.iface === olds.name);
+    if (!iface) throw new InputError('name', `bridge ${olds.name} on ${olds.node} is gone`, 'run `pulumi refresh`; the next `pulumi up` creates it again');
+    assertMayChange(iface.comments, bridgeOwner(olds) ?? bridgeOwner(news), `bridge ${olds.name} on ${olds.node}`);
     await pve.updateNetwork(olds.node, olds.name, { type: 'bridge', ...networkParams(news) }, { delete: [...(news.cidr ? [] : ['cidr']), ...(news.mtu === undefined ? ['mtu'] : [])].filter((k) => (olds as unknown as Record<string, unknown>)[k] !== undefined) });
     await pve.applyNetwork(olds.node);
     return { outs: { ...news, node: olds.node, bridge: olds.name, ...(await secure(news, olds.node)) } };
@@ -123,7 +152,12 @@ export const deploymentBridgeModule: ResourceModule<DeploymentBridgeInputs, Depl
   async delete(_id, props) {
     const pve = pveClient();
     const iface = (await pve.networks(props.node)).interfaces.find((i) => i.iface === props.name);
-    if (!iface || !isManagedComment(iface.comments)) return;
+    if (!iface) return; // already gone
+    // Not ours (another stack's, or not made by proxmox-pods): never deleted, and said; this resource is gone.
+    if (otherOwners(iface.comments, bridgeOwner(props))) {
+      warn(new NotOwnedError(`bridge ${props.name} on ${props.node}`, isManagedComment(iface.comments) ? commentOwner(iface.comments) : undefined, bridgeOwner(props), 'left alone; this bridge leaves the stack').message);
+      return;
+    }
     const users = await usersOf(props.node, props.name);
     if (users.length) throw new ProxmoxPodsError(`bridge ${props.name} on ${props.node} is still used by ${users.join(', ')}; delete or move those pods first`, 'E_IN_USE');
     await pve.deleteNetwork(props.node, props.name);

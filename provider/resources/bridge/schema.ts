@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { IPV4_CIDR_RE } from '../../host/names';
 import { NODE_RE } from '../../proxmox/ids';
 import { timeoutsSchema } from '../common/duration';
+import { ownerScopeSchema } from '../common/owner';
 
 export const deploymentBridgeInputsSchema = z
   .object({
@@ -43,6 +44,8 @@ export const deploymentBridgeInputsSchema = z
     vlanFallback: z.enum(['fail', 'downgrade']).default('fail'),
     /** Deadlines of create, update and delete, such as "10m"; the provider enforces them (Pulumi gives dynamic providers none). */
     timeouts: timeoutsSchema.optional(),
+    /** Hidden input from the SDK: the stack and resource that own the bridge (recorded in its PVE comments). */
+    owner: ownerScopeSchema.optional(),
   })
   .strict();
 
@@ -55,4 +58,4 @@ export interface DeploymentBridgeOutputs extends DeploymentBridgeInputs {
   warnings: string[];
 }
 
-export { commentFor, isManagedComment } from '../common/isolation';
+export { commentFor, commentOwner, commentOwnerId, isManagedComment } from '../common/isolation';

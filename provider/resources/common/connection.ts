@@ -2,6 +2,7 @@
 // configure(); the environment (PROXMOX_VE_*) fills what the stack does not set. Nothing here is stored in state.
 import { CONFIG_KEYS as CONNECTION_KEYS, resolveConnectionConfig } from '../../proxmox/config';
 import { PveClient } from '../../proxmox/client';
+import { assertEngineAlive } from '../../engine-liveness';
 
 /** Every stack config key the provider reads (`proxmox-pods:<key>`). */
 export const CONFIG_KEYS = [...Object.keys(CONNECTION_KEYS), 'storage', 'hosts', 'volumeDataset', 'dnsStateDir', 'offlinePreview'] as const;
@@ -15,7 +16,8 @@ export function setStackConfig(values: Record<string, string | undefined>): void
 }
 
 export function pveClient(): PveClient {
-  client ??= PveClient.create(resolveConnectionConfig(stackConfig, process.env));
+  // Once the Pulumi engine is gone nothing would record what a change did: no new change is sent.
+  client ??= PveClient.create(resolveConnectionConfig(stackConfig, process.env), { beforeMutation: assertEngineAlive });
   return client;
 }
 

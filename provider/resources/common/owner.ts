@@ -13,6 +13,11 @@ export const ownerScopeSchema = z
     project: z.string().min(1, { message: 'must name the Pulumi project' }),
     /** The Pulumi stack (`pulumi.getStack()`). */
     stack: z.string().min(1, { message: 'must name the Pulumi stack' }),
+    /**
+     * The Pulumi resource name, passed by kinds whose inputs have no name of their own that is the resource's
+     * (OciImage, PersistentVolume, DeploymentBridge, HeadlessService). Kinds that take the name as an input leave it out.
+     */
+    resource: z.string().min(1, { message: 'must name the Pulumi resource' }).optional(),
   })
   .strict();
 export type OwnerScope = z.infer<typeof ownerScopeSchema>;
@@ -26,6 +31,11 @@ export interface OwnerKey extends OwnerScope {
 
 export function ownerKey(scope: OwnerScope | undefined, kind: string, name: string): OwnerKey | undefined {
   return scope ? { project: scope.project, stack: scope.stack, kind, name } : undefined;
+}
+
+/** The key of a kind whose SDK class passes the resource name in the scope (`scope.resource`), else `fallback`. */
+export function scopedOwnerKey(scope: OwnerScope | undefined, kind: string, fallback: string): OwnerKey | undefined {
+  return ownerKey(scope, kind, scope?.resource ?? fallback);
 }
 
 /** The canonical text of a key: `project/stack/kind/name` (each part URI-encoded so no separator is ambiguous). */

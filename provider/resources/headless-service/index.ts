@@ -3,7 +3,25 @@ import { checkWithSchema } from '../common/check';
 import { pveClient, stackSetting } from '../common/connection';
 import { hostExecutor } from '../common/hosts';
 import type { ResourceModule } from '../types';
-import { DnsmasqZones } from '../../host/dnsmasq';
+import { DnsmasqZones, ZoneOwnerMismatchError } from '../../host/dnsmasq';
+import { NotOwnedError, ownerId, parseOwnerId, scopedOwnerKey } from '../common/owner';
+import { warn } from '../../diagnostics';
+
+const serviceOwner = (i: Pick<HeadlessServiceInputs, 'owner' | 'name'>) => scopedOwnerKey(i.owner, 'HeadlessService', i.name);
+const ownerIdOf = (i: Pick<HeadlessServiceInputs, 'owner' | 'name'>) => {
+  const key = serviceOwner(i);
+  return key ? ownerId(key) : undefined;
+};
+
+/** The host layer's mismatch in the resource's terms (NotOwnedError names both owners and the way out). */
+async function owned<T>(i: HeadlessServiceInputs, fix: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    if (err instanceof ZoneOwnerMismatchError) throw new NotOwnedError(`DNS zone ${err.zone} on ${err.node}`, parseOwnerId(err.recorded), serviceOwner(i), fix);
+    throw err;
+  }
+}
 import { headlessServiceInputsSchema, servedRecords, zoneOf, type HeadlessServiceInputs, type HeadlessServiceOutputs } from './schema';
 
 /** The dnsmasq instance on `node` that listens where the service says. */
@@ -11,10 +29,12 @@ async function zonesOn(node: string, listen: HeadlessServiceInputs['listen']): P
   return new DnsmasqZones(await hostExecutor(node), { stateDir: stackSetting('dnsStateDir'), listenAddress: listen.address, listenPort: listen.port });
 }
 
-async function apply(inputs: HeadlessServiceInputs, node: string): Promise<HeadlessServiceOutputs> {
+/** `previous`: the state's inputs on update, whose owner may hand the zone over (a renamed stack). */
+async function apply(inputs: HeadlessServiceInputs, node: string, previous?: HeadlessServiceInputs): Promise<HeadlessServiceOutputs> {
   const zone = zoneOf(inputs);
   const records = servedRecords(inputs);
-  await (await zonesOn(node, inputs.listen)).upsertZone(zone, { pods: records, ports: inputs.ports }, { srvTarget: inputs.srvTarget });
+  const zones = await zonesOn(node, inputs.listen);
+  await owned(inputs, 'choose another service name, namespace or listen address', () => zones.upsertZone(zone, { pods: records, ports: inputs.ports }, { srvTarget: inputs.srvTarget }, ownerIdOf(inputs), previous && ownerIdOf(previous)));
   return {
     ...inputs,
     node,
@@ -32,7 +52,7 @@ export const headlessServiceModule: ResourceModule<HeadlessServiceInputs, Headle
     const replaces = (['name', 'namespace', 'domain'] as const).filter((k) => olds[k] !== news[k]);
     if (news.node !== undefined && news.node !== olds.node) replaces.push('node' as never);
     const changed = [...replaces];
-    for (const k of ['listen', 'ports', 'pods', 'srvTarget', 'timeouts'] as const) if (JSON.stringify(olds[k]) !== JSON.stringify(news[k])) changed.push(k as never);
+    for (const k of ['listen', 'ports', 'pods', 'srvTarget', 'timeouts', 'owner'] as const) if (JSON.stringify(olds[k]) !== JSON.stringify(news[k])) changed.push(k as never);
     return { changes: changed.length > 0, replaces, changed, deleteBeforeReplace: false };
   },
   async create(inputs) {
@@ -41,8 +61,13 @@ export const headlessServiceModule: ResourceModule<HeadlessServiceInputs, Headle
     return { id: `${node}/${outs.zone}`, outs };
   },
   async read(id, props) {
-    const live = await (await zonesOn(props.node, props.listen)).readZone(props.zone);
+    const zones = await zonesOn(props.node, props.listen);
+    const live = await zones.readZone(props.zone);
     if (!live) return { id: '', props: {} as HeadlessServiceOutputs };
+    // Another owner's zone of that name now: ours is gone.
+    const recorded = await zones.zoneOwner(props.zone);
+    const mine = ownerIdOf(props);
+    if (recorded && mine && recorded !== mine) return { id: '', props: {} as HeadlessServiceOutputs };
     // Drift: records or ports changed on the node show up as changed inputs.
     const byName = new Map(live.pods.map((r) => [r.hostname, r.ip]));
     const pods = props.pods.map((p) => {
@@ -54,12 +79,22 @@ export const headlessServiceModule: ResourceModule<HeadlessServiceInputs, Headle
     return { id, props: { ...props, ...inputs }, inputs: rest as HeadlessServiceInputs };
   },
   async update(_id, olds, news) {
-    const outs = await apply(news, olds.node);
+    const outs = await apply(news, olds.node, olds);
     // Moved to another listen address/port: the old instance stops serving the zone.
-    if (olds.listen.address !== news.listen.address || olds.listen.port !== news.listen.port) await (await zonesOn(olds.node, olds.listen)).removeZone(olds.zone);
+    if (olds.listen.address !== news.listen.address || olds.listen.port !== news.listen.port) {
+      const old = await zonesOn(olds.node, olds.listen);
+      await owned(olds, 'it is no longer this stack\'s: leave it', () => old.removeZone(olds.zone, ownerIdOf(olds)));
+    }
     return { outs };
   },
   async delete(_id, props) {
-    await (await zonesOn(props.node, props.listen)).removeZone(props.zone);
+    const zones = await zonesOn(props.node, props.listen);
+    try {
+      await owned(props, 'left alone; this service leaves the stack', () => zones.removeZone(props.zone, ownerIdOf(props)));
+    } catch (err) {
+      // Another owner's zone of that name now: never removed, and said; this resource is gone.
+      if (!(err instanceof NotOwnedError)) throw err;
+      warn(err.message);
+    }
   },
 };

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DNS_LABEL_RE, IPV4_RE } from '../../host/names';
 import { timeoutsSchema } from '../common/duration';
+import { ownerScopeSchema } from '../common/owner';
 
 const dnsLabel = z.string().regex(DNS_LABEL_RE, { message: 'must be a DNS label: lowercase letters, digits and "-" (at most 63)' });
 const ipv4 = z.string().regex(IPV4_RE, { message: 'must be an IPv4 address' });
@@ -89,6 +90,8 @@ export const headlessServiceInputsSchema = z
     srvTarget: z.enum(['zone', 'pods'], { message: 'must be "zone" or "pods"' }).default('zone'),
     /** Deadlines of create, update and delete, such as "10m"; the provider enforces them (Pulumi gives dynamic providers none). */
     timeouts: timeoutsSchema.optional(),
+    /** Hidden input from the SDK: the stack and resource that own the zone (its owner file on the node). */
+    owner: ownerScopeSchema.optional(),
   })
   .strict();
 

@@ -26,7 +26,7 @@ export const ociImageModule: ResourceModule<OciImageInputs, OciImageOutputs> = {
   diff: (_id, olds, news) => ociImageDiff(olds, news),
   create: (inputs) => createOciImage(inputs),
   read: (id, props) => readOciImage(id, props) as any,
-  update: async (_id, olds, news) => updateOciImage(olds, news),
+  update: (_id, olds, news) => updateOciImage(olds, news),
   delete: (id, props) => deleteOciImage(id, props),
 };
 

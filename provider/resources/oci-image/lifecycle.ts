@@ -13,10 +13,13 @@ import { pveClient } from '../common/connection';
 import { envRecord, podImageOf, templateFileName, templateVolid } from './plan';
 import type { OciImageInputs, OciImageOutputs, OciImageSizes } from './schema';
 import { packTemplate } from '../../oci/convert/template';
-import { ChainInUseError } from '../../host/zfs';
+import { ProxmoxPodsError } from '../../errors';
 import { nodeChains } from '../common/node-zfs';
 import { messageOf, warn } from '../../diagnostics';
 import { pinnedReference } from '../../oci/reference';
+import { ownerId, scopedOwnerKey, type OwnerKey } from '../common/owner';
+import { claimChain, reclaimChain, releaseChain } from './chain-claims';
+import { claimTemplate, releaseTemplate, templateClaims, type TemplateRef } from './claims';
 
 export interface OciImageContext {
   pve: PveClient;
@@ -62,7 +65,14 @@ async function buildTemplate(store: ContentStore, pulled: PulledImage, dir: stri
   return { ...packed, unpacked: stats.bytes };
 }
 
-async function buildChains(node: string, parent: string, store: ContentStore, pulled: PulledImage): Promise<string> {
+/** Who claims this image's template and chains: the SDK passes the stack and the resource name. */
+export function imageOwner(i: Pick<OciImageInputs, 'owner' | 'reference'>): OwnerKey | undefined {
+  return scopedOwnerKey(i.owner, 'OciImage', i.reference);
+}
+
+const templateRef = (o: Pick<OciImageOutputs, 'node' | 'templateStorage' | 'manifestDigest'>): TemplateRef => ({ node: o.node, storage: o.templateStorage, file: templateFileName(o.manifestDigest) });
+
+async function buildChains(node: string, parent: string, store: ContentStore, pulled: PulledImage, owner: OwnerKey | undefined): Promise<string> {
   const chains = await nodeChains(node, parent, { localOnly: true });
   const opts = ApplyOptionsSchema.parse({ idmap: PVE_UNPRIVILEGED_IDMAP });
   const result = await chains.ensureChain(
@@ -74,6 +84,7 @@ async function buildChains(node: string, parent: string, store: ContentStore, pu
       },
     })),
   );
+  if (owner) await claimChain(node, result.datasets, owner);
   return result.snapshot;
 }
 
@@ -86,9 +97,18 @@ export async function createOciImage(inputs: OciImageInputs, ctxIn?: Partial<Oci
   const id = `${REF_PREFIX}${randomBytes(8).toString('hex')}`;
   const platform = canonicalPlatform(inputs.platform);
   const pulled = await pullImage(inputs.reference, { store, platform, refName: id, ...sourceOptions(inputs), ...(ctx.onProgress ? { onProgress: ctx.onProgress } : {}) });
+  const owner = imageOwner(inputs);
+  const ref: TemplateRef = { node, storage, file: templateFileName(pulled.manifestDigest) };
+  let claimed = false;
+  let uploadedHere = false;
   try {
     deadline.check();
     const volid = templateVolid(storage, pulled.manifestDigest);
+    // Claim before looking: a destroy racing this create then sees the claim and keeps the template (claims.ts).
+    if (owner) {
+      await claimTemplate(ctx.pve, ref, owner, deadline);
+      claimed = true;
+    }
     const existing = (await ctx.pve.storageContent(node, storage, 'vztmpl')).find((c) => c.volid === volid);
     const sizes: OciImageSizes = { compressed: pulled.totalSize, template: existing?.size ?? 0 };
     if (existing) {
@@ -105,13 +125,18 @@ export async function createOciImage(inputs: OciImageInputs, ctxIn?: Partial<Oci
           { content: 'vztmpl', filename: templateFileName(pulled.manifestDigest), data: built.path, size: built.size, checksum: built.sha256, checksumAlgorithm: 'sha256' },
           { deadlineMs: deadline.remaining() },
         );
+        uploadedHere = true;
         if (uploaded !== volid) ctx.log(`PVE stored the template as ${uploaded}`);
         Object.assign(sizes, { unpacked: built.unpacked, template: built.size });
       } finally {
         await rm(dir, { recursive: true, force: true });
       }
     }
-    const zfsSnapshot = inputs.zfs ? await buildChains(node, inputs.zfs.parentDataset, store, pulled) : undefined;
+    const zfsSnapshot = inputs.zfs ? await buildChains(node, inputs.zfs.parentDataset, store, pulled, owner) : undefined;
+    // A destroy elsewhere that listed the claims just before ours was recorded may have deleted the template we found.
+    if (existing && !(await ctx.pve.storageContent(node, storage, 'vztmpl')).some((c) => c.volid === volid)) {
+      throw new ProxmoxPodsError(`template ${volid} was deleted on ${node} while this image was being created (another stack's destroy); run \`pulumi up\` again to upload it`, 'E_TEMPLATE_GONE');
+    }
     const { env, dropped } = envRecord(pulled.config.env);
     if (dropped.length) ctx.log(`image environment entries PVE cannot take were left out: ${dropped.join(', ')}`);
     const { credentials: _secret, ...kept } = inputs;
@@ -135,9 +160,19 @@ export async function createOciImage(inputs: OciImageInputs, ctxIn?: Partial<Oci
     };
     return { id, outs: { ...base, resolvedDigest: pulled.digest, podImage: podImageOf(base) } };
   } catch (err) {
-    // Nothing was uploaded (the upload is the last step): the ref must not keep the blobs alive either. Failing to
-    // drop it only keeps blobs until the next gc that finds it: say so, the create's own error is what counts.
+    // The image was not created: its ref must not keep the blobs alive, nor its claim the template; a template this
+    // attempt uploaded goes too when no one else claims it. Best effort: a leftover ref only keeps blobs until the next
+    // gc that finds it, a leftover claim is adopted by the next create of this owner; so a failing clean-up is
+    // reported, not raised over the error that matters.
     await store.deleteRef(id).catch((cleanup: unknown) => ctx.log(`store ref ${id} of the failed create was left (its blobs stay until it is removed): ${messageOf(cleanup)}`));
+    if (claimed && owner) {
+      try {
+        const left = await releaseTemplate(ctx.pve, ref, owner, deadline);
+        if (uploadedHere && left.length === 0) await ctx.pve.deleteContent(node, storage, `${storage}:vztmpl/${ref.file}`, { deadlineMs: deadline.remaining() });
+      } catch (cleanup) {
+        ctx.log(`could not take back the claim on ${ref.file} after the failed create: ${messageOf(cleanup)}`);
+      }
+    }
     throw err;
   }
 }
@@ -162,31 +197,53 @@ export async function readOciImage(id: string, props: OciImageOutputs, ctxIn?: P
   return { id, props: props.pinnedReference ? props : { ...props, pinnedReference: pinnedReference(props.reference, props.digest) } };
 }
 
-/** State-only changes (credentials, insecure registries, store, timeouts). */
-export function updateOciImage(olds: OciImageOutputs, news: OciImageInputs): { outs: OciImageOutputs } {
+/**
+ * State-only changes (credentials, insecure registries, store, timeouts), and a new owner: its claims are recorded on
+ * the cluster before the old owner's go, so the template is never unclaimed in between.
+ */
+export async function updateOciImage(olds: OciImageOutputs, news: OciImageInputs, ctxIn?: Partial<OciImageContext>): Promise<{ outs: OciImageOutputs }> {
   const { credentials: _secret, ...kept } = news;
-  return { outs: { ...olds, ...kept, platform: olds.platform, node: olds.node, resolvedDigest: olds.digest } };
+  const outs = { ...olds, ...kept, platform: olds.platform, node: olds.node, resolvedDigest: olds.digest };
+  const before = imageOwner(olds);
+  const after = imageOwner(outs);
+  if (after && (!before || ownerChanged(before, after))) {
+    const ctx = ctxOrDefault(ctxIn);
+    const deadline = new Deadline(`update OciImage ${olds.reference}`, timeoutMs(news.timeouts, 'update'));
+    await claimTemplate(ctx.pve, templateRef(olds), after, deadline);
+    if (olds.zfsSnapshot && olds.zfs) await reclaimChain(olds.node, olds.zfs.parentDataset, olds.zfsSnapshot, before, after);
+    if (before) await releaseTemplate(ctx.pve, templateRef(olds), before, deadline);
+  }
+  return { outs };
 }
 
-/** Idempotent. The template goes only when no other OciImage in this store uses the same platform manifest. */
+const ownerChanged = (a: OwnerKey, b: OwnerKey) => ownerId(a) !== ownerId(b);
+
+/**
+ * Idempotent. The template and chains go only when no owner is left, as the cluster records it (claims.ts,
+ * chain-claims.ts), whatever this machine's content store holds. State written before owner records (no `owner`):
+ * other owners' claims still keep the template; with none, the local store decides, as it did in older versions.
+ */
 export async function deleteOciImage(id: string, props: OciImageOutputs, ctxIn?: Partial<OciImageContext>): Promise<void> {
   const ctx = ctxOrDefault(ctxIn);
   const deadline = new Deadline(`delete OciImage ${props.reference ?? id}`, timeoutMs(props.timeouts, 'delete'));
   const store = await openStore(props);
   await store.deleteRef(id);
-  const sharing = (await store.listRefs()).filter((r) => r.name.startsWith(REF_PREFIX) && r.manifestDigest === props.manifestDigest);
-  if (sharing.length) {
-    ctx.log(`template ${props.templateVolid} is kept: ${sharing.map((r) => r.name).join(', ')} still use it`);
-  } else if (props.templateVolid && props.node) {
-    await ctx.pve.deleteContent(props.node, props.templateStorage, props.templateVolid, { deadlineMs: deadline.remaining() });
-    if (props.zfsSnapshot && props.zfs) {
-      // A chain that pods were cloned from stays until they are gone (deferred; refused by ZFS anyway).
-      const top = props.zfsSnapshot.replace(/@ready$/, '');
-      await (await nodeChains(props.node, props.zfs.parentDataset, { localOnly: true })).destroyChain(top).catch((err) => {
-        if (!(err instanceof ChainInUseError)) throw err;
-        ctx.log(`layer chain ${top} is kept: pods were cloned from it (${err.clones.join(', ')})`);
-      });
+  if (props.templateVolid && props.node && props.manifestDigest) {
+    const owner = imageOwner(props);
+    const ref = templateRef(props);
+    const left = owner ? await releaseTemplate(ctx.pve, ref, owner, deadline) : await templateClaims(ctx.pve, ref);
+    const sharing = owner ? [] : (await store.listRefs()).filter((r) => r.name.startsWith(REF_PREFIX) && r.manifestDigest === props.manifestDigest).map((r) => r.name);
+    if (left.length) {
+      ctx.log(`template ${props.templateVolid} is kept: ${left.length} other owner${left.length === 1 ? '' : 's'} still claim${left.length === 1 ? 's' : ''} it (${left.join(', ')})`);
+    } else if (sharing.length) {
+      ctx.log(`template ${props.templateVolid} is kept: ${sharing.join(', ')} still use it`);
+    } else {
+      await ctx.pve.deleteContent(props.node, props.templateStorage, props.templateVolid, { deadlineMs: deadline.remaining() });
     }
+    // A chain is judged on its own claims (the other owners of the template may not use ZFS); pods cloned from it keep
+    // it too (ZFS refuses, and we say so). Without an owner record, as in older versions: only with the template.
+    const templateKept = left.length > 0 || sharing.length > 0;
+    if (props.zfsSnapshot && props.zfs && (owner || !templateKept)) await releaseChain(props.node, props.zfs.parentDataset, props.zfsSnapshot, owner, ctx.log);
   }
   await store.gc();
 }

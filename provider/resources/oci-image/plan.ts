@@ -13,6 +13,8 @@ const REPLACE = ['reference', 'platform', 'node', 'templateStorage', 'zfs'] as c
  * among them: outputs never carry the secret (the engine keeps the inputs), so comparing them would always differ.
  */
 const STATE_ONLY = ['insecureRegistries', 'store', 'timeouts'] as const;
+/** A new owner (first run with owner records, a renamed stack) is an update: it moves the claims on the cluster. */
+const CLAIMS = ['owner'] as const;
 
 function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
@@ -63,7 +65,7 @@ export function ociImageDiff(olds: OciImageOutputs, news: OciImageInputs): DiffR
     replaces.push('resolvedDigest');
   }
   const changed = [...replaces];
-  for (const key of STATE_ONLY) if (differs((olds as unknown as Record<string, unknown>)[key], news[key])) changed.push(key);
+  for (const key of [...STATE_ONLY, ...CLAIMS]) if (differs((olds as unknown as Record<string, unknown>)[key], news[key])) changed.push(key);
   return { changes: changed.length > 0, replaces, changed, deleteBeforeReplace: false };
 }
 

@@ -6,6 +6,7 @@ import { parseReference } from '../../oci/reference';
 import { NODE_RE, STORAGE_RE } from '../../proxmox/ids';
 import { isZfsDataset } from '../../host/zfs/names';
 import { timeoutsSchema } from '../common/duration';
+import { ownerScopeSchema } from '../common/owner';
 import type { PodImage } from '../pod/schema';
 
 // host[:port] as written in a reference; brackets for IPv6 literals.
@@ -79,6 +80,8 @@ export const ociImageInputsSchema = z
     store: z.string().refine((s) => s.startsWith('/'), { message: 'must be an absolute path' }).optional(),
     /** Deadlines of create, update and delete, such as "10m"; the provider enforces them (Pulumi gives dynamic providers none). */
     timeouts: timeoutsSchema.optional(),
+    /** Hidden input from the SDK: the stack (and resource name) that claims the template and layer chains. */
+    owner: ownerScopeSchema.optional(),
     /** Derived by check(): the digest the reference points to right now (manifest request only). */
     resolvedDigest: z.string().refine(isValidDigest, { message: 'must be a digest such as "sha256:<64 hex>"' }).optional(),
   })

@@ -1,15 +1,16 @@
 // PortForward: node address:port → pod ip:port through nftables DNAT in the provider's own table on the node.
 import { z } from 'zod';
-import { addForward, forwardSpecSchema, listForwards, pruneTable, removeForward } from '../../host/nftables';
+import { addForward, forwardSpecSchema, listForwards, pruneTable, removeForward, sameForward } from '../../host/nftables';
 import { NODE_RE } from '../../proxmox/ids';
 import { checkWithSchema } from '../common/check';
 import { pveClient } from '../common/connection';
 import { timeoutsSchema } from '../common/duration';
 import { hostExecutor } from '../common/hosts';
+import { ownerKey, ownerTag, ownerScopeSchema } from '../common/owner';
 import type { ResourceModule } from '../types';
 
 export const portForwardInputsSchema = forwardSpecSchema
-  .omit({ id: true })
+  .omit({ id: true, owner: true })
   .extend({
     /** The resource name; identifies the forward's rules on the node. */
     name: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, { message: 'must be 1–64 of [A-Za-z0-9_.:-] (it names the nft rules)' }),
@@ -20,6 +21,8 @@ export const portForwardInputsSchema = forwardSpecSchema
     node: z.string().regex(NODE_RE, { message: 'must be a PVE node name' }).optional(),
     /** Deadlines of create, update and delete, such as "10m"; the provider enforces them (Pulumi gives dynamic providers none). */
     timeouts: timeoutsSchema.optional(),
+    /** Hidden input from the SDK: the stack that owns the forward (8 hex digits of its owner tag in the rules' comments). */
+    owner: ownerScopeSchema.optional(),
   })
   .strict();
 export type PortForwardInputs = z.infer<typeof portForwardInputsSchema>;
@@ -31,7 +34,15 @@ export interface PortForwardOutputs extends PortForwardInputs {
   complete: boolean;
 }
 
-const specOf = (i: PortForwardInputs) => ({ id: i.name, listenAddress: i.listenAddress, listenPort: i.listenPort, protocol: i.protocol, targetIp: i.targetIp, targetPort: i.targetPort, masquerade: i.masquerade });
+/** 8 hex digits of the owner's tag: what the rules' comments carry (nft comments are short, see nftables.ts). */
+const ruleOwner = (i: Pick<PortForwardInputs, 'owner' | 'name'>) => {
+  const key = ownerKey(i.owner, 'PortForward', i.name);
+  return key ? ownerTag(key).slice(3, 11) : undefined;
+};
+const specOf = (i: PortForwardInputs) => ({
+  id: i.name, listenAddress: i.listenAddress, listenPort: i.listenPort, protocol: i.protocol, targetIp: i.targetIp, targetPort: i.targetPort, masquerade: i.masquerade,
+  ...(ruleOwner(i) ? { owner: ruleOwner(i) } : {}),
+});
 const listenOf = (i: PortForwardInputs) => `${i.listenAddress ?? '*'}:${i.listenPort}/${i.protocol}`;
 
 export const portForwardModule: ResourceModule<PortForwardInputs, PortForwardOutputs> = {
@@ -42,7 +53,7 @@ export const portForwardModule: ResourceModule<PortForwardInputs, PortForwardOut
     const replaces = (['name'] as string[]).filter((k) => (olds as any)[k] !== (news as any)[k]);
     if (news.node !== undefined && news.node !== olds.node) replaces.push('node');
     const changed = [...replaces];
-    for (const k of ['listenAddress', 'listenPort', 'protocol', 'targetIp', 'targetPort', 'masquerade', 'timeouts'] as const) if (JSON.stringify(olds[k]) !== JSON.stringify(news[k])) changed.push(k);
+    for (const k of ['listenAddress', 'listenPort', 'protocol', 'targetIp', 'targetPort', 'masquerade', 'timeouts', 'owner'] as const) if (JSON.stringify(olds[k]) !== JSON.stringify(news[k])) changed.push(k);
     // A rule removed by hand (seen on refresh) is put back by an update.
     if (olds.complete === false && !changed.length) changed.push('complete');
     return { changes: changed.length > 0, replaces, changed, deleteBeforeReplace: replaces.length > 0 };
@@ -53,7 +64,8 @@ export const portForwardModule: ResourceModule<PortForwardInputs, PortForwardOut
     return { id: `${node}/${inputs.name}`, outs: { ...inputs, node, listen: listenOf(inputs), complete: true } };
   },
   async read(id, props) {
-    const found = (await listForwards(await hostExecutor(props.node))).find((f) => f.id === props.name);
+    // Ours only: another stack's forward of the same name on this node is not this resource.
+    const found = (await listForwards(await hostExecutor(props.node))).find((f) => sameForward(f, { id: props.name, owner: ruleOwner(props) }));
     if (!found) return { id: '', props: {} as PortForwardOutputs };
     const inputs: PortForwardInputs = { ...props, listenAddress: found.listenAddress, listenPort: found.listenPort, protocol: found.protocol, targetIp: found.targetIp, targetPort: found.targetPort, masquerade: found.masquerade };
     const { listen: _l, complete: _c, ...rest } = inputs as PortForwardOutputs;
@@ -61,12 +73,12 @@ export const portForwardModule: ResourceModule<PortForwardInputs, PortForwardOut
   },
   async update(_id, olds, news) {
     // Same id: addForward swaps the old rules for the new ones in one nft transaction.
-    await addForward(await hostExecutor(olds.node), specOf(news));
+    await addForward(await hostExecutor(olds.node), specOf(news), { previousOwner: ruleOwner(olds) });
     return { outs: { ...news, node: olds.node, listen: listenOf(news), complete: true } };
   },
   async delete(_id, props) {
     const exec = await hostExecutor(props.node);
-    await removeForward(exec, props.name);
+    await removeForward(exec, props.name, ruleOwner(props));
     await pruneTable(exec);
   },
 };

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { NODE_RE } from '../../proxmox/ids';
 import { isZfsDataset } from '../../host/zfs/names';
 import { timeoutsSchema } from '../common/duration';
+import { ownerScopeSchema } from '../common/owner';
 
 export const persistentVolumeInputsSchema = z
   .object({
@@ -34,6 +35,8 @@ export const persistentVolumeInputsSchema = z
     ownerUid: z.number().int().min(0).default(100000),
     /** Deadlines of create, update and delete, such as "10m"; the provider enforces them (Pulumi gives dynamic providers none). */
     timeouts: timeoutsSchema.optional(),
+    /** Hidden input from the SDK: the stack and resource that own the dataset (`proxmox-pods:owner` on it). */
+    owner: ownerScopeSchema.optional(),
   })
   .strict();
 
