@@ -103,7 +103,9 @@ describe('vmid allocation', () => {
     expect(tried[0]).toBe(100);
     expect(r.vmid).toBeGreaterThan(102);
     expect(r.upid).toBe(`UPID-${r.vmid}`);
-    expect(inFlight).toEqual(new Set([102]));
+    // Ids it created or lost stay skipped for a while (a stale nextid answer can still name them); 102 was never ours.
+    expect(inFlight.has(102)).toBe(true);
+    expect(inFlight.has(r.vmid)).toBe(true);
   });
   it('passes other errors through and gives up after maxAttempts', async () => {
     await expect(allocateAndCreate({ nextId: async () => 100, attempt: async () => { throw apiError(403, 'Permission check failed (/vms/100, VM.Allocate)'); }, deadline: new Deadline('a', 1000), inFlight: new Set(), sleep: async () => {} })).rejects.toThrow(/VM.Allocate/);
