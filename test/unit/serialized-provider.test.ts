@@ -42,10 +42,11 @@ describe('the serialized provider', () => {
       symlinkSync(join(REPO_ROOT, 'node_modules', '@pulumi'), join(root, 'node_modules', '@pulumi'));
       writeFileSync(join(root, 'measure.js'), `
         const { serializeFunction } = require('@pulumi/pulumi/runtime/closure/serializeClosure');
-        const { providerFor } = require('proxmox-pods/dist/sdk/provider.js');
+        // What the state's require() names must resolve through the package's exports, as Pulumi will load it.
+        const providers = { Pod: require('proxmox-pods/dist/sdk/providers/pod.js'), OciImage: require('proxmox-pods/dist/sdk/providers/oci-image.js') };
         (async () => {
           const out = {};
-          for (const k of ['Pod', 'OciImage']) { const p = providerFor(k); out[k] = (await serializeFunction(() => p, { allowSecrets: true })).text; }
+          for (const k of ['Pod', 'OciImage']) { const p = providers[k]; out[k] = (await serializeFunction(() => p, { allowSecrets: true })).text; }
           process.stdout.write(JSON.stringify(out));
         })();`);
       const r = execaSync(process.execPath, ['measure.js'], { cwd: root });

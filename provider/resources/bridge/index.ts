@@ -8,6 +8,7 @@ import { checkWithSchema } from '../common/check';
 import { pveClient } from '../common/connection';
 import { hostExecutor } from '../common/hosts';
 import { PartialCreateError } from '../common/partial';
+import { declaredDiff, type ResourceDefinition } from '../common/definition';
 import type { ResourceModule } from '../types';
 import { NotOwnedError, ownerId, scopedOwnerKey, type OwnerKey } from '../common/owner';
 import { commentFor, commentOwner, commentOwnerId, deploymentBridgeInputsSchema, isManagedComment, type DeploymentBridgeInputs, type DeploymentBridgeOutputs } from './schema';
@@ -71,19 +72,22 @@ async function usersOf(node: string, bridge: string): Promise<string[]> {
   return users;
 }
 
+/** How a DeploymentBridge's inputs apply. The bridge name is unique on its node: a replacement deletes first. */
+const deploymentBridgeDefinition: ResourceDefinition<DeploymentBridgeInputs> = {
+  kind: 'DeploymentBridge',
+  fields: {
+    name: 'replace', node: { apply: 'replace', chosenWhenUnset: true },
+    cidr: 'live', mtu: 'live', stp: 'live', multicastSnooping: 'live', isolatePorts: 'live', vlanAware: 'live', vlanFallback: 'live',
+    owner: 'live', timeouts: 'state',
+  },
+  deleteBeforeReplace: true,
+};
+
 export const deploymentBridgeModule: ResourceModule<DeploymentBridgeInputs, DeploymentBridgeOutputs> = {
   kind: 'DeploymentBridge',
   schema: deploymentBridgeInputsSchema,
   check: (_olds, news) => checkWithSchema(deploymentBridgeInputsSchema, news),
-  diff(_id, olds, news) {
-    const replaces: string[] = [];
-    if (olds.name !== news.name) replaces.push('name');
-    if (news.node !== undefined && news.node !== olds.node) replaces.push('node');
-    const changed = [...replaces];
-    for (const k of ['cidr', 'mtu', 'stp', 'multicastSnooping', 'isolatePorts', 'vlanAware', 'vlanFallback', 'timeouts', 'owner'] as const) if (JSON.stringify(olds[k]) !== JSON.stringify(news[k])) changed.push(k);
-    // The bridge name is unique on the node: the old one must go first.
-    return { changes: changed.length > 0, replaces, changed, deleteBeforeReplace: replaces.length > 0 };
-  },
+  diff: (_id, olds, news) => declaredDiff(deploymentBridgeDefinition, olds as DeploymentBridgeInputs, news),
   async create(inputs) {
     const pve = pveClient();
     const node = inputs.node ?? (await pve.defaultNode());

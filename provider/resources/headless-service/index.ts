@@ -2,6 +2,7 @@
 import { checkWithSchema } from '../common/check';
 import { pveClient, stackSetting } from '../common/connection';
 import { hostExecutor } from '../common/hosts';
+import { declaredDiff, type ResourceDefinition } from '../common/definition';
 import type { ResourceModule } from '../types';
 import { DnsmasqZones, ZoneOwnerMismatchError } from '../../host/dnsmasq';
 import { NotOwnedError, ownerId, parseOwnerId, scopedOwnerKey } from '../common/owner';
@@ -44,17 +45,21 @@ async function apply(inputs: HeadlessServiceInputs, node: string, previous?: Hea
   };
 }
 
+/** How a HeadlessService's inputs apply: the zone's name is its identity; records and ports change in place. */
+const headlessServiceDefinition: ResourceDefinition<HeadlessServiceInputs> = {
+  kind: 'HeadlessService',
+  fields: {
+    name: 'replace', namespace: 'replace', domain: 'replace', node: { apply: 'replace', chosenWhenUnset: true },
+    listen: 'live', ports: 'live', pods: 'live', srvTarget: 'live', owner: 'live', timeouts: 'state',
+  },
+  deleteBeforeReplace: false,
+};
+
 export const headlessServiceModule: ResourceModule<HeadlessServiceInputs, HeadlessServiceOutputs> = {
   kind: 'HeadlessService',
   schema: headlessServiceInputsSchema,
   check: (_olds, news) => checkWithSchema(headlessServiceInputsSchema, news),
-  diff(_id, olds, news) {
-    const replaces = (['name', 'namespace', 'domain'] as const).filter((k) => olds[k] !== news[k]);
-    if (news.node !== undefined && news.node !== olds.node) replaces.push('node' as never);
-    const changed = [...replaces];
-    for (const k of ['listen', 'ports', 'pods', 'srvTarget', 'timeouts', 'owner'] as const) if (JSON.stringify(olds[k]) !== JSON.stringify(news[k])) changed.push(k as never);
-    return { changes: changed.length > 0, replaces, changed, deleteBeforeReplace: false };
-  },
+  diff: (_id, olds, news) => declaredDiff(headlessServiceDefinition, olds as HeadlessServiceInputs, news),
   async create(inputs) {
     const node = inputs.node ?? (await pveClient().defaultNode());
     const outs = await apply(inputs, node);

@@ -3,6 +3,7 @@ import { parseDigest } from '../../oci/digest';
 import { formatReference, parseReference, type ImageReference } from '../../oci/reference';
 import { parsePlatform } from '../../oci/platform';
 import { containsUnknown } from '../common/unknowns';
+import { differs } from '../common/definition';
 import type { DiffResult } from '../types';
 import type { OciImageInputs, OciImageOutputs, PodImageValue } from './schema';
 
@@ -16,16 +17,8 @@ const STATE_ONLY = ['insecureRegistries', 'store', 'timeouts'] as const;
 /** A new owner (first run with owner records, a renamed stack) is an update: it moves the claims on the cluster. */
 const CLAIMS = ['owner'] as const;
 
-function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (v && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    return `{${Object.keys(o).filter((k) => o[k] !== undefined).sort().map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(v);
-}
-
-const differs = (a: unknown, b: unknown) => containsUnknown(b) || canonical(a) !== canonical(b);
+// The comparison and the unknown rule are the ones every kind uses (common/definition.ts); the digest resolved by
+// check() and the reference's identity need more than a declaration, so this diff is written out.
 
 /**
  * Two references name the same content when they pin the same digest in the same place: beside a digest a tag is

@@ -7,7 +7,19 @@ import { pveClient } from '../common/connection';
 import { timeoutsSchema } from '../common/duration';
 import { hostExecutor } from '../common/hosts';
 import { ownerKey, ownerTag, ownerScopeSchema } from '../common/owner';
+import { declaredDiff, type ResourceDefinition } from '../common/definition';
 import type { ResourceModule } from '../types';
+
+/** How a PortForward's inputs apply: its rules are rewritten in place; its name identifies them, so a new name is a new forward. */
+const portForwardDefinition: ResourceDefinition<PortForwardInputs> = {
+  kind: 'PortForward',
+  fields: {
+    name: 'replace', node: { apply: 'replace', chosenWhenUnset: true },
+    listenAddress: 'live', listenPort: 'live', protocol: 'live', targetIp: 'live', targetPort: 'live', masquerade: 'live',
+    owner: 'live', timeouts: 'state',
+  },
+  deleteBeforeReplace: true,
+};
 
 export const portForwardInputsSchema = forwardSpecSchema
   .omit({ id: true, owner: true })
@@ -50,13 +62,10 @@ export const portForwardModule: ResourceModule<PortForwardInputs, PortForwardOut
   schema: portForwardInputsSchema,
   check: (_olds, news) => checkWithSchema(portForwardInputsSchema, news),
   diff(_id, olds, news) {
-    const replaces = (['name'] as string[]).filter((k) => (olds as any)[k] !== (news as any)[k]);
-    if (news.node !== undefined && news.node !== olds.node) replaces.push('node');
-    const changed = [...replaces];
-    for (const k of ['listenAddress', 'listenPort', 'protocol', 'targetIp', 'targetPort', 'masquerade', 'timeouts', 'owner'] as const) if (JSON.stringify(olds[k]) !== JSON.stringify(news[k])) changed.push(k);
+    const d = declaredDiff(portForwardDefinition, olds as PortForwardInputs, news);
     // A rule removed by hand (seen on refresh) is put back by an update.
-    if (olds.complete === false && !changed.length) changed.push('complete');
-    return { changes: changed.length > 0, replaces, changed, deleteBeforeReplace: replaces.length > 0 };
+    if (olds.complete === false && !d.changes) return { ...d, changes: true, changed: ['complete'] };
+    return d;
   },
   async create(inputs) {
     const node = inputs.node ?? (await pveClient().defaultNode());

@@ -9,6 +9,7 @@ import { onlineNodes, pveClient, stackSetting } from '../common/connection';
 import { nodeZfs } from '../common/node-zfs';
 import { NotOwnedError, ownerId, parseOwnerId, scopedOwnerKey, type OwnerKey } from '../common/owner';
 import { spreadNode } from '../statefulset/identity';
+import { declaredDiff, type ResourceDefinition } from '../common/definition';
 import type { ResourceModule } from '../types';
 import { persistentVolumeInputsSchema, type PersistentVolumeInputs, type PersistentVolumeOutputs } from './schema';
 
@@ -52,20 +53,23 @@ function assertMayUse(holder: Holder, wanted: OwnerKey | undefined, what: string
   throw new NotOwnedError(what, holder.kind === 'owner' ? holder.owner : undefined, wanted, 'choose another name or parentDataset; proxmox-pods never takes over foreign data');
 }
 
+/** How a PersistentVolume's inputs apply. Same name, same dataset: the old one goes (or is released) first. */
+const persistentVolumeDefinition: ResourceDefinition<PersistentVolumeInputs> = {
+  kind: 'PersistentVolume',
+  fields: {
+    name: 'replace', parentDataset: { apply: 'replace', chosenWhenUnset: true }, node: { apply: 'replace', chosenWhenUnset: true },
+    sizeGiB: 'live', ownerUid: 'live', owner: 'live',
+    // Read only when the volume goes, or names the member it serves: nothing to do on the dataset.
+    reclaimPolicy: 'state', ordinal: 'state', timeouts: 'state',
+  },
+  deleteBeforeReplace: true,
+};
+
 export const persistentVolumeModule: ResourceModule<PersistentVolumeInputs, PersistentVolumeOutputs> = {
   kind: 'PersistentVolume',
   schema: persistentVolumeInputsSchema,
   check: (_olds, news) => checkWithSchema(persistentVolumeInputsSchema, news),
-  diff(_id, olds, news) {
-    const replaces: string[] = [];
-    if (olds.name !== news.name) replaces.push('name');
-    if (news.parentDataset !== undefined && news.parentDataset !== olds.parentDataset) replaces.push('parentDataset');
-    if (news.node !== undefined && news.node !== olds.node) replaces.push('node');
-    const changed = [...replaces];
-    for (const k of ['sizeGiB', 'reclaimPolicy', 'ownerUid', 'timeouts', 'owner'] as const) if (JSON.stringify(olds[k]) !== JSON.stringify(news[k])) changed.push(k);
-    // Same name, same dataset: the old one must be gone (or released) before the new one takes the name.
-    return { changes: changed.length > 0, replaces, changed, deleteBeforeReplace: replaces.length > 0 };
-  },
+  diff: (_id, olds, news) => declaredDiff(persistentVolumeDefinition, olds as PersistentVolumeInputs, news),
   async create(inputs) {
     const node = await nodeFor(inputs);
     const zfs = await nodeZfs(node);
