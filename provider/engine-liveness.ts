@@ -26,7 +26,7 @@ export class EngineGoneError extends ProxmoxPodsError {
   constructor(what: string, parent: number) {
     super(
       `${what} was not started: the Pulumi engine that asked for it (pid ${parent}) is gone, so nothing would record the result; ` +
-        'run `pulumi cancel` if the stack is locked, then `pulumi refresh` and `pulumi up` (docs/failures-and-recovery.md)',
+        'run `pulumi cancel` if the stack is locked, then `pulumi refresh` and `pulumi up` (README, "Failures and recovery")',
       'E_ENGINE_GONE',
     );
   }

@@ -7,7 +7,7 @@
 //  - by value otherwise (a linked checkout: the module's real path is outside node_modules). Then every function
 //    is emitted in its own wrapper, so the methods are as few and as small as the host allows: they capture
 //    nothing, read the kind from the object (`this.k`; the host calls them as methods) and load the implementation
-//    by package name when called. docs/state-size.md has the measured sizes.
+//    by package name when called. The README's "State size per resource" has the measured sizes.
 import type * as pulumi from '@pulumi/pulumi';
 
 export interface KindProvider extends pulumi.dynamic.ResourceProvider {

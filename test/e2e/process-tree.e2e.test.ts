@@ -87,7 +87,7 @@ describe('a pulumi up killed with SIGKILL', () => {
     await new Promise((r) => setTimeout(r, 5_000));
     expect(emu.state.containers().length).toBe(count);
 
-    // Recovery as docs/failures-and-recovery.md says: cancel the dead run's lock, then up adopts what it made.
+    // Recovery as the README's "Failures and recovery" says: cancel the dead run's lock, then up adopts what it made.
     await ws.run(['cancel', '--yes']);
     const up = await ws.mustRun(['up', '--yes', '--skip-preview']);
     console.log(`up after the kill:\n${up.stdout.split('\n').filter((l) => /pending|warning|created|unknown state/i.test(l)).join('\n')}`);
