@@ -56,6 +56,10 @@ export interface Container {
   changedAt: number;
   /** Test hook: the CT ignores a clean shutdown request (PVE: the init process does not exit). */
   ignoreShutdown?: boolean;
+  /** Raw `lxc.*` entries (`$conf->{lxc}`): set only by the OCI create, as in PVE; shown by GET config as `lxc`. */
+  lxc?: Array<[string, string]>;
+  /** With a runtime backend: the real init's pid while running. */
+  pid?: number;
 }
 
 const GiB = 1024 ** 3;
@@ -173,6 +177,7 @@ export function configText(ct: Container): string {
       .map((k) => (k === 'description' ? String(c[k]).split('\n').filter((_, i, a) => i < a.length - 1 || a[i] !== '').map((l) => `#${l}\n`).join('') : `${k}: ${c[k]}\n`))
       .join('');
   let text = lines(ct.conf);
+  for (const [k, v] of ct.lxc ?? []) text += `${k}: ${v}\n`;
   if (Object.keys(ct.pending).length || ct.pendingDelete.size) {
     text += `\n[pve:pending]\n${lines(ct.pending)}`;
     if (ct.pendingDelete.size) text += `delete: ${[...ct.pendingDelete].sort().join(',')}\n`;
