@@ -81,7 +81,7 @@ d('emulator --runtime lxc', () => {
     expect(cfg.entrypoint).toBe('/app/serve');
     expect(cfg.cmode).toBe('console');
     expect(cfg.net0).toMatch(/host-managed=1/);
-    expect(cfg.env).toBe('PATH=/bin\0GREETING=hello from the image\0APP_MODE=image');
+    expect(cfg.env).toBe('PATH=/bin\0GREETING=hello from the image\0APP_MODE=image\0APP_VERSION=v1');
     expect(cfg.lxc).toEqual([['lxc.init.uid', '1000'], ['lxc.init.gid', '1000'], ['lxc.init.groups', '1500'], ['lxc.init.cwd', '/app'], ['lxc.signal.halt', 'SIGUSR1']]);
 
     expect(await task(await c.data('POST', '/nodes/pve/lxc/150/status/start'))).toBe('OK');
