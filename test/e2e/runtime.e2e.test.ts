@@ -64,6 +64,7 @@ d('pods that really run: pulumi up on the lxc runtime', () => {
     layout = path.join(dir, 'layout');
     await writeAppLayout(layout, await busyboxAppImage({ version: 'v1' }), 'v1');
     await writeAppLayout(layout, await busyboxAppImage({ version: 'v2' }), 'v2');
+    await writeAppLayout(layout, await busyboxAppImage({ version: 'solo' }), 'solo');
     emu = await startEmulator({ runtime: 'lxc', nodes: 1, httpPort: 0, taskDurationMs: 10, zfsPool: `${pool.name}/data` });
     api = new Client(emu);
     node = emu.hosts!.pve!.netns;
@@ -85,6 +86,7 @@ d('pods that really run: pulumi up on the lxc runtime', () => {
         'proxmox-pods:volumeDataset': `${pool.name}/volumes`,
         'proxmox-pods:dnsStateDir': dnsDir,
         reference: `oci-layout:${layout}:v1`,
+        soloReference: `oci-layout:${layout}:solo`,
         store: path.join(dir, 'store'),
         zfsParent: `${pool.name}/images`,
       },

@@ -6,7 +6,8 @@ import { DeploymentBridge, OciImage, Pod, PortForward, StatefulSet } from '../..
 
 const cfg = new pulumi.Config();
 const store = cfg.require('store');
-const appTpl = new OciImage('app-tpl', { reference: cfg.require('reference'), store });
+// Its own tag (another manifest): two OciImages of one manifest share the template, and with it its cleanup.
+const appTpl = new OciImage('app-tpl', { reference: cfg.require('soloReference'), store });
 const appZfs = new OciImage('app-zfs', { reference: cfg.get('setReference') ?? cfg.require('reference'), store, zfs: { parentDataset: cfg.require('zfsParent') } });
 
 const net = new DeploymentBridge('app-net', { name: 'vmbr20', cidr: '10.61.0.1/24' });
