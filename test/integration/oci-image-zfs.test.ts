@@ -98,6 +98,23 @@ d('OciImage ZFS layer chains (zfs-fuse)', () => {
     expect((await execa('zfs', ['list', '-H', '-o', 'name', b.outs.zfsSnapshot!.replace(/@ready$/, '')], { reject: false })).exitCode).not.toBe(0);
   });
 
+  test('an image of the same manifest without zfs keeps the template, not the chains or the scaffold', async () => {
+    await image('c', 'three');
+    const withZfs = await createOciImage(await inputs('c'), ctx());
+    const { zfs: _none, ...plainInputs } = await inputs('c');
+    const plain = await createOciImage(plainInputs, ctx());
+    expect(plain.outs.templateVolid).toBe(withZfs.outs.templateVolid);
+    const top = withZfs.outs.zfsSnapshot!.replace(/@ready$/, '');
+    const vols = () => emu.state.storageContent('pve', 'local').map((v) => String(v.volid));
+    expect(vols()).toEqual(expect.arrayContaining([withZfs.outs.templateVolid, withZfs.outs.scaffoldVolid]));
+    await deleteOciImage(withZfs.id, withZfs.outs, ctx());
+    expect((await execa('zfs', ['list', '-H', '-o', 'name', top], { reject: false })).exitCode).not.toBe(0);
+    expect(vols()).toContain(plain.outs.templateVolid);
+    expect(vols()).not.toContain(withZfs.outs.scaffoldVolid);
+    await deleteOciImage(plain.id, plain.outs, ctx());
+    expect(vols()).not.toContain(plain.outs.templateVolid);
+  });
+
   test('zfs over SSH is refused with the fix', async () => {
     setStackConfig({ 'proxmox-pods:hosts': JSON.stringify({ pve: { ssh: { host: '127.0.0.1', port: 1 } } }) });
     try {

@@ -119,6 +119,9 @@ export async function createOciImage(inputs: OciImageInputs, ctxIn?: Partial<Oci
         await rm(dir, { recursive: true, force: true });
       }
     }
+    // Whether this image holds ZFS chains decides, at delete, whether an image sharing its template shares them too.
+    const ref = await store.getRef(id);
+    if (ref) await store.setRef({ ...ref, zfsParent: inputs.zfs?.parentDataset ?? null });
     const zfsSnapshot = inputs.zfs ? await buildChains(node, inputs.zfs.parentDataset, store, pulled) : undefined;
     const scaffoldVolid = inputs.zfs ? await uploadScaffold(ctx, node, storage, store, pulled, deadline) : undefined;
     const { env, dropped } = envRecord(pulled.config.env);
@@ -165,7 +168,7 @@ export async function readOciImage(id: string, props: OciImageOutputs, ctxIn?: P
   const store = await openStore(props);
   if (!(await store.getRef(id))) {
     // The local store was wiped or this is another machine: record the ref again so deletes still count it.
-    await store.setRef({ name: id, reference: props.reference, digest: props.digest, manifestDigest: props.manifestDigest });
+    await store.setRef({ name: id, reference: props.reference, digest: props.digest, manifestDigest: props.manifestDigest, zfsParent: props.zfs?.parentDataset ?? null });
   }
   return { id, props };
 }
@@ -183,11 +186,16 @@ export async function deleteOciImage(id: string, props: OciImageOutputs, ctxIn?:
   const store = await openStore(props);
   await store.deleteRef(id);
   const sharing = (await store.listRefs()).filter((r) => r.name.startsWith(REF_PREFIX) && r.manifestDigest === props.manifestDigest);
-  if (sharing.length) {
-    ctx.log(`template ${props.templateVolid} is kept: ${sharing.map((r) => r.name).join(', ')} still use it`);
-  } else if (props.templateVolid && props.node) {
-    await ctx.pve.deleteContent(props.node, props.templateStorage, props.templateVolid, { deadlineMs: deadline.remaining() });
-    if (props.scaffoldVolid) await ctx.pve.deleteContent(props.node, props.templateStorage, props.scaffoldVolid, { deadlineMs: deadline.remaining() });
+  // The scaffold is shared by the images of this manifest that have chains, the chains by those under the same
+  // parent; a ref that predates the zfsParent field might be either, so it keeps both.
+  const sharingScaffold = sharing.filter((r) => r.zfsParent !== null);
+  const sharingChain = sharing.filter((r) => r.zfsParent === undefined || r.zfsParent === props.zfs?.parentDataset);
+  if (sharing.length) ctx.log(`template ${props.templateVolid} is kept: ${sharing.map((r) => r.name).join(', ')} still use it`);
+  else if (props.templateVolid && props.node) await ctx.pve.deleteContent(props.node, props.templateStorage, props.templateVolid, { deadlineMs: deadline.remaining() });
+  if (props.scaffoldVolid && props.node && !sharingScaffold.length) {
+    await ctx.pve.deleteContent(props.node, props.templateStorage, props.scaffoldVolid, { deadlineMs: deadline.remaining() });
+  }
+  if (props.node && !sharingChain.length) {
     if (props.zfsSnapshot && props.zfs) {
       // A chain that pods were cloned from stays until they are gone (deferred; refused by ZFS anyway).
       const top = props.zfsSnapshot.replace(/@ready$/, '');
