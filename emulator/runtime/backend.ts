@@ -89,6 +89,7 @@ export function lxcBackend(rt: LxcRuntime, state: ClusterState): RuntimeBackend 
         delete ct.pid;
         delete ct.startedAt;
         await rt.cleanupCgroups(ct.vmid);
+        await rt.umountAll(ct.vmid);
       } else ct.pid = pid;
     },
     interfaces: (ct) => rt.interfaces(ct),

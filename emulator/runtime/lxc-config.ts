@@ -8,7 +8,7 @@ import type { LxcEntries } from './oci-archive';
 export interface HostFacts {
   /** This CT's directory under the emulator's own LXC path. */
   ctDir: string;
-  /** The mounted rootfs directory (PVE: /var/lib/lxc/<vmid>/rootfs, mounted by the pre-start hook). */
+  /** The mounted rootfs directory (PVE: /var/lib/lxc/<vmid>/rootfs, where the pre-start hook mounts it and its mount points). */
   rootfs: string;
   /** Cgroup prefix of this emulator (PVE: none; two emulators here must not share `lxc/<vmid>`). */
   cgroupPrefix: string;
@@ -20,8 +20,6 @@ export interface HostFacts {
   memsw: boolean;
   /** CPUs of the cpuset the containers may use (`0-1` → [0, 1]); empty when there is no cpuset controller. */
   cpus: readonly number[];
-  /** Host directory of each mount point volume (`mpN` → dir); bind mounts carry their path already. */
-  volumeDir: (volume: string) => string;
   /** /usr/share/lxc/config files that exist. */
   includes: { common: string; userns?: string };
 }
@@ -65,8 +63,6 @@ export function splitCommand(text: string): string[] {
   return out;
 }
 
-const isBind = (v: string) => v.startsWith('/');
-
 /** `PVE::LXC::Config::calculate_memory_constraints`-free v1 form: limit_in_bytes = memory, memsw = memory + swap. */
 function memoryLines(conf: ConfigValues, host: HostFacts): string[] {
   const memory = Number(conf['memory'] || 512);
@@ -108,7 +104,10 @@ export function renderLxcConfig(vmid: number, conf: ConfigValues, lxc: LxcEntrie
   if (entrypoint !== undefined && entrypoint !== '/sbin/init') {
     raw.push('lxc.mount.entry = shm dev/shm tmpfs rw,nosuid,nodev,create=dir 0 0');
   }
-  raw.push('lxc.monitor.unshare = 1');
+  // PVE writes `lxc.monitor.unshare = 1` (loop-device mounts stay out of the host's namespace). Not here: on PVE the
+  // host's mounts are shared (systemd), so the monitor's copy follows unmounts; on this machine "/" is private, and
+  // the monitor's copy would pin every ZFS dataset mounted while the CT runs (image chains, other pods' clones), whose
+  // destroy then fails with "dataset is busy". The emulator has no loop-device volumes, which the key is for.
   if (unprivileged && !customIdmap) {
     raw.push('lxc.idmap = u 0 100000 65536');
     raw.push('lxc.idmap = g 0 100000 65536');
@@ -159,16 +158,8 @@ export function renderLxcConfig(vmid: number, conf: ConfigValues, lxc: LxcEntrie
       raw.push(`lxc.net.${ind}.flags = up`);
     }
   }
-  // Mount points: PVE mounts them into the rootfs from its pre-start hook (mount_all/mountpoint_mount); a bind
-  // lxc.mount.entry gives the container the same view.
-  for (const key of Object.keys(conf).filter((k) => /^mp\d+$/.test(k)).sort((a, b) => Number(a.slice(2)) - Number(b.slice(2)))) {
-    const mp = parseKey(key, String(conf[key]));
-    const volume = String(mp['volume']);
-    const target = String(mp['mp'] ?? '').replace(/^\/+/, '');
-    const source = isBind(volume) ? volume : host.volumeDir(volume);
-    const opts = ['bind', 'create=dir', ...(Number(mp['ro'] ?? 0) === 1 ? ['ro'] : [])];
-    raw.push(`lxc.mount.entry = ${source} ${target} none ${opts.join(',')} 0 0`);
-  }
+  // Mount points are not LXC keys in PVE either: its pre-start hook (mount_all / mountpoint_mount) mounts them into
+  // the rootfs before LXC takes it; the runtime does the same (LxcRuntime.mountAll).
   if (typeof conf['env'] === 'string' && conf['env']) {
     // LXC 5.0 does not know lxc.environment.runtime ("Unsupported config key"); lxc.environment sets the same
     // variables for the init process.

@@ -72,8 +72,10 @@ export class LxcRuntime {
     await checkLxcHost();
     const rt = new LxcRuntime(opts);
     try {
-      if (opts.stateDir) rt.stateDir = opts.stateDir;
-      else {
+      if (opts.stateDir) {
+        rt.stateDir = opts.stateDir;
+        await fs.mkdir(rt.stateDir, { recursive: true });
+      } else {
         rt.stateDir = await fs.mkdtemp(path.join(process.env.TMPDIR ?? (tmpdir() === '/tmp' ? '/var/tmp' : tmpdir()), 'proxmox-pods-emu-'));
         rt.ownsStateDir = true;
       }
@@ -188,12 +190,7 @@ export class LxcRuntime {
     return this.nodes.run(node, cmd, args, opts);
   }
 
-  private async hostFacts(node: string, ct: Container, rootfs: string, volume: (v: string) => Promise<string>) {
-    const mpVolumes = new Map<string, string>();
-    for (const key of Object.keys(ct.conf).filter((k) => /^mp\d+$/.test(k))) {
-      const v = String(parseKey(key, String(ct.conf[key]))['volume']);
-      if (!v.startsWith('/')) mpVolumes.set(v, await volume(v));
-    }
+  private async hostFacts(node: string, ct: Container, rootfs: string) {
     const memsw = await fs.access(path.join(CGROUP_ROOT, 'memory', 'memory.memsw.limit_in_bytes')).then(() => true, () => false);
     const cpusText = await fs.readFile(path.join(CGROUP_ROOT, 'cpuset', 'cpuset.cpus'), 'utf8').catch(() => '');
     const cpus = cpusText.trim().split(',').filter(Boolean).flatMap((r) => {
@@ -204,16 +201,52 @@ export class LxcRuntime {
     return {
       ctDir: this.ctDir(ct.vmid), rootfs, cgroupPrefix: this.id, bridgeMtu: await this.nodes.bridgeMtus(node),
       netUpScript: (i: number) => path.join(this.ctDir(ct.vmid), `net${i}-up`), memsw, cpus,
-      volumeDir: (v: string) => mpVolumes.get(v) ?? v,
       includes: { common: '/usr/share/lxc/config/common.conf', ...(await fs.access(userns).then(() => ({ userns }), () => ({}))) },
     };
+  }
+
+  /**
+   * The pre-start hook's `mount_all` / `mountpoint_mount`: the rootfs volume bind-mounted at <ct dir>/rootfs (so the
+   * CT's root needs no access to where the volume lives, as on PVE), then each mount point into it, shallowest first,
+   * targets created inside the rootfs without following its symlinks.
+   */
+  private async mountAll(ct: Container, rootfs: string, volume: (v: string) => Promise<string>): Promise<string> {
+    const mnt = path.join(this.ctDir(ct.vmid), 'rootfs');
+    await this.umountAll(ct.vmid);
+    await fs.mkdir(mnt, { recursive: true, mode: 0o755 });
+    await execa('mount', ['--bind', rootfs, mnt]);
+    try {
+      const unprivileged = Number(ct.conf['unprivileged'] ?? 0) === 1;
+      const mps = Object.keys(ct.conf).filter((k) => /^mp\d+$/.test(k)).map((k) => parseKey(k, String(ct.conf[k])));
+      mps.sort((a, b) => String(a['mp']).split('/').length - String(b['mp']).split('/').length);
+      for (const mp of mps) {
+        const v = String(mp['volume']);
+        const source = v.startsWith('/') ? v : await volume(v);
+        const target = await mkdirInRoot(mnt, String(mp['mp'] ?? ''), unprivileged);
+        await execa('mount', ['--bind', source, target]);
+        if (Number(mp['ro'] ?? 0) === 1) await execa('mount', ['-o', 'remount,bind,ro', target]);
+      }
+    } catch (err) {
+      await this.umountAll(ct.vmid);
+      throw err;
+    }
+    return mnt;
+  }
+
+  /** The post-stop hook's `umount_all`. */
+  async umountAll(vmid: number): Promise<void> {
+    const mnt = path.join(this.ctDir(vmid), 'rootfs');
+    // Not a mount point (never mounted, or unmounted already): nothing to undo.
+    if ((await execa('mountpoint', ['-q', mnt], { reject: false })).exitCode !== 0) return;
+    await execa('umount', ['-R', mnt]);
   }
 
   /** LXC.pm `vm_start`: update_lxc_config, then lxc-start (pve-container@.service), inside the node's namespace. */
   async start(ct: Container, lxc: LxcEntries, rootfs: string, volume: (v: string) => Promise<string>): Promise<number> {
     const dir = this.ctDir(ct.vmid);
-    const rendered = renderLxcConfig(ct.vmid, ct.conf, lxc, await this.hostFacts(ct.node, ct, rootfs, volume));
     await fs.mkdir(dir, { recursive: true, mode: 0o755 });
+    const rendered = renderLxcConfig(ct.vmid, ct.conf, lxc, await this.hostFacts(ct.node, ct, path.join(dir, 'rootfs')));
+    await this.mountAll(ct, rootfs, volume);
     for (const [i, bridge] of rendered.bridges) await fs.writeFile(path.join(dir, `net${i}-up`), netUpScript(bridge), { mode: 0o755 });
     await fs.writeFile(path.join(dir, 'config'), rendered.text);
     const log = path.join(dir, 'lxc.log');
@@ -221,12 +254,15 @@ export class LxcRuntime {
     const args = ['-P', this.lxcPath, '-n', String(ct.vmid), '-d', '-o', log, '-l', 'WARN', ...(rendered.initArgv ? ['--', ...rendered.initArgv] : [])];
     const r = await this.run(ct.node, 'lxc-start', args, { reject: false, timeout: 60_000 });
     if (r.exitCode !== 0) {
-      const tail = (await fs.readFile(log, 'utf8').catch(() => '')).split('\n').filter((l) => /ERROR/.test(l)).slice(-5).join('\n');
+      // The first errors name the cause; the last ones only say that the start failed.
+      const tail = (await fs.readFile(log, 'utf8').catch(() => '')).split('\n').filter((l) => /ERROR/.test(l)).slice(0, 4).map((l) => l.replace(/^.*? ERROR\s+/, '')).join('\n');
       await this.cleanupCgroups(ct.vmid);
+      await this.umountAll(ct.vmid);
       throw new Error(`startup for container '${ct.vmid}' failed${tail ? `\n${tail}` : ''}`);
     }
     const pid = await this.pid(ct);
     if (pid === undefined) {
+      await this.umountAll(ct.vmid);
       const tail = (await fs.readFile(log, 'utf8').catch(() => '')).split('\n').slice(-5).join('\n');
       throw new Error(`startup for container '${ct.vmid}' failed: its init exited at once${tail ? `\n${tail}` : ''}`);
     }
@@ -256,6 +292,7 @@ export class LxcRuntime {
     await this.run(ct.node, 'lxc-stop', args, { reject: false, timeout });
     if ((await this.pid(ct)) !== undefined) throw new Error('container did not stop');
     await this.cleanupCgroups(ct.vmid);
+    await this.umountAll(ct.vmid);
   }
 
   /** LXC.pm `get_interfaces`: `ip --json a` in the CT's network namespace. */
@@ -281,6 +318,7 @@ export class LxcRuntime {
   /** LXC.pm `destroy_lxc_container` for what is ours: the LXC dir and the cgroups (volumes go through freeVolume). */
   async destroy(ct: Container): Promise<void> {
     if ((await this.pid(ct)) !== undefined) await this.stop(ct, { kill: true });
+    await this.umountAll(ct.vmid);
     await fs.rm(this.ctDir(ct.vmid), { recursive: true, force: true });
     await this.cleanupCgroups(ct.vmid);
   }
@@ -299,8 +337,10 @@ export class LxcRuntime {
     const entries = await fs.readdir(this.lxcPath).catch(() => [] as string[]);
     for (const name of entries) {
       for (const node of Object.keys(this.nodes.hosts())) {
+        // A CT runs on one node: lxc-stop in the others' namespaces finds nothing, which is fine.
         await this.run(node, 'lxc-stop', ['-P', this.lxcPath, '-n', name, '--kill'], { reject: false, timeout: 30_000 });
       }
+      if (/^\d+$/.test(name)) await this.umountAll(Number(name));
     }
   }
 
@@ -310,6 +350,22 @@ export class LxcRuntime {
     await this.cleanupCgroups();
     if (this.ownsStateDir && this.stateDir) await fs.rm(this.stateDir, { recursive: true, force: true });
   }
+}
+
+/** `mkdir -p` of `rel` inside `root`, refusing to pass through a symlink (the rootfs is the CT's, not ours). */
+async function mkdirInRoot(root: string, rel: string, unprivileged: boolean): Promise<string> {
+  let cur = root;
+  for (const part of path.posix.normalize(`/${rel}`).split('/').filter(Boolean)) {
+    if (part === '..') throw new Error(`mount point path '${rel}' leaves the rootfs`);
+    cur = path.join(cur, part);
+    const st = await fs.lstat(cur).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : Promise.reject(e)));
+    if (st?.isSymbolicLink()) throw new Error(`mount point path '${rel}' goes through a symlink in the rootfs`);
+    if (!st) {
+      await fs.mkdir(cur, { mode: 0o755 });
+      if (unprivileged) await fs.chown(cur, 100000, 100000);
+    }
+  }
+  return cur;
 }
 
 /** Reads `rel` inside `root` without following a symlink out of it; undefined when absent. */
