@@ -45,3 +45,4 @@ export const forward = http.listen;
 export const soloVmid = solo.vmid;
 export const soloIp = solo.ip;
 export const templates = [appTpl.templateVolid, appZfs.templateVolid];
+export const zfsSnapshot = appZfs.zfsSnapshot;
