@@ -68,7 +68,8 @@ d('pods that really run: pulumi up on the lxc runtime', () => {
     await writeAppLayout(layout, await busyboxAppImage({ version: 'v1' }), 'v1');
     await writeAppLayout(layout, await busyboxAppImage({ version: 'v2' }), 'v2');
     await writeAppLayout(layout, await busyboxAppImage({ version: 'solo' }), 'solo');
-    emu = await startEmulator({ runtime: 'lxc', nodes: 1, httpPort: 0, taskDurationMs: 10, zfsPool: `${pool.name}/data` });
+    await chmod(dir, 0o755); // the runtime's directory below it must be traversable by the CTs' root (uid 100000)
+    emu = await startEmulator({ runtime: 'lxc', nodes: 1, httpPort: 0, taskDurationMs: 10, zfsPool: `${pool.name}/data`, runtimeDir: path.join(dir, 'runtime') });
     api = new Client(emu);
     node = emu.hosts!.pve!.netns;
     // A client on the node's vmbr0 (the LAN side: the forwarded port and the plain Pod).
@@ -163,6 +164,9 @@ d('pods that really run: pulumi up on the lxc runtime', () => {
   test('destroy leaves no container, veth, rootfs, rule, zone or dataset behind', async () => {
     await ws.mustRun(['destroy', '--yes']);
     expect(emu.state.containers()).toEqual([]);
+    // No LXC config dir and no directory rootfs (the plain Pod's local-lvm disk) is left in the runtime's directory.
+    expect(await readdir(path.join(dir, 'runtime', 'lxc'))).toEqual([]);
+    expect(await readdir(path.join(dir, 'runtime', 'volumes', 'pve', 'local-lvm'))).toEqual([]);
     const links = (await execa('ip', ['-n', node, '-o', 'link'])).stdout;
     expect(links).not.toMatch(/veth\d+i\d/);
     expect(links).not.toMatch(/vmbr20/);
