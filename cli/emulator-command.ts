@@ -14,9 +14,11 @@ export interface EmulatorCliArgs {
   host?: string;
   /** Make local-zfs disks real datasets under this one (zfs on this machine). */
   zfsPool?: string;
+  /** `lxc`: nodes are network namespaces and CTs real LXC containers (root + LXC). */
+  runtime?: 'memory' | 'lxc';
 }
 
-const USAGE = 'usage: proxmox-pods emulator [--host ADDR] [--port N] [--http-port N|off] [--nodes N] [--token USER@REALM!ID=UUID]... [--task-ms N] [--zfs-pool DATASET]';
+const USAGE = 'usage: proxmox-pods emulator [--host ADDR] [--port N] [--http-port N|off] [--nodes N] [--token USER@REALM!ID=UUID]... [--task-ms N] [--zfs-pool DATASET] [--runtime memory|lxc]';
 
 function intArg(flag: string, value: string | undefined, min: number, max: number): number {
   if (value === undefined || !/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
@@ -53,6 +55,12 @@ export function parseEmulatorArgs(argv: string[]): EmulatorCliArgs {
         out.zfsPool = v;
         break;
       }
+      case '--runtime': {
+        const v = value();
+        if (v !== 'memory' && v !== 'lxc') throw new InputError(flag, `expects memory or lxc, got '${v ?? ''}'`, USAGE);
+        out.runtime = v;
+        break;
+      }
       case '--token': {
         const v = value();
         const token = v ? parseApiToken(v) : { problem: 'is missing' };
@@ -80,7 +88,9 @@ export async function runEmulatorCommand(argv: string[]): Promise<void> {
     ...(args.host !== undefined ? { host: args.host } : {}),
     ...(args.tokens.length ? { tokens: args.tokens } : {}),
     // Real datasets for local-zfs disks: pods cloned from an OciImage's ZFS chain can then be tried offline.
-    ...(args.zfsPool ? { zfsPool: args.zfsPool, hostBackend: zfsVolumeBackend() } : {}),
+    // With the lxc runtime the runtime makes the volumes itself (zfs datasets under --zfs-pool, else directories).
+    ...(args.zfsPool ? { zfsPool: args.zfsPool, ...(args.runtime === 'lxc' ? {} : { hostBackend: zfsVolumeBackend() }) } : {}),
+    ...(args.runtime ? { runtime: args.runtime } : {}),
   };
   const emu = await startEmulator(opts);
   const out = process.stdout;
@@ -92,6 +102,8 @@ export async function runEmulatorCommand(argv: string[]): Promise<void> {
   out.write(`  root@pam password: ${emu.rootPassword}\n\n`);
   out.write('# paste into a shell: the provider reads these (stack config proxmox-pods:* wins over them)\n');
   out.write(`${environmentBlock(emu)}\n`);
+  // The value a stack sets as proxmox-pods:hosts, so bridges, nftables, dnsmasq and zfs act on the emulated nodes.
+  if (emu.hosts) out.write(`hosts: ${JSON.stringify(emu.hosts)}\n`);
   out.write('Press Ctrl-C to stop.\n');
   await new Promise<void>((resolve) => {
     const stop = () => {

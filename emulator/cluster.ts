@@ -61,6 +61,10 @@ export interface Container {
   ignoreShutdown?: boolean;
   /** Snapshot sections of the config file, by name (`[name]`). */
   snapshots?: Record<string, ConfigValues>;
+  /** Raw `lxc.*` entries (`$conf->{lxc}`): set only by the OCI create, as in PVE; shown by GET config as `lxc`. */
+  lxc?: Array<[string, string]>;
+  /** With a runtime backend: the real init's pid while running. */
+  pid?: number;
 }
 
 const GiB = 1024 ** 3;
@@ -176,7 +180,7 @@ export function mergedConfig(ct: Container): ConfigValues {
 
 /** The config file text (pve-container's write_pct_config), pending and snapshot sections included. */
 export function configText(ct: Container): string {
-  return writePctConfig({ conf: ct.conf, pending: ct.pending, pendingDelete: ct.pendingDelete, snapshots: ct.snapshots ?? {} });
+  return writePctConfig({ conf: ct.conf, pending: ct.pending, pendingDelete: ct.pendingDelete, snapshots: ct.snapshots ?? {}, ...(ct.lxc ? { lxc: ct.lxc } : {}) });
 }
 
 /**
@@ -189,6 +193,8 @@ export function commitConfig(ct: Container): void {
   ct.pending = parsed.pending;
   ct.pendingDelete = parsed.pendingDelete;
   ct.snapshots = parsed.snapshots;
+  if (parsed.lxc) ct.lxc = parsed.lxc;
+  else delete ct.lxc;
 }
 
 /** `digest` of GET config: sha1 of the file text. */

@@ -7,6 +7,7 @@ import { FlockTable } from './flock';
 import type { Permissions } from './permissions';
 import type { ParamSchema, Params } from './params';
 import { TaskManager, Worker } from './tasks';
+import type { RuntimeBackend } from './runtime/backend';
 
 /**
  * A real backend for parts of a node (tests: a network namespace stands for the node). The in-memory state stays the
@@ -23,6 +24,8 @@ export interface HostBackend {
 
 export interface CoreOptions {
   hostBackend?: HostBackend;
+  /** How CTs are restored and run: in memory (default) or as real LXC containers (emulator/runtime/). */
+  runtime?: RuntimeBackend;
   taskDurationMs: number;
   lockTimeoutMs: number;
   resourcesLagMs: number;

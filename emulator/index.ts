@@ -26,6 +26,7 @@ import { nodeInfoRoutes } from './routes/node-info';
 import { Router } from './router';
 import { createHandler } from './server';
 import { TaskManager } from './tasks';
+import { attachRuntime, type RuntimeKind } from './runtime';
 
 export type { FaultRule, ChaosOptions } from './faults';
 export type { AclEntry } from './permissions';
@@ -66,6 +67,13 @@ export interface EmulatorOptions {
   zfsPool?: string;
   /** /cluster/resources reports `unknown` guest status this long after a status change (PVE: ~10 s). Default 0. */
   resourcesLagMs?: number;
+  /**
+   * `memory` (default): CTs are records. `lxc`: every node a network namespace, every CT a real LXC container
+   * (root and LXC needed; fails fast otherwise). See emulator/README.md.
+   */
+  runtime?: RuntimeKind;
+  /** lxc runtime: where LXC configs and directory volumes live (default: a fresh directory, removed on close). */
+  runtimeDir?: string;
 }
 
 export interface RunningEmulator {
@@ -76,6 +84,8 @@ export interface RunningEmulator {
   token: string;
   rootPassword: string;
   nodes: string[];
+  /** lxc runtime: `proxmox-pods:hosts` for this emulator (each node → the network namespace standing for it). */
+  hosts?: Record<string, { netns: string }>;
   faults: Pick<FaultTable, 'add' | 'clear' | 'chaos' | 'chaosHits'>;
   state: {
     containers(): Array<{ node: string; vmid: number; status: string; config: Record<string, unknown> }>;
@@ -149,6 +159,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Running
     perms,
     fingerprint: cert.fingerprint,
   };
+  const runtime = await attachRuntime(core, opts);
   const router = new Router();
   router.add([...accessRoutes, ...clusterRoutes, ...lxcRoutes, ...taskRoutes, ...storageRoutes, ...networkRoutes, ...snapshotRoutes, ...cloneRoutes, ...poolRoutes, ...nodeInfoRoutes]);
   const handler = createHandler(core, router, { legacyErrors: !!opts.legacyErrors, authFailureDelayMs: opts.authFailureDelayMs ?? 0 });
@@ -156,7 +167,13 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Running
 
   const https = createHttpsServer({ key: cert.keyPem, cert: cert.certPem }, onRequest);
   const servers: Server[] = [https];
-  const port = await listen(https, opts.port ?? 0, host);
+  let port: number;
+  try {
+    port = await listen(https, opts.port ?? 0, host);
+  } catch (e) {
+    await runtime?.close?.();
+    throw e;
+  }
   let httpUrl: string | undefined;
   if (opts.httpPort !== false) {
     const http = createHttpServer(onRequest);
@@ -165,6 +182,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Running
       httpUrl = `http://${urlHost(host)}:${await listen(http, opts.httpPort ?? 0, host)}`;
     } catch (e) {
       await closeServer(https);
+      await runtime?.close?.();
       throw e;
     }
   }
@@ -177,6 +195,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Running
     token: tokenStrings[0]!,
     rootPassword,
     nodes,
+    ...(runtime?.hosts ? { hosts: runtime.hosts } : {}),
     faults: { add: (r) => core.faults.add(r), clear: () => core.faults.clear(), chaos: (o) => core.faults.chaos(o), chaosHits: core.faults.chaosHits },
     state: {
       containers: () =>
@@ -206,6 +225,11 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Running
     },
     close: async () => {
       await Promise.all(servers.map(closeServer));
+      if (runtime) {
+        // Workers still touching containers finish first, so closing removes everything they made.
+        await Promise.all(core.tasks.all().map((t) => t.done.then(() => undefined, () => undefined)));
+        await runtime.close?.();
+      }
     },
   };
 }

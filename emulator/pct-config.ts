@@ -12,6 +12,8 @@ export interface PctConfig {
   /** Keys in the pending section's `delete:` line. */
   pendingDelete: Set<string>;
   snapshots: Record<string, ConfigValues>;
+  /** Raw `lxc.*` lines of the main section other than the environment (`$conf->{lxc}`: only the OCI create sets them). */
+  lxc?: Array<[string, string]>;
 }
 
 /** PVE::ParseUtils `encode_text`: control and high-bit characters, ':' and '%' percent-escaped (UTF-8 bytes). */
@@ -60,6 +62,7 @@ function section(conf: ConfigValues, extra: Record<string, string> = {}): string
 /** `write_pct_config`: main section, `[pve:pending]` (with its `delete:` line), then snapshots by name. */
 export function writePctConfig(c: PctConfig): string {
   let raw = section(c.conf);
+  for (const [k, v] of c.lxc ?? []) raw += `${k}: ${v}\n`;
   if (Object.keys(c.pending).length || c.pendingDelete.size) {
     raw += '\n[pve:pending]\n';
     raw += section(c.pending, c.pendingDelete.size ? { delete: [...c.pendingDelete].sort().join(',') } : {});
@@ -114,6 +117,7 @@ export function parsePctConfig(raw: string): PctConfig {
     const lxc = /^(lxc\.[a-z0-9_\-.]+)(:|\s*=)\s*(.*?)\s*$/.exec(line);
     if (lxc) {
       if (lxc[1] === 'lxc.environment.runtime') conf['env'] = conf['env'] === undefined ? lxc[3]! : `${conf['env']}\0${lxc[3]}`;
+      else if (sectionName === '') (res.lxc ??= []).push([lxc[1]!, lxc[3]!]);
       continue;
     }
     const del = /^delete:\s*(.*\S)\s*$/.exec(line);

@@ -9,7 +9,7 @@ import { providerFor } from './provider';
 export type OciImageArgs = Omit<WrappedArgs<z.input<typeof ociImageInputsSchema>>, 'resolvedDigest' | 'owner'>;
 
 /**
- * An OCI image pulled (every blob verified), unpacked safely and uploaded as an LXC template to a PVE storage:
+ * An OCI image pulled (every blob verified) and uploaded as a single-image OCI archive (PVE 9.1's OCI template) to a PVE storage:
  * `new OciImage("app", { reference: "ghcr.io/acme/app:1.4" })`, then `new Pod("web", { image: app })`.
  * A tag that moves to another digest shows as a replacement in `pulumi preview`, without downloading layers.
  */
@@ -37,6 +37,10 @@ export class OciImage extends pulumi.dynamic.Resource implements PodImageSource 
   declare readonly sizes: pulumi.Output<OciImageSizes>;
   /** `<parentDataset>/<chain>@ready` of the top layer chain when `zfs` is set: pods of this image clone it. */
   declare readonly zfsSnapshot: pulumi.Output<string | undefined>;
+  /** With `zfs`: the OCI-archive scaffold (image config + /etc/passwd + /etc/group) cloned pods are created from. */
+  declare readonly scaffoldVolid: pulumi.Output<string | undefined>;
+  /** The image's StopSignal; PVE's OCI create makes it the CT's halt signal (SIGTERM when absent). */
+  declare readonly stopSignal: pulumi.Output<string | undefined>;
   /** The value a Pod's `image` takes; `new Pod(name, { image: thisImage })` uses it. */
   declare readonly podImage: pulumi.Output<PodImageValue>;
 
@@ -44,7 +48,7 @@ export class OciImage extends pulumi.dynamic.Resource implements PodImageSource 
     const outputs = {
       digest: undefined, manifestDigest: undefined, resolvedReference: undefined, pinnedReference: undefined, entrypoint: undefined, cmd: undefined, env: undefined,
       workdir: undefined, user: undefined, exposedPorts: undefined, templateVolid: undefined, sizes: undefined, podImage: undefined,
-      zfsSnapshot: undefined,
+      zfsSnapshot: undefined, scaffoldVolid: undefined, stopSignal: undefined,
     };
     // The registry password stays a secret in state whatever the program passed.
     const credentials = args.credentials ? pulumi.secret(args.credentials) : undefined;

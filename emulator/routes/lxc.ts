@@ -11,6 +11,7 @@ import {
 } from '../lxc-config';
 import { allocateDisk, freeVolume } from './storage';
 import { InjectedTaskError } from '../tasks';
+import { memoryBackend } from '../runtime/backend';
 
 const base = { node: nodeProp, vmid: vmidProp };
 const nodeOnly: ParamSchema = { props: { node: nodeProp } };
@@ -39,7 +40,7 @@ export function vmStatus(core: Core, ct: Container): Record<string, unknown> {
   if (c['lock'] !== undefined) out['lock'] = c['lock'];
   if (c['tags'] !== undefined) out['tags'] = c['tags'];
   if (c['template']) out['template'] = 1;
-  if (running) out['pid'] = 10000 + ct.vmid;
+  if (running) out['pid'] = ct.pid ?? 10000 + ct.vmid;
   return out;
 }
 
@@ -168,7 +169,11 @@ async function createCt(ctx: Ctx): Promise<string> {
       final['arch'] ??= 'amd64';
       final['ostype'] ??= /^(debian|ubuntu|alpine|centos|fedora|archlinux|devuan|opensuse|gentoo|nixos)/.exec(ostemplate.replace(/^[^:]*:vztmpl\//, ''))?.[1] ?? 'unmanaged';
       task.log(`Detected container architecture: ${final['arch']}`);
-      ct.conf = final;
+      // restore_oci_archive / restore_archive (API2/LXC.pm create_vm): the OCI config mapping, and with a runtime
+      // the extraction into the rootfs.
+      const restored = await (core.opts.runtime ?? memoryBackend).restore(node, vmid, final, tmpl, (l) => task.log(l));
+      ct.conf = restored.conf;
+      if (restored.lxc?.length) ct.lxc = restored.lxc;
       commitConfig(ct);
     } catch (err) {
       for (const volid of allocated) await freeVolume(core, node, volid).catch((e: Error) => task.log(`could not free ${volid}: ${e.message}`));
@@ -204,6 +209,7 @@ async function startWorker(core: Core, node: string, vmid: number, sleep: () => 
     await sleep();
     for (const volid of applyAllPending(ct)) await freeVolume(core, node, volid);
     assertBridges(core, ct, log);
+    await core.opts.runtime?.start?.(ct);
     setStatus(core, ct, 'running');
   });
 }
@@ -239,7 +245,7 @@ function configGet(ctx: Ctx): unknown {
     return { ...snap, digest: configDigest(ct) };
   }
   const conf = params['current'] ? { ...ct.conf } : mergedConfig(ct);
-  return { ...conf, digest: configDigest(ct) };
+  return { ...conf, ...(ct.lxc?.length ? { lxc: ct.lxc.map(([k, v]) => [k, v]) } : {}), digest: configDigest(ct) };
 }
 
 // delete and revert are `pve-configid-list`: repeated keys arrive joined with ','.
@@ -356,6 +362,7 @@ function powerStop(ctx: Ctx): string {
     core.flocks.with(vmid, async () => {
       if (!params['skiplock']) checkLock(ct, 'mounted');
       await t.sleep();
+      await core.opts.runtime?.stop?.(ct);
       setStatus(core, ct, 'stopped');
     }),
   );
@@ -369,7 +376,9 @@ function powerShutdown(ctx: Ctx): string {
   return startTask(ctx, ct.node, 'vzshutdown', String(vmid), (t) =>
     core.flocks.with(vmid, async () => {
       checkLock(ct, 'mounted');
-      if (ct.ignoreShutdown) {
+      const rt = core.opts.runtime;
+      if (rt?.shutdown) await rt.shutdown(ct, timeoutS, !!params['forceStop']);
+      else if (ct.ignoreShutdown) {
         await t.sleep(timeoutS * 1000);
         if (!params['forceStop']) fail('container did not stop');
         t.log('container did not stop within timeout, forcing stop');
@@ -388,9 +397,12 @@ function powerReboot(ctx: Ctx): string {
     core.flocks.with(vmid, async () => {
       checkLock(ct, 'mounted');
       await t.sleep();
+      // vm_reboot: vm_stop with kill after the timeout, then vm_start.
+      await core.opts.runtime?.shutdown?.(ct, Number(params['timeout'] ?? 60), true);
       setStatus(core, ct, 'stopped');
       for (const volid of applyAllPending(ct)) await freeVolume(core, node, volid);
       assertBridges(core, ct, (l) => t.log(l));
+      await core.opts.runtime?.start?.(ct);
       setStatus(core, ct, 'running');
     }),
   );
@@ -434,6 +446,7 @@ function destroy(ctx: Ctx): string {
         delete ct.conf['lock'];
         throw err;
       }
+      await core.opts.runtime?.destroy?.(ct);
       if (ct.status === 'running') setStatus(core, ct, 'stopped');
       for (const volid of ownedVolumes(ct)) await freeVolume(core, node, volid);
       if (params['destroy-unreferenced-disks'] ?? 1) {
@@ -527,9 +540,12 @@ export function dhcpLease(hwaddr: string): string {
   return `10.${b[3] ?? 0}.${b[4] ?? 0}.${2 + ((b[5] ?? 0) % 252)}/8`;
 }
 
-function interfaces(ctx: Ctx): unknown {
+async function interfaces(ctx: Ctx): Promise<unknown> {
   const ct = ctx.core.state.ct(String(ctx.params['node']), Number(ctx.params['vmid']));
+  await ctx.core.opts.runtime?.refresh?.(ct);
   if (ct.status !== 'running') fail(`CT ${ct.vmid} not running`);
+  const rt = ctx.core.opts.runtime;
+  if (rt?.interfaces) return rt.interfaces(ct);
   const entry = (name: string, hwaddr: string, inet?: string, inet6?: string) => {
     const ips: Array<Record<string, unknown>> = [];
     for (const [addr, type] of [[inet, 'inet'], [inet6, 'inet6']] as const) {
@@ -551,15 +567,17 @@ function interfaces(ctx: Ctx): unknown {
   return out;
 }
 
-function list(ctx: Ctx): unknown {
+async function list(ctx: Ctx): Promise<unknown> {
   const node = String(ctx.params['node']);
   ctx.core.state.node(node);
+  for (const c of ctx.core.state.guests.values()) if (c.node === node) await ctx.core.opts.runtime?.refresh?.(c);
   // Only CTs the caller may audit are listed.
   return [...ctx.core.state.guests.values()].filter((c) => c.node === node && canPerm(ctx, `/vms/${c.vmid}`, 'VM.Audit')).map((c) => vmStatus(ctx.core, c));
 }
 
-function statusCurrent(ctx: Ctx): unknown {
+async function statusCurrent(ctx: Ctx): Promise<unknown> {
   const ct = ctx.core.state.ct(String(ctx.params['node']), Number(ctx.params['vmid']));
+  await ctx.core.opts.runtime?.refresh?.(ct);
   return { ...vmStatus(ctx.core, ct), ha: { managed: 0 } };
 }
 

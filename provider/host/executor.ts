@@ -39,9 +39,11 @@ export interface LocalExecutorOptions {
 
 /**
  * Storage commands keep the host's mount namespace: `ip netns exec` also unshares mounts (to show the namespace's
- * own /sys), and a ZFS mount made in there would not be the host's. nsenter --net enters the network only.
+ * own /sys), and a ZFS mount made in there would not be the host's. nsenter --net enters the network only. The
+ * dnsmasq daemon too: started under `ip netns exec` it would live on in a private copy of the host's mounts, pinning
+ * every ZFS dataset mounted at that moment (pod rootfs clones then fail to destroy with "dataset is busy").
  */
-const HOST_MOUNT_COMMANDS = new Set(['zfs', 'zpool']);
+const HOST_MOUNT_COMMANDS = new Set(['zfs', 'zpool', 'dnsmasq']);
 
 export class LocalExecutor implements Executor {
   constructor(readonly node: string, private readonly opts: LocalExecutorOptions = {}) {}

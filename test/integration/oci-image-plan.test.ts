@@ -38,8 +38,8 @@ describe('OciImage diff', () => {
 
 describe('OciImage naming and image defaults', () => {
   test('template names are content-addressed and valid PVE vztmpl names', () => {
-    expect(templateFileName(D1)).toBe(`oci-${'a1'.repeat(8)}.tar.zst`);
-    expect(templateVolid('local', D2)).toBe(`local:vztmpl/oci-${'b2'.repeat(8)}.tar.zst`);
+    expect(templateFileName(D1)).toBe(`oci-${'a1'.repeat(8)}.tar`);
+    expect(templateVolid('local', D2)).toBe(`local:vztmpl/oci-${'b2'.repeat(8)}.tar`);
     expect(() => templateFileName('sha256:../../etc')).toThrow();
   });
   test('env: later entries win; names and values PVE refuses are reported, not passed on', () => {

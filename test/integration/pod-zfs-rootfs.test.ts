@@ -93,8 +93,9 @@ d('Pod rootfs cloned from the image\'s ZFS chain (zfs-fuse)', () => {
     expect(await fs.readFile(join(mnt, 'srv', 'app'), 'utf8')).toBe('hello from the chain\n');
     expect(String((await execa('stat', ['-c', '%u:%g', join(mnt, 'srv', 'app')])).stdout)).toBe('101000:101000');
     expect((await datasets()).filter((n) => /-pods-(in|out)$/.test(n))).toEqual([]);
-    // The scaffold went to the image's template storage once; the image's own template was never extracted.
-    expect(emu.state.storageContent('pve', 'local').filter((v) => String(v.volid).includes('proxmox-pods-scaffold-'))).toHaveLength(1);
+    // The OciImage uploaded its scaffold (config + /etc files) once; the pod created from it, PVE mapped its config.
+    expect(emu.state.storageContent('pve', 'local').filter((v) => String(v.volid).endsWith('.scaffold.tar'))).toHaveLength(1);
+    expect(emu.state.containers().find((c) => String(c.vmid) === id)?.config).toMatchObject({ cmode: 'console', entrypoint: '/srv/app' });
     console.log(`pod create with a ZFS clone rootfs against the emulator: ${createMs} ms`);
 
     // Refresh keeps the clone source in the image input.
@@ -103,7 +104,7 @@ d('Pod rootfs cloned from the image\'s ZFS chain (zfs-fuse)', () => {
     // A second pod clones the same snapshot; the scaffold is not uploaded again.
     const second = await createPod(spec({ name: 'app2' }), { pve });
     expect(await zfs('get', '-H', '-o', 'value', 'origin', `${pool.name}/data/subvol-${second.id}-disk-0`)).toBe(image.outs.zfsSnapshot);
-    expect(emu.state.storageContent('pve', 'local').filter((v) => String(v.volid).includes('proxmox-pods-scaffold-'))).toHaveLength(1);
+    expect(emu.state.storageContent('pve', 'local').filter((v) => String(v.volid).endsWith('.scaffold.tar'))).toHaveLength(1);
 
     const chains = new ZfsChains(new Zfs(new LocalExecutor('pve')), `${pool.name}/images`);
     const top = image.outs.zfsSnapshot!.replace(/@ready$/, '');

@@ -12,7 +12,8 @@ describe('Pod ↔ PVE config', () => {
     const p = createParams(pod, 'local-zfs');
     expect(p.ostemplate).toBe('local:vztmpl/app.tar');
     expect(p.rootfs).toBe('local-zfs:4');
-    expect(p.net0).toBe('name=eth0,bridge=vmbr1,gw=10.0.0.1,ip=10.0.0.5/24,mtu=1400,tag=20');
+    // An application image: host-managed as PVE's OCI create sets it (pod-oci-config.test.ts covers the rules).
+    expect(p.net0).toBe('name=eth0,bridge=vmbr1,gw=10.0.0.1,host-managed=1,ip=10.0.0.5/24,mtu=1400,tag=20');
     expect(p.tags).toBe('b;proxmox-pods;web');
     expect(p.env).toBe(['PATH=/usr/bin', 'A=pod', "B=it's"].join('\0'));
     expect(p.entrypoint).toBe('/bin/app --port 80');

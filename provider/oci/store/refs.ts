@@ -13,6 +13,8 @@ export const refRecordSchema = z.object({
   digest: z.string().refine(isValidDigest),
   /** The platform manifest actually pulled. */
   manifestDigest: z.string().refine(isValidDigest),
+  /** OciImage refs: the parent dataset of its ZFS chains, null for none; absent in refs written before it existed. */
+  zfsParent: z.string().nullable().optional(),
   updatedAt: z.string(),
 });
 export type RefRecord = z.infer<typeof refRecordSchema>;

@@ -1,19 +1,23 @@
-// The OciImage's I/O: pull (verified) into the content store, unpack into a private staging rootfs, pack the
-// tar.zst template, upload it with its checksum, and keep store refs so that templates and blobs shared by several
-// images are only removed with the last of them.
+// The OciImage's I/O: pull (verified) into the content store, write the platform image as a single-image OCI archive
+// from the verified blobs, upload it with its checksum as the template (PVE 9.1 creates CTs from OCI archives with
+// its own mapping of the image config: pve-container Create.pm restore_oci_archive), and keep store refs so that
+// templates and blobs shared by several images are only removed with the last of them. With `zfs`, the layer
+// chains are built too, plus the small OCI-archive scaffold pods cloned from them are created from.
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import type { PveClient } from '../../proxmox/client';
 import { ContentStore, defaultStorePath, pullImage, resolveDigest, formatPlatform, parsePlatform, type PulledImage, type PullProgress } from '../../oci';
-import { ApplyOptionsSchema, applyLayer, PVE_UNPRIVILEGED_IDMAP, unpackImage } from '../../oci/unpack';
+import { ApplyOptionsSchema, applyLayer, PVE_UNPRIVILEGED_IDMAP } from '../../oci/unpack';
 import { Deadline, timeoutMs } from '../common/duration';
 import { pveClient } from '../common/connection';
-import { envRecord, podImageOf, templateFileName, templateVolid } from './plan';
+import { envRecord, podImageOf, scaffoldFileName, templateFileName, templateVolid } from './plan';
 import type { OciImageInputs, OciImageOutputs, OciImageSizes } from './schema';
 import { packTemplate } from '../../oci/convert/template';
 import { ProxmoxPodsError } from '../../errors';
+import { etcFilesOfLayers, scaffoldArchive, writeStoreArchive } from '../../oci/convert/oci-archive';
+import { Readable } from 'node:stream';
 import { nodeChains } from '../common/node-zfs';
 import { messageOf, warn } from '../../diagnostics';
 import { pinnedReference } from '../../oci/reference';
@@ -50,19 +54,26 @@ export function currentDigest(inputs: Pick<OciImageInputs, 'reference' | 'creden
 
 export const canonicalPlatform = (p: string) => formatPlatform(parsePlatform(p));
 
-/** Unpacks the pulled layers (ownership as in the image) and packs them as a template in `dir`. */
-async function buildTemplate(store: ContentStore, pulled: PulledImage, dir: string, deadline: Deadline): Promise<{ path: string; size: number; sha256: string; unpacked: number }> {
-  const rootfs = join(dir, 'rootfs');
-  // No uid shift here: PVE extracts a template for an unprivileged CT through lxc-usernsexec, which maps 0 → 100000
-  // itself; shifted ids in the tar would land outside the container's range.
-  const stats = await unpackImage({
-    target: rootfs,
-    idmap: null,
-    layers: pulled.layers.map((l) => ({ path: store.blobPath(l.digest), mediaType: l.mediaType, digest: l.digest, diffId: l.diffId, size: l.size })),
-  });
+/** The template: the pulled platform image as an OCI archive in `dir`, every blob the store's verified bytes. */
+async function buildTemplate(store: ContentStore, pulled: PulledImage, dir: string, deadline: Deadline): Promise<{ path: string; size: number; sha256: string }> {
+  const built = await writeStoreArchive(store, pulled.manifestDigest, join(dir, templateFileName(pulled.manifestDigest)));
   deadline.check();
-  const packed = await packTemplate({ rootfs, outDir: dir, name: templateFileName(pulled.manifestDigest).replace(/\.tar\.zst$/, '') });
-  return { ...packed, unpacked: stats.bytes };
+  return built;
+}
+
+/**
+ * The ZFS-clone path's create template: PVE derives entrypoint, env, user (from /etc/passwd and /etc/group), working
+ * directory and stop signal from the archive it creates from, so the scaffold carries the image's config and those two
+ * files; the rootfs PVE extracts from it is then replaced by the clone.
+ */
+async function uploadScaffold(ctx: OciImageContext, node: string, storage: string, store: ContentStore, pulled: PulledImage, deadline: Deadline): Promise<string> {
+  const filename = scaffoldFileName(pulled.manifestDigest);
+  const volid = `${storage}:vztmpl/${filename}`;
+  if ((await ctx.pve.storageContent(node, storage, 'vztmpl')).some((c) => c.volid === volid)) return volid;
+  const config = JSON.parse((await store.readDocument(pulled.configDigest)).toString('utf8')) as Record<string, unknown>;
+  const etc = await etcFilesOfLayers(pulled.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, open: () => createReadStream(store.blobPath(l.digest)) })));
+  const s = await scaffoldArchive(config, etc);
+  return ctx.pve.uploadToStorage(node, storage, { content: 'vztmpl', filename, data: Readable.from([s.bytes]), size: s.bytes.length, checksum: s.sha256, checksumAlgorithm: 'sha256' }, { deadlineMs: deadline.remaining() });
 }
 
 /** Who claims this image's template and chains: the SDK passes the stack and the resource name. */
@@ -127,12 +138,14 @@ export async function createOciImage(inputs: OciImageInputs, ctxIn?: Partial<Oci
         );
         uploadedHere = true;
         if (uploaded !== volid) ctx.log(`PVE stored the template as ${uploaded}`);
-        Object.assign(sizes, { unpacked: built.unpacked, template: built.size });
+        Object.assign(sizes, { template: built.size });
       } finally {
         await rm(dir, { recursive: true, force: true });
       }
     }
     const zfsSnapshot = inputs.zfs ? await buildChains(node, inputs.zfs.parentDataset, store, pulled, owner) : undefined;
+    // ZFS-clone pods are created from the image's own OCI scaffold (its config, /etc/passwd and /etc/group).
+    const scaffoldVolid = inputs.zfs ? await uploadScaffold(ctx, node, storage, store, pulled, deadline) : undefined;
     // A destroy elsewhere that listed the claims just before ours was recorded may have deleted the template we found.
     if (existing && !(await ctx.pve.storageContent(node, storage, 'vztmpl')).some((c) => c.volid === volid)) {
       throw new ProxmoxPodsError(`template ${volid} was deleted on ${node} while this image was being created (another stack's destroy); run \`pulumi up\` again to upload it`, 'E_TEMPLATE_GONE');
@@ -156,6 +169,8 @@ export async function createOciImage(inputs: OciImageInputs, ctxIn?: Partial<Oci
       exposedPorts: pulled.config.exposedPorts,
       templateVolid: volid,
       ...(zfsSnapshot ? { zfsSnapshot } : {}),
+      ...(scaffoldVolid ? { scaffoldVolid } : {}),
+      ...(pulled.config.stopSignal ? { stopSignal: pulled.config.stopSignal } : {}),
       sizes,
     };
     return { id, outs: { ...base, resolvedDigest: pulled.digest, podImage: podImageOf(base) } };
@@ -191,7 +206,7 @@ export async function readOciImage(id: string, props: OciImageOutputs, ctxIn?: P
   const store = await openStore(props);
   if (!(await store.getRef(id))) {
     // The local store was wiped or this is another machine: record the ref again so deletes still count it.
-    await store.setRef({ name: id, reference: props.reference, digest: props.digest, manifestDigest: props.manifestDigest });
+    await store.setRef({ name: id, reference: props.reference, digest: props.digest, manifestDigest: props.manifestDigest, zfsParent: props.zfs?.parentDataset ?? null });
   }
   // States written before pinnedReference existed get it from what they recorded.
   return { id, props: props.pinnedReference ? props : { ...props, pinnedReference: pinnedReference(props.reference, props.digest) } };
@@ -239,6 +254,8 @@ export async function deleteOciImage(id: string, props: OciImageOutputs, ctxIn?:
       ctx.log(`template ${props.templateVolid} is kept: ${sharing.join(', ')} still use it`);
     } else {
       await ctx.pve.deleteContent(props.node, props.templateStorage, props.templateVolid, { deadlineMs: deadline.remaining() });
+      // The image's OCI scaffold (for ZFS-clone pods) belongs to the same manifest and the same claims: it goes too.
+      if (props.scaffoldVolid) await ctx.pve.deleteContent(props.node, props.templateStorage, props.scaffoldVolid, { deadlineMs: deadline.remaining() });
     }
     // A chain is judged on its own claims (the other owners of the template may not use ZFS); pods cloned from it keep
     // it too (ZFS refuses, and we say so). Without an owner record, as in older versions: only with the template.

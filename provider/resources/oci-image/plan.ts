@@ -62,10 +62,19 @@ export function ociImageDiff(olds: OciImageOutputs, news: OciImageInputs): DiffR
   return { changes: changed.length > 0, replaces, changed, deleteBeforeReplace: false };
 }
 
-/** The template's file name on the storage: content-addressed by the platform manifest, so equal images share it. */
+/**
+ * The template's file name on the storage: content-addressed by the platform manifest, so equal images share it. A
+ * `.tar` OCI archive, which PVE 9.1 creates from through its OCI path (Create.pm archive_is_oci_format).
+ */
 export function templateFileName(manifestDigest: string): string {
   const { hex } = parseDigest(manifestDigest);
-  return `oci-${hex.slice(0, 16)}.tar.zst`;
+  return `oci-${hex.slice(0, 16)}.tar`;
+}
+
+/** The ZFS-clone path's scaffold (image config + /etc/passwd + /etc/group), named after the image too. */
+export function scaffoldFileName(manifestDigest: string): string {
+  const { hex } = parseDigest(manifestDigest);
+  return `oci-${hex.slice(0, 16)}.scaffold.tar`;
 }
 
 export function templateVolid(storage: string, manifestDigest: string): string {
@@ -103,7 +112,7 @@ export function pveArch(platform: string): PodImageValue['arch'] {
 }
 
 /** The object a Pod's `image` input takes; empty image settings are left out so the Pod's defaults apply. */
-export function podImageOf(o: Pick<OciImageOutputs, 'templateVolid' | 'reference' | 'digest' | 'entrypoint' | 'cmd' | 'env' | 'workdir' | 'user' | 'zfsSnapshot' | 'platform'>): PodImageValue {
+export function podImageOf(o: Pick<OciImageOutputs, 'templateVolid' | 'reference' | 'digest' | 'entrypoint' | 'cmd' | 'env' | 'workdir' | 'user' | 'zfsSnapshot' | 'platform' | 'scaffoldVolid' | 'stopSignal'>): PodImageValue {
   const arch = pveArch(o.platform);
   return {
     template: o.templateVolid,
@@ -115,6 +124,8 @@ export function podImageOf(o: Pick<OciImageOutputs, 'templateVolid' | 'reference
     ...(o.workdir ? { workdir: o.workdir } : {}),
     ...(o.user ? { user: o.user } : {}),
     ...(o.zfsSnapshot ? { zfsSnapshot: o.zfsSnapshot } : {}),
+    ...(o.scaffoldVolid ? { scaffold: o.scaffoldVolid } : {}),
+    ...(o.stopSignal ? { stopSignal: o.stopSignal } : {}),
     ...(arch ? { arch } : {}),
   };
 }

@@ -98,7 +98,7 @@ export interface OciImageSizes {
   compressed: number;
   /** Uncompressed layer tars (absent when the template was already on the storage and nothing was unpacked). */
   unpacked?: number;
-  /** The tar.zst template on the PVE storage. */
+  /** The OCI-archive template on the PVE storage. */
   template: number;
 }
 
@@ -124,6 +124,10 @@ export interface OciImageOutputs extends Omit<OciImageInputs, 'credentials'> {
   templateVolid: string;
   /** `<parentDataset>/<chain>@ready` of the top layer chain, when `zfs` is set. */
   zfsSnapshot?: string;
+  /** With `zfs`: the OCI-archive scaffold pods cloned from the chain are created from (image config + /etc files). */
+  scaffoldVolid?: string;
+  /** The image's StopSignal (PVE writes it as lxc.signal.halt; SIGTERM when absent). */
+  stopSignal?: string;
   sizes: OciImageSizes;
   podImage: PodImageValue;
 }

@@ -5,6 +5,7 @@ import { parseMount, parseNet, printMount, printNet, printTags, normalizeTags, p
 import { ownerId, ownerTag, OWNER_TAG_RE, type OwnerKey } from '../common/owner';
 import { hostnameFor } from './plan';
 import { templateOf, type PodImage, type PodInputs, type PodNetwork } from './schema';
+import { applyOciParity } from './oci-config';
 
 export const MANAGED_TAG = 'proxmox-pods';
 const META_RE = /\n*<!-- proxmox-pods (\{.*\}) -->\n*$/s;
@@ -151,7 +152,7 @@ export function managedConfig(inputs: PodInputs, identity: PodIdentity = {}, own
   if (Object.keys(env).length) cfg.env = printEnv(env);
   const entry = effectiveEntrypoint(inputs);
   if (entry) cfg.entrypoint = shellJoin(entry);
-  return cfg;
+  return applyOciParity(cfg, inputs);
 }
 
 /** Keys that, when absent from the desired config, must be deleted from the live one. */
@@ -221,6 +222,7 @@ export function inputsFromConfig(cfg: Record<string, unknown>, base: Partial<Pod
     if (base.network?.mac && n.hwaddr) net.mac = n.hwaddr;
     if (n.firewall !== undefined) net.firewall = n.firewall;
     if (n.rate !== undefined) net.rateMbps = n.rate;
+    if (base.network?.hostManaged !== undefined && n['host-managed'] !== undefined) net.hostManaged = n['host-managed'];
     inputs.network = net;
   }
   const mounts = Array.from({ length: 10 }, (_, i) => cfg[`mp${i}`])

@@ -43,6 +43,10 @@ export const imageSchema = z.union([
        * instead of an extracted template. Needs a zfspool rootfs storage on the same pool and the same node.
        */
       zfsSnapshot: z.string().refine(isSnapshotName, { message: 'must be a ZFS snapshot such as "rpool/proxmox-pods/images/<chain>@ready"' }).optional(),
+      /** With zfsSnapshot: the OciImage's OCI-archive scaffold the pod is created from (PVE maps its config). */
+      scaffold: z.string().regex(volid, { message: 'must be a template volid such as "local:vztmpl/oci-<id>.scaffold.tar"' }).optional(),
+      /** The image's StopSignal: PVE's OCI create writes it as lxc.signal.halt (shown here, not settable). */
+      stopSignal: z.string().optional(),
     })
     .strict(),
 ]);
@@ -80,6 +84,11 @@ export const networkSchema = z
     firewall: z.boolean().optional(),
     /** Rate limit of eth0 in MB/s (PVE's `rate`). */
     rateMbps: z.number().positive({ message: 'must be a positive rate in MB/s' }).optional(),
+    /**
+     * PVE's `host-managed`: the node configures the address (ip, gateway) when the CT starts, instead of the CT's own
+     * init. Default as PVE's OCI create: on for application images (an entrypoint other than /sbin/init), unset else.
+     */
+    hostManaged: z.boolean().optional(),
   })
   .strict()
   .refine((n) => !(n.ip === 'dhcp' && n.gateway), { message: 'gateway is only valid with a static ip; remove it or set ip to a CIDR', path: ['gateway'] })

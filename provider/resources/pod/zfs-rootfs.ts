@@ -96,7 +96,10 @@ export async function prepareZfsRootfs(pve: PveClient, inputs: PodInputs, node: 
   }
   deadline.check();
   const templateStorage = templateOf(inputs.image).split(':')[0]!;
-  const ostemplate = await ensureScaffold(pve, node, templateStorage, deadline);
+  // The OciImage's own scaffold carries the image config and /etc files, so PVE's OCI create maps them as for the
+  // template; images built before it existed fall back to the empty one.
+  const own = typeof inputs.image === 'string' ? undefined : inputs.image.scaffold;
+  const ostemplate = own ?? (await ensureScaffold(pve, node, templateStorage, deadline));
   return {
     plan,
     createOverrides: { ostemplate, ostype: 'unmanaged', rootfs: `${plan.storage}:${inputs.rootfs.sizeGiB}` },

@@ -1,0 +1,191 @@
+// The emulator's lxc runtime: nodes are network namespaces, CTs real unprivileged LXC containers created from an OCI
+// archive (PVE's restore_oci_archive mapping) or a tar.zst template (restore_archive), started from a config
+// generated as update_lxc_config writes it, answering HTTP on their host-managed address.
+import { execa } from 'execa';
+import { promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { startEmulator, type RunningEmulator } from '../../emulator';
+import { Client } from './helpers';
+import { busyboxAppImage, writeAppArchive } from '../helpers/busybox-image';
+import { packTemplate } from '../../provider/oci/convert/template';
+import { unpackImage } from '../../provider/oci/unpack';
+
+jest.setTimeout(120_000);
+
+const ci = process.env.CI === 'true' || process.env.CI === '1';
+const canRun = process.getuid?.() === 0;
+if (!canRun) {
+  if (ci) throw new Error('runtime-lxc: needs root (CI runs as root)');
+  console.warn('SKIPPED runtime-lxc: needs root');
+}
+const d = canRun ? describe : describe.skip;
+
+function multipart(fields: Record<string, string>, file: { name: string; data: Buffer }): { body: Buffer; contentType: string } {
+  const boundary = `----rt${process.pid}${Date.now()}`;
+  const parts: Buffer[] = [];
+  for (const [k, v] of Object.entries(fields)) parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`));
+  parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="filename"; filename="${file.name}"\r\nContent-Type: application/octet-stream\r\n\r\n`), file.data, Buffer.from(`\r\n--${boundary}--\r\n`));
+  return { body: Buffer.concat(parts), contentType: `multipart/form-data; boundary=${boundary}` };
+}
+
+d('emulator --runtime lxc', () => {
+  let emu: RunningEmulator;
+  let c: Client;
+  let dir: string;
+  let ns: string;
+  const inNode = (cmd: string, args: string[]) => execa('nsenter', [`--net=/run/netns/${ns}`, '--', cmd, ...args], { reject: false, timeout: 20_000 });
+  const curl = async (url: string) => {
+    for (let i = 0; i < 50; i++) {
+      const r = await inNode('curl', ['-sf', '-m', '2', url]);
+      if (r.exitCode === 0) return r.stdout;
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    throw new Error(`no answer from ${url}`);
+  };
+  const task = async (upid: string, ms = 60_000) => (await c.waitTask('pve', upid, ms)).exitstatus as string;
+  const upload = async (name: string, data: Buffer) => {
+    const r = await c.call('POST', '/nodes/pve/storage/local/upload', { rawBody: multipart({ content: 'vztmpl' }, { name, data }) });
+    expect(r.status).toBe(200);
+    expect(await task(r.json.data)).toBe('OK');
+  };
+
+  beforeAll(async () => {
+    dir = await fs.mkdtemp(path.join(tmpdir(), 'pp-rt-'));
+    emu = await startEmulator({ runtime: 'lxc', taskDurationMs: 5 });
+    c = new Client(emu);
+    ns = emu.hosts!.pve!.netns;
+  });
+
+  afterAll(async () => {
+    await c?.close();
+    await emu?.close();
+    if (dir) await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  test('each node is a namespace with vmbr0 at its configured address; hosts names it', async () => {
+    expect(emu.hosts).toEqual({ pve: { netns: ns } });
+    const addr = JSON.parse((await execa('ip', ['-n', ns, '-j', 'addr', 'show', 'vmbr0'])).stdout);
+    expect(addr[0].addr_info.map((a: { local: string; prefixlen: number }) => `${a.local}/${a.prefixlen}`)).toContain('192.168.100.10/24');
+    expect((await inNode('sysctl', ['-n', 'net.ipv4.ip_forward'])).stdout.trim()).toBe('1');
+  });
+
+  test('OCI archive: PVE 9.1 mapping, a real unprivileged CT that answers as the image user, in its workdir, with its env', async () => {
+    const image = await busyboxAppImage();
+    await upload('app.tar', await writeAppArchive(path.join(dir, 'app.tar'), image));
+    const create = await c.data('POST', '/nodes/pve/lxc', {
+      form: { vmid: '150', ostemplate: 'local:vztmpl/app.tar', rootfs: 'local-zfs:1', hostname: 'app-one', memory: '128', swap: '64', net0: 'name=eth0,bridge=vmbr0,ip=192.168.100.50/24,gw=192.168.100.1', env: 'EXTRA=from-api' },
+    });
+    expect(await task(create)).toBe('OK');
+    const cfg = await c.data('GET', '/nodes/pve/lxc/150/config');
+    expect(cfg.entrypoint).toBe('/app/serve');
+    expect(cfg.cmode).toBe('console');
+    expect(cfg.net0).toMatch(/host-managed=1/);
+    expect(cfg.env).toBe('PATH=/bin\0GREETING=hello from the image\0APP_MODE=image\0APP_VERSION=v1');
+    expect(cfg.lxc).toEqual([['lxc.init.uid', '1000'], ['lxc.init.gid', '1000'], ['lxc.init.groups', '1500'], ['lxc.init.cwd', '/app'], ['lxc.signal.halt', 'SIGUSR1']]);
+
+    expect(await task(await c.data('POST', '/nodes/pve/lxc/150/status/start'))).toBe('OK');
+    const st = await c.data('GET', '/nodes/pve/lxc/150/status/current');
+    expect(st.status).toBe('running');
+    const status = await fs.readFile(`/proc/${st.pid}/status`, 'utf8');
+    expect(status).toMatch(/^Uid:\s+101000\s/m); // uid 1000 in the CT, shifted by PVE's id map
+    const body = await curl('http://192.168.100.50:8080/');
+    expect(body).toContain('uid=1000');
+    expect(body).toContain('cwd=/app');
+    expect(body).toContain('hostname=app-one');
+    expect(body).toContain('env GREETING=hello from the image');
+    expect(body).toContain('env TERM=linux');
+    const ifaces = await c.data('GET', '/nodes/pve/lxc/150/interfaces');
+    const eth0 = ifaces.find((i: { name: string }) => i.name === 'eth0');
+    expect(eth0.inet).toBe('192.168.100.50/24');
+    expect(eth0.hwaddr.toUpperCase()).toBe(/hwaddr=([0-9A-F:]+)/i.exec(cfg.net0)![1]!.toUpperCase());
+    const cg = (await fs.readFile(`/proc/${st.pid}/cgroup`, 'utf8')).split('\n').find((l) => /:memory:/.test(l))!.split(':')[2]!;
+    const limit = await fs.readFile(path.join('/sys/fs/cgroup/memory', cg.replace(/\/ns$/, ''), 'memory.limit_in_bytes'), 'utf8');
+    expect(Number(limit)).toBe(128 * 1024 * 1024);
+
+    // The image's StopSignal (SIGUSR1) reaches the init: a clean shutdown is quick, well inside its timeout.
+    const t0 = Date.now();
+    expect(await task(await c.data('POST', '/nodes/pve/lxc/150/status/shutdown', { form: { timeout: '20' } }))).toBe('OK');
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect((await c.data('GET', '/nodes/pve/lxc/150/status/current')).status).toBe('stopped');
+
+    expect(await task(await c.data('DELETE', '/nodes/pve/lxc/150'))).toBe('OK');
+    expect(await fs.readdir(path.join('/sys/fs/cgroup/memory')).then((e) => e.filter((x) => x.startsWith('ppe')))).toEqual(
+      expect.not.arrayContaining([expect.stringMatching(/lxc\/150/)]),
+    );
+  });
+
+  test('tar.zst template: extracted with PVE flags, id-shifted, started as a system-less CT with an entrypoint', async () => {
+    const image = await busyboxAppImage({ version: 'tpl' });
+    const rootfs = path.join(dir, 'tpl-rootfs');
+    await unpackImage({ target: rootfs, idmap: null, layers: image.layers.map((l) => ({ stream: require('node:stream').Readable.from([l.bytes]), mediaType: l.mediaType, digest: l.digest, diffId: l.diffId })) });
+    const packed = await packTemplate({ rootfs, outDir: dir, name: 'app-tpl' });
+    await upload('app-tpl.tar.zst', await fs.readFile(packed.path));
+    const create = await c.data('POST', '/nodes/pve/lxc', {
+      form: { vmid: '151', ostemplate: 'local:vztmpl/app-tpl.tar.zst', rootfs: 'local-lvm:1', hostname: 'tpl', entrypoint: '/app/serve', net0: 'name=eth0,bridge=vmbr0,ip=192.168.100.51/24,host-managed=1' },
+    });
+    expect(await task(create)).toBe('OK');
+    const cfg = await c.data('GET', '/nodes/pve/lxc/151/config');
+    expect(cfg.lxc).toBeUndefined(); // no OCI mapping for a plain template: root, in /
+    expect(await task(await c.data('POST', '/nodes/pve/lxc/151/status/start'))).toBe('OK');
+    const body = await curl('http://192.168.100.51:8080/');
+    expect(body).toContain('uid=0');
+    expect(body).toContain('cwd=/');
+    // SIGTERM (the default halt signal) is ignored by this init: the forced stop after the timeout ends it.
+    expect(await task(await c.data('POST', '/nodes/pve/lxc/151/status/shutdown', { form: { timeout: '1', forceStop: '1' } }))).toBe('OK');
+    expect(await task(await c.data('DELETE', '/nodes/pve/lxc/151'))).toBe('OK');
+  });
+
+  test('a NIC on a bridge the node lacks fails the start as PVE does, and nothing runs', async () => {
+    const create = await c.data('POST', '/nodes/pve/lxc', {
+      form: { vmid: '152', ostemplate: 'local:vztmpl/app.tar', rootfs: 'local-lvm:1', net0: 'name=eth0,bridge=vmbr99,ip=192.168.100.52/24' },
+    });
+    expect(await task(create)).toBe('OK');
+    expect(await task(await c.data('POST', '/nodes/pve/lxc/152/status/start'))).toBe("bridge 'vmbr99' does not exist");
+    expect((await c.data('GET', '/nodes/pve/lxc/152/status/current')).status).toBe('stopped');
+    expect(await task(await c.data('DELETE', '/nodes/pve/lxc/152'))).toBe('OK');
+  });
+});
+
+describe('emulator --runtime lxc without root', () => {
+  test('fails fast with a message naming the reason', async () => {
+    const script = `require(${JSON.stringify(path.join(__dirname, '..', '..', 'emulator'))}).startEmulator({ runtime: 'lxc' }).then(() => process.exit(0), (e) => { console.error(e.message); process.exit(3); })`;
+    const r = await execa('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script], { reject: false });
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toMatch(/runtime.*needs root/);
+  });
+});
+
+describe('proxmox-pods emulator --runtime', () => {
+  test('parses memory|lxc and refuses anything else', () => {
+    const { parseEmulatorArgs } = require('../../cli/emulator-command') as typeof import('../../cli/emulator-command');
+    expect(parseEmulatorArgs(['--runtime', 'lxc']).runtime).toBe('lxc');
+    expect(parseEmulatorArgs(['--runtime=memory']).runtime).toBe('memory');
+    expect(() => parseEmulatorArgs(['--runtime', 'docker'])).toThrow(/--runtime: expects memory or lxc, got 'docker'/);
+  });
+
+  (canRun ? test : test.skip)('prints a hosts line naming each node\'s namespace; SIGTERM removes them', async () => {
+    const modulePath = path.join(__dirname, '..', '..', 'cli', 'emulator-command.js');
+    const script = `require(${JSON.stringify(modulePath)}).runEmulatorCommand(process.argv.slice(1)).catch((e) => { console.error(e.message); process.exitCode = 1; });`;
+    const child = execa(process.execPath, ['-e', script, '--', '--port', '0', '--http-port', 'off', '--nodes', '2', '--runtime', 'lxc'], { reject: false });
+    let out = '';
+    const hosts = await new Promise<Record<string, { netns: string }>>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no hosts line: ${out}`)), 30_000);
+      child.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /^hosts: (\{.*\})$/m.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve(JSON.parse(m[1]!));
+        }
+      });
+    });
+    expect(Object.keys(hosts)).toEqual(['pve1', 'pve2']);
+    const list = (await execa('ip', ['netns', 'list'])).stdout;
+    for (const h of Object.values(hosts)) expect(list).toContain(h.netns);
+    child.kill('SIGTERM');
+    expect((await child).exitCode).toBe(0);
+    const after = (await execa('ip', ['netns', 'list'])).stdout;
+    for (const h of Object.values(hosts)) expect(after).not.toContain(h.netns);
+  });
+});
