@@ -17,6 +17,10 @@ afterEach(() => emu.faults.clear());
 
 describe('tasks', () => {
   test('UPID format, running → stopped, token user split into user + tokenid', async () => {
+    // Its own emulator with 1 s tasks: a 20 ms task had often ended before the status read on a loaded machine.
+    const slow = await startEmulator({ nodes: 2, taskDurationMs: 1000 });
+    const c = new Client(slow);
+    try {
     const upid: string = await c.data('POST', '/nodes/pve1/lxc', { form: { vmid: '100', ostemplate: TEMPLATE, rootfs: 'local-zfs:1' } });
     const m = /^UPID:pve1:([0-9A-F]{8}):([0-9A-F]{8}):([0-9A-F]{8}):vzcreate:100:root@pam!ci:$/.exec(upid);
     expect(m).not.toBeNull();
@@ -31,6 +35,14 @@ describe('tasks', () => {
     expect((await c.data('GET', `/nodes/pve1/tasks/${encodeURIComponent(upid)}/status`)).upid).toBe(upid);
     const lower = upid.replace(/:([0-9A-F]{8}):/, (_, h: string) => `:${h.toLowerCase()}:`);
     expect((await c.data('GET', `/nodes/pve1/tasks/${lower}/status`)).upid).toBe(upid);
+    } finally {
+      await c.close();
+      await slow.close();
+    }
+    // The tests below work on CT 100 of the suite's emulator.
+    const shared = new Client(emu);
+    await shared.waitTask('pve1', await shared.data('POST', '/nodes/pve1/lxc', { form: { vmid: '100', ostemplate: TEMPLATE, rootfs: 'local-zfs:1' } }));
+    await shared.close();
   });
 
   test('bad and unknown UPIDs → 400', async () => {
