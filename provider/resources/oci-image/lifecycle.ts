@@ -14,7 +14,6 @@ import { Deadline, timeoutMs } from '../common/duration';
 import { pveClient } from '../common/connection';
 import { envRecord, podImageOf, scaffoldFileName, templateFileName, templateVolid } from './plan';
 import type { OciImageInputs, OciImageOutputs, OciImageSizes } from './schema';
-import { packTemplate } from '../../oci/convert/template';
 import { ProxmoxPodsError } from '../../errors';
 import { etcFilesOfLayers, scaffoldArchive, writeStoreArchive } from '../../oci/convert/oci-archive';
 import { Readable } from 'node:stream';
