@@ -11,6 +11,8 @@ import { CreateOutcomeUnknownError, CreateTaskError, PveApiError, TaskFailedErro
 import { Deadline, type Clock, type RetryPolicy, systemClock } from './retry';
 import {
   clusterResourceSchema,
+  containerConfigSchema,
+  type ContainerConfig,
   containerListEntrySchema,
   containerStatusSchema,
   interfaceSchema,
@@ -245,10 +247,9 @@ export class PveClient {
   }
 
   /** The CT's config (pending values merged in unless `current`), or undefined when it does not exist. */
-  async containerConfig(node: string, vmid: number, opts: { current?: boolean } = {}): Promise<Record<string, unknown> | undefined> {
-    return this.orMissing(() =>
-      this.node(node).lxc.$(checkVmid(vmid)).config.$get(opts.current ? { current: true } : {}) as Promise<Record<string, unknown>>,
-    );
+  async containerConfig(node: string, vmid: number, opts: { current?: boolean } = {}): Promise<ContainerConfig | undefined> {
+    const raw = await this.orMissing(() => this.node(node).lxc.$(checkVmid(vmid)).config.$get(opts.current ? { current: true } : {}));
+    return raw === undefined ? undefined : (containerConfigSchema.parse(raw) as ContainerConfig);
   }
 
   /** Pending changes (`[{key, value, pending, delete}]`). A missing CT throws (PveApiError.isMissingConfig). */

@@ -86,3 +86,35 @@ export const storageContentSchema = z.looseObject({
 export type StorageContent = z.infer<typeof storageContentSchema>;
 
 export const nextIdSchema = intLike;
+
+// A container's config as GET /nodes/{node}/lxc/{vmid}/config returns it (pve-container src/PVE/LXC/Config.pm
+// `$confdesc` and `parse_pct_config`): the keys the provider reads are typed; the rest pass through untouched.
+const volumeKeys = Object.fromEntries(['rootfs', ...Array.from({ length: 10 }, (_, i) => `mp${i}`), ...Array.from({ length: 10 }, (_, i) => `net${i}`)].map((k) => [k, z.string().optional()]));
+export const containerConfigSchema = z.looseObject({
+  hostname: z.string().optional(),
+  description: z.string().optional(),
+  tags: z.string().optional(),
+  cores: intLike.optional(),
+  memory: intLike.optional(),
+  swap: intLike.optional(),
+  onboot: intLike.optional(),
+  unprivileged: intLike.optional(),
+  template: intLike.optional(),
+  nameserver: z.string().optional(),
+  searchdomain: z.string().optional(),
+  features: z.string().optional(),
+  /** PVE 9.1: NUL-separated NAME=value pairs. */
+  env: z.string().optional(),
+  entrypoint: z.string().optional(),
+  cmode: z.string().optional(),
+  arch: z.string().optional(),
+  ostype: z.string().optional(),
+  /** A config lock (`create`, `backup`, `snapshot`, ...): another task owns the CT. */
+  lock: z.string().optional(),
+  /** sha1 of the config file, for a safe PUT. */
+  digest: z.string().optional(),
+  /** Raw `lxc.*` entries (set only by PVE's OCI create), as [key, value] pairs. */
+  lxc: z.array(z.tuple([z.string(), z.string()])).optional(),
+  ...volumeKeys,
+});
+export type ContainerConfig = z.infer<typeof containerConfigSchema> & { rootfs?: string; net0?: string; [key: `mp${number}` | `net${number}`]: string | undefined };

@@ -1,3 +1,4 @@
+import { containerConfigSchema, type ContainerConfig } from '../../provider/proxmox/schemas';
 import { configUpdate, createParams, inputsFromConfig, managedConfig, parseDescription, renderDescription, shellJoin, shellSplit } from '../../provider/resources/pod/pve-config';
 import { podInputsSchema } from '../../provider/resources/pod/schema';
 
@@ -36,9 +37,9 @@ describe('Pod ↔ PVE config', () => {
   });
 
   test('inputs rebuild from a live config (refresh/adoption)', () => {
-    const cfg: Record<string, unknown> = { ...managedConfig(pod), rootfs: 'local-zfs:subvol-100-disk-0,size=4G', unprivileged: 1 };
-    cfg.net0 = `${cfg.net0},hwaddr=BC:24:11:00:00:01,type=veth`;
-    cfg.description = `${cfg.description}\n`;
+    const desired = managedConfig(pod);
+    // What GET config returns, typed as the client reads it.
+    const cfg = containerConfigSchema.parse({ ...desired, rootfs: 'local-zfs:subvol-100-disk-0,size=4G', unprivileged: 1, net0: `${desired.net0},hwaddr=BC:24:11:00:00:01,type=veth`, description: `${desired.description}\n` }) as ContainerConfig;
     const back = inputsFromConfig(cfg, {});
     expect(back).toMatchObject({ name: 'web', image, env: { A: 'pod', B: "it's" }, tags: ['b', 'web'], description: 'hello', cores: 1, memory: 512 });
     expect(back.network).toEqual({ bridge: 'vmbr1', ip: '10.0.0.5/24', gateway: '10.0.0.1', vlan: 20, mtu: 1400 });
@@ -47,7 +48,7 @@ describe('Pod ↔ PVE config', () => {
   });
 
   test('config update sends only what differs and deletes what the inputs dropped', () => {
-    const live: Record<string, unknown> = { ...managedConfig(pod), net0: `${managedConfig(pod).net0},hwaddr=BC:24:11:00:00:01,type=veth`, nameserver: '10.0.0.53' };
+    const live = containerConfigSchema.parse({ ...managedConfig(pod), net0: `${managedConfig(pod).net0},hwaddr=BC:24:11:00:00:01,type=veth`, nameserver: '10.0.0.53' }) as ContainerConfig;
     expect(configUpdate(live, managedConfig(pod))).toEqual({ set: {}, del: [] });
     const { nameserver: _n, ...rest } = pod;
     const next = managedConfig({ ...rest, memory: 1024 });

@@ -60,7 +60,7 @@ async function converge(ctx: PodContext, node: string, vmid: number, inputs: Pod
   const { set, del } = configUpdate(live, desired);
   if (Object.keys(set).length || del.length) {
     deadline.check();
-    await pve.updateContainerConfig(node, vmid, set, { digest: typeof live.digest === 'string' ? live.digest : undefined, delete: del });
+    await pve.updateContainerConfig(node, vmid, set, { digest: live.digest, delete: del });
   }
   const liveSize = liveRootfsGiB(live.rootfs);
   if (liveSize !== undefined && inputs.rootfs.sizeGiB > liveSize) {
@@ -101,7 +101,7 @@ async function finishCreate(ctx: PodContext, inputs: PodInputs, found: FoundCont
   const { pve } = ctx;
   const { node, vmid } = found;
   try {
-    const { meta } = parseDescription(typeof found.config.description === 'string' ? found.config.description : undefined);
+    const { meta } = parseDescription(found.config.description);
     if (clone && meta?.clonePending) {
       // Never started yet (the converge below clears the flag), so nothing on the scaffold disk can be lost.
       await clone.swap(String(found.config.rootfs ?? ''));
@@ -213,12 +213,12 @@ async function adoptPod(ctx: PodContext, inputs: PodInputs, deadline: Deadline):
   if (!found) throw new InputError('vmid', `no container ${vmid} exists${inputs.node ? ` on node ${inputs.node}` : ' in the cluster'}`, 'check the vmid, or remove adopt to create a new pod');
   if (inputs.node && found.node !== inputs.node) throw new InputError('node', `container ${vmid} runs on ${found.node}, not ${inputs.node}`, `set node to "${found.node}"`);
   if (found.config.template !== undefined && Number(found.config.template) === 1) throw new InputError('vmid', `container ${vmid} is a template`, 'adopt a regular container');
-  if (typeof found.config.lock === 'string') throw new InputError('vmid', `container ${vmid} is locked (${found.config.lock})`, 'wait for the running task or run `pct unlock` on the node');
+  if (found.config.lock !== undefined) throw new InputError('vmid', `container ${vmid} is locked (${found.config.lock})`, 'wait for the running task or run `pct unlock` on the node');
   const owner = ownerFor(ctx, inputs);
   const ownership = ownershipOf(found.config, inputs.name, owner);
   if (ownership === 'foreign') {
     const other = ownerOfConfig(found.config);
-    const { meta } = parseDescription(typeof found.config.description === 'string' ? found.config.description : undefined);
+    const { meta } = parseDescription(found.config.description);
     throw new InputError('vmid', `container ${vmid} is already managed by proxmox-pods as "${meta?.name}"${other ? ` (${describeOwner(other)})` : ''}`, 'adopt only unmanaged containers or the one with this name; proxmox-pods never takes over a container another pod owns');
   }
   await convergeRetrying(ctx, found.node, vmid, inputs, deadline);

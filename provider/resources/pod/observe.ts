@@ -3,6 +3,7 @@
 // the storage PVE chose, unpinned node and vmid must not read as changes); a config key that differs from what the
 // pod's inputs produce replaces just the inputs it comes from.
 import type { PveClient } from '../../proxmox/client';
+import type { ContainerConfig } from '../../proxmox/schemas';
 import { parseMount, parseNet } from '../../proxmox/properties';
 import type { OwnerKey } from '../common/owner';
 import { configUpdate, inputsFromConfig, managedConfig, parseDescription, type PodIdentity } from './pve-config';
@@ -10,9 +11,9 @@ import type { FoundContainer } from './ownership';
 import { derivedOutputs } from './plan';
 import type { PodInputs, PodOutputs } from './schema';
 
-export async function observe(pve: PveClient, node: string, vmid: number, config: Record<string, unknown>): Promise<Pick<PodOutputs, 'status' | 'ip' | 'mac'>> {
+export async function observe(pve: PveClient, node: string, vmid: number, config: ContainerConfig): Promise<Pick<PodOutputs, 'status' | 'ip' | 'mac'>> {
   const status = (await pve.containerStatus(node, vmid))?.status ?? 'unknown';
-  const net = typeof config.net0 === 'string' ? parseNet(config.net0) : undefined;
+  const net = config.net0 !== undefined ? parseNet(config.net0) : undefined;
   let ip = net?.ip && net.ip !== 'dhcp' && net.ip !== 'manual' ? net.ip.split('/')[0] : undefined;
   let mac = net?.hwaddr;
   if (status === 'running') {
@@ -41,7 +42,7 @@ function inputOfKey(key: string): keyof PodInputs | undefined {
 }
 
 /** Pure: the drifted inputs of `props` given the live config (the config keys that differ from what props produce). */
-export function driftedInputs(props: PodOutputs, config: Record<string, unknown>, identity: PodIdentity, owner: OwnerKey | undefined): Partial<PodInputs> {
+export function driftedInputs(props: PodOutputs, config: ContainerConfig, identity: PodIdentity, owner: OwnerKey | undefined): Partial<PodInputs> {
   const { set, del } = configUpdate(config, managedConfig(props, identity, owner));
   const live = inputsFromConfig(config, props);
   const drift: Partial<PodInputs> = {};
@@ -50,7 +51,7 @@ export function driftedInputs(props: PodOutputs, config: Record<string, unknown>
     if (!field) continue;
     if (field === 'description') {
       // The metadata part (owner, image, flags) is ours to rewrite; only the user's text is an input.
-      const { user } = parseDescription(typeof config.description === 'string' ? config.description : undefined);
+      const { user } = parseDescription(config.description);
       if ((user ?? undefined) === (props.description ?? undefined)) continue;
     }
     if (field === 'hostname') {
@@ -59,7 +60,7 @@ export function driftedInputs(props: PodOutputs, config: Record<string, unknown>
     }
     (drift as Record<string, unknown>)[field] = live[field];
   }
-  const size = typeof config.rootfs === 'string' ? parseMount(config.rootfs).size : undefined;
+  const size = config.rootfs !== undefined ? parseMount(config.rootfs).size : undefined;
   if (size !== undefined && Math.abs(size - props.rootfs.sizeGiB) > 1e-9) drift.rootfs = { ...props.rootfs, sizeGiB: Math.round(size * 1000) / 1000 };
   return drift;
 }
@@ -78,8 +79,8 @@ export function inputsAfterDrift(outs: PodOutputs, pinned: readonly string[]): P
   return { ...inputs, ...derivedOutputs(inputs) } as PodInputs;
 }
 
-export function pinnedOf(config: Record<string, unknown>): string[] {
-  return parseDescription(typeof config.description === 'string' ? config.description : undefined).meta?.pinned ?? [];
+export function pinnedOf(config: ContainerConfig): string[] {
+  return parseDescription(config.description).meta?.pinned ?? [];
 }
 
 export async function observedOutputs(pve: PveClient, props: PodOutputs, found: FoundContainer, identity: PodIdentity, owner: OwnerKey | undefined): Promise<PodOutputs> {

@@ -3,6 +3,7 @@
 // it) and in the description's metadata (the full key, which the tag's hash only points at). A vmid alone never
 // decides: after an ambiguous create the vmid may have gone to another pod.
 import type { PveClient } from '../../proxmox/client';
+import type { ContainerConfig } from '../../proxmox/schemas';
 import { DeadlineError, ProxmoxPodsError } from '../../errors';
 import { normalizeTags } from '../../proxmox/properties';
 import { sleep as defaultSleep, type Deadline } from '../../proxmox/retry';
@@ -13,7 +14,7 @@ import type { PodInputs } from './schema';
 export interface FoundContainer {
   node: string;
   vmid: number;
-  config: Record<string, unknown>;
+  config: ContainerConfig;
 }
 
 /** The owner key of a pod: its stack (from the SDK), kind and Pulumi name. Undefined for pods made without one. */
@@ -29,9 +30,9 @@ export type Ownership = 'ours' | 'legacy' | 'foreign' | 'unmanaged';
  * that recorded no owner, under this pod's name (the next converge writes the owner); `foreign` when another pod,
  * stack or project owns it; `unmanaged` when proxmox-pods did not make it.
  */
-export function ownershipOf(config: Record<string, unknown>, name: string, owner: OwnerKey | undefined): Ownership {
-  const { meta, corrupt } = parseDescription(typeof config.description === 'string' ? config.description : undefined);
-  const tagged = normalizeTags(typeof config.tags === 'string' ? config.tags : '').includes(MANAGED_TAG);
+export function ownershipOf(config: ContainerConfig, name: string, owner: OwnerKey | undefined): Ownership {
+  const { meta, corrupt } = parseDescription(config.description);
+  const tagged = normalizeTags(config.tags ?? '').includes(MANAGED_TAG);
   if (corrupt && tagged) {
     // Reading it as "not ours" would drop a running container from state without a word.
     throw new ProxmoxPodsError(
@@ -46,8 +47,8 @@ export function ownershipOf(config: Record<string, unknown>, name: string, owner
   return meta.name === name ? 'legacy' : 'foreign';
 }
 
-export function ownerOfConfig(config: Record<string, unknown>): OwnerKey | undefined {
-  const { meta } = parseDescription(typeof config.description === 'string' ? config.description : undefined);
+export function ownerOfConfig(config: ContainerConfig): OwnerKey | undefined {
+  const { meta } = parseDescription(config.description);
   return meta?.owner ? parseOwnerId(meta.owner) : undefined;
 }
 

@@ -2,6 +2,7 @@
 // name and the image) rides in the description as an HTML comment (hidden in the PVE UI) plus a marker tag, so that
 // refresh and adoption can rebuild the inputs from the container alone.
 import { parseMount, parseNet, printMount, printNet, printTags, normalizeTags, parseEnv, printEnv } from '../../proxmox/properties';
+import type { ContainerConfig } from '../../proxmox/schemas';
 import { ownerId, ownerTag, OWNER_TAG_RE, type OwnerKey } from '../common/owner';
 import { hostnameFor } from './plan';
 import { templateOf, type PodImage, type PodInputs, type PodNetwork } from './schema';
@@ -170,10 +171,10 @@ export function createParams(inputs: PodInputs, storage: string, identity: PodId
 }
 
 /** The PUT body that moves `live` to `desired`: changed keys, plus deletions of keys the inputs no longer set. */
-export function configUpdate(live: Record<string, unknown>, desired: Record<string, string | number>): { set: Record<string, string | number>; del: string[] } {
+export function configUpdate(live: ContainerConfig, desired: Record<string, string | number>): { set: Record<string, string | number>; del: string[] } {
   const set: Record<string, string | number> = {};
   for (const [k, v] of Object.entries(desired)) {
-    if (k === 'net0' && typeof live.net0 === 'string') {
+    if (k === 'net0' && live.net0 !== undefined) {
       // PVE fills in hwaddr and type; compare what we manage.
       const a = parseNet(live.net0);
       const b = parseNet(String(v));
@@ -190,10 +191,10 @@ export function configUpdate(live: Record<string, unknown>, desired: Record<stri
 }
 
 /** Rebuilds a Pod's inputs from a live container (refresh and adoption). */
-export function inputsFromConfig(cfg: Record<string, unknown>, base: Partial<PodInputs>): PodInputs {
-  const { user, meta } = parseDescription(typeof cfg.description === 'string' ? cfg.description : undefined);
+export function inputsFromConfig(cfg: ContainerConfig, base: Partial<PodInputs>): PodInputs {
+  const { user, meta } = parseDescription(cfg.description);
   const image = meta?.image ?? base.image ?? 'unknown:vztmpl/unknown';
-  const rootfs = typeof cfg.rootfs === 'string' ? parseMount(cfg.rootfs) : undefined;
+  const rootfs = cfg.rootfs !== undefined ? parseMount(cfg.rootfs) : undefined;
   const inputs: PodInputs = {
     name: meta?.name ?? base.name ?? String(cfg.hostname ?? 'pod'),
     image,
@@ -213,7 +214,7 @@ export function inputsFromConfig(cfg: Record<string, unknown>, base: Partial<Pod
   const tags = userTags(cfg.tags, base.tags);
   if (tags.length) inputs.tags = tags;
   if (user) inputs.description = user;
-  if (typeof cfg.net0 === 'string') {
+  if (cfg.net0 !== undefined) {
     const n = parseNet(cfg.net0);
     const net: PodNetwork = { bridge: n.bridge ?? 'vmbr0', ip: n.ip ?? 'dhcp' };
     if (n.gw) net.gateway = n.gw;
@@ -232,19 +233,19 @@ export function inputsFromConfig(cfg: Record<string, unknown>, base: Partial<Pod
       return { source: m.volume, path: m.mp ?? '/', ...(m.ro !== undefined ? { readOnly: m.ro } : {}), ...(m.backup !== undefined ? { backup: m.backup } : {}) };
     });
   if (mounts.length) inputs.mounts = mounts;
-  if (typeof cfg.nameserver === 'string' && cfg.nameserver) inputs.nameserver = cfg.nameserver.split(/\s+/);
-  if (typeof cfg.searchdomain === 'string' && cfg.searchdomain) inputs.searchdomain = cfg.searchdomain;
+  if (cfg.nameserver) inputs.nameserver = cfg.nameserver.split(/\s+/);
+  if (cfg.searchdomain) inputs.searchdomain = cfg.searchdomain;
   if (cfg.onboot !== undefined) inputs.onboot = Number(cfg.onboot) === 1;
-  if (typeof cfg.features === 'string' && /nesting=(1|on|yes|true)/.test(cfg.features)) inputs.nesting = true;
-  else if (base.nesting !== undefined && typeof cfg.features === 'string') inputs.nesting = false;
+  if (cfg.features !== undefined && /nesting=(1|on|yes|true)/.test(cfg.features)) inputs.nesting = true;
+  else if (base.nesting !== undefined && cfg.features !== undefined) inputs.nesting = false;
   // env: what the container has beyond the image's defaults is the pod's own.
-  if (typeof cfg.env === 'string' && cfg.env) {
+  if (cfg.env) {
     const live = parseEnv(cfg.env);
     const imageEnv = typeof image === 'string' ? {} : (image.env ?? {});
     const own = Object.fromEntries(Object.entries(live).filter(([k, v]) => imageEnv[k] !== v));
     if (Object.keys(own).length) inputs.env = own;
   }
-  if (typeof cfg.entrypoint === 'string' && cfg.entrypoint) {
+  if (cfg.entrypoint) {
     const argv = shellSplit(cfg.entrypoint);
     const fromImage = effectiveEntrypoint({ image });
     if (meta?.entrypoint || !fromImage || shellJoin(fromImage) !== cfg.entrypoint) inputs.entrypoint = argv;
