@@ -1,4 +1,6 @@
 import { containerConfigSchema, type ContainerConfig } from '../../provider/proxmox/schemas';
+import { driftedInputs } from '../../provider/resources/pod/observe';
+import { podInputsSchema as podInputs } from '../../provider/resources/pod/schema';
 import { configUpdate, createParams, inputsFromConfig, managedConfig, parseDescription, renderDescription, shellJoin, shellSplit } from '../../provider/resources/pod/pve-config';
 import { podInputsSchema } from '../../provider/resources/pod/schema';
 
@@ -55,5 +57,17 @@ describe('Pod ↔ PVE config', () => {
     const u = configUpdate(live, next);
     expect(u.set).toEqual({ memory: 1024 });
     expect(u.del).toEqual(['nameserver']);
+  });
+});
+
+describe('rootfs sizes in every unit PVE writes', () => {
+  test('size=1T reads as 1024 GiB: no drift at 1024, a grow from 1 TiB to 2 TiB is seen', () => {
+    const base = podInputs.parse({ name: 'big', image: 'local:vztmpl/a.tar.zst', rootfs: { storage: 'local-zfs', sizeGiB: 1024 } });
+    const outs = { ...base, node: 'pve', vmid: 100, hostname: 'big', status: 'running' };
+    const cfg = containerConfigSchema.parse({ ...managedConfig(base), rootfs: 'local-zfs:subvol-100-disk-0,size=1T' }) as ContainerConfig;
+    expect(driftedInputs(outs, cfg, {}, undefined).rootfs).toBeUndefined();
+    expect(driftedInputs({ ...outs, rootfs: { storage: 'local-zfs', sizeGiB: 2048 } }, cfg, {}, undefined).rootfs).toEqual({ storage: 'local-zfs', sizeGiB: 1024 });
+    const half = containerConfigSchema.parse({ ...managedConfig(base), rootfs: 'local-zfs:subvol-100-disk-0,size=512M' }) as ContainerConfig;
+    expect(driftedInputs(outs, half, {}, undefined).rootfs).toEqual({ storage: 'local-zfs', sizeGiB: 0.5 });
   });
 });
