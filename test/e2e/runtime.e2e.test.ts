@@ -64,6 +64,10 @@ d('pods that really run: pulumi up on the lxc runtime', () => {
     await chmod(dnsDir, 0o755);
     pool = await withZfsPool();
     await execa('zfs', ['create', `${pool.name}/data`]);
+    // "/" is a private mount here: a long-lived process another suite starts under `ip netns exec` (sshd, a server)
+    // keeps a private copy of every mount, and pins our datasets ("dataset is busy" on destroy) until it exits. As
+    // shared mounts, those copies become slaves (ip netns exec makes / rslave) and follow our unmounts.
+    await execa('mount', ['--make-rshared', (await execa('zfs', ['get', '-H', '-o', 'value', 'mountpoint', pool.name])).stdout.trim()]);
     layout = path.join(dir, 'layout');
     await writeAppLayout(layout, await busyboxAppImage({ version: 'v1' }), 'v1');
     await writeAppLayout(layout, await busyboxAppImage({ version: 'v2' }), 'v2');
