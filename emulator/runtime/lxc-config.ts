@@ -1,6 +1,7 @@
 // The LXC config of a CT, generated the way pve-container's src/PVE/LXC.pm `update_lxc_config` writes
 // /var/lib/lxc/<vmid>/config, adapted where LXC 5.0.2 on a cgroup v1 host needs something else (each adaptation is
 // marked "LXC 5.0" below and listed in emulator/README.md). Pure: every host fact comes in through `host`.
+import { shellSplit } from '../../provider/resources/pod/pve-config';
 import type { ConfigValues } from '../cluster';
 import { parseKey } from '../lxc-config';
 import type { LxcEntries } from './oci-archive';
@@ -34,34 +35,8 @@ export interface RenderedConfig {
   bridges: Map<number, string>;
 }
 
-/** Shell-like split of `entrypoint` (the inverse of PVE::Tools::cmd2string, which quotes with '...' and "'"). */
-export function splitCommand(text: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  let word = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (c === "'" || c === '"') {
-      const end = text.indexOf(c, i + 1);
-      const inner = text.slice(i + 1, end < 0 ? undefined : end);
-      cur += c === '"' ? inner.replace(/\\(["\\$`])/g, '$1') : inner;
-      i = end < 0 ? text.length : end;
-      word = true;
-    } else if (c === '\\' && i + 1 < text.length) {
-      cur += text[++i];
-      word = true;
-    } else if (c === ' ' || c === '\t') {
-      if (word) out.push(cur);
-      cur = '';
-      word = false;
-    } else {
-      cur += c;
-      word = true;
-    }
-  }
-  if (word) out.push(cur);
-  return out;
-}
+/** Shell-like split of `entrypoint`: one implementation, shared with the provider's refresh (pod/pve-config.ts). */
+export const splitCommand = shellSplit;
 
 /** `PVE::LXC::Config::calculate_memory_constraints`-free v1 form: limit_in_bytes = memory, memsw = memory + swap. */
 function memoryLines(conf: ConfigValues, host: HostFacts): string[] {

@@ -60,30 +60,32 @@ export function shellJoin(argv: readonly string[]): string {
   return argv.map((a) => (/^[A-Za-z0-9_\-+=:,./@%]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
 }
 
+/** The inverse of shellJoin, and of PVE::Tools::cmd2string (which quotes with '...'); "..." is read too. */
 export function shellSplit(text: string): string[] {
   const out: string[] = [];
   let cur = '';
-  let inWord = false;
+  let word = false;
   for (let i = 0; i < text.length; i++) {
     const c = text[i]!;
-    if (c === "'") {
-      const end = text.indexOf("'", i + 1);
-      cur += text.slice(i + 1, end < 0 ? undefined : end);
+    if (c === "'" || c === '"') {
+      const end = text.indexOf(c, i + 1);
+      const inner = text.slice(i + 1, end < 0 ? undefined : end);
+      cur += c === '"' ? inner.replace(/\\(["\\$`])/g, '$1') : inner;
       i = end < 0 ? text.length : end;
-      inWord = true;
+      word = true;
     } else if (c === '\\' && i + 1 < text.length) {
       cur += text[++i];
-      inWord = true;
+      word = true;
     } else if (c === ' ' || c === '\t') {
-      if (inWord) out.push(cur);
+      if (word) out.push(cur);
       cur = '';
-      inWord = false;
+      word = false;
     } else {
       cur += c;
-      inWord = true;
+      word = true;
     }
   }
-  if (inWord) out.push(cur);
+  if (word) out.push(cur);
   return out;
 }
 
