@@ -60,7 +60,8 @@ test('its package.json is publishable and describes the entry points', () => {
   expect(pkg.engines.node).toBe('>=22');
   expect(pkg.types).toBe('dist/sdk/index.d.ts');
   expect(pkg.bin['proxmox-pods']).toBe('bin/proxmox-pods.js');
-  expect(Object.keys(pkg.exports).sort()).toEqual(['.', './emulator', './package.json', './provider']);
+  // ./dist/sdk/providers/*: what Pulumi stores as each resource's provider (a require() of it) must resolve.
+  expect(Object.keys(pkg.exports).sort()).toEqual(['.', './dist/sdk/providers/*', './emulator', './package.json', './provider']);
   expect(pkg.repository.url).toMatch(/^git\+https:\/\//);
   // A caret range, so the user's own @pulumi/pulumi is the one this package uses (one copy in the program).
   expect(pkg.dependencies['@pulumi/pulumi']).toMatch(/^\^3\./);
@@ -76,6 +77,8 @@ test('the installed package loads from the user project: SDK, provider entry, em
       sdk: Object.keys(sdk).sort(),
       provider: [typeof provider.handler, typeof provider.configure],
       emulator: typeof emulator.startEmulator,
+      // The require() Pulumi stores in state for each resource's provider, exactly as written there.
+      stored: typeof require('proxmox-pods/dist/sdk/providers/pod.js').create,
       from: require.resolve('proxmox-pods/provider'),
       pulumi: require.resolve('@pulumi/pulumi', { paths: [require.resolve('proxmox-pods')] }),
     }));`;
@@ -83,6 +86,7 @@ test('the installed package loads from the user project: SDK, provider entry, em
   expect(loaded.sdk).toEqual(['DeploymentBridge', 'HeadlessService', 'OciImage', 'PersistentVolume', 'Pod', 'PortForward', 'StatefulSet', 'StatefulSetPod']);
   expect(loaded.provider).toEqual(['function', 'function']);
   expect(loaded.emulator).toBe('function');
+  expect(loaded.stored).toBe('function');
   expect(loaded.from).toBe(path.join(project, 'node_modules', 'proxmox-pods', 'dist', 'provider', 'dynamic.js'));
   // One @pulumi/pulumi: the package resolves the project's own.
   expect(loaded.pulumi).toBe(path.join(project, 'node_modules', '@pulumi', 'pulumi', 'index.js'));
