@@ -20,7 +20,7 @@ function packageRoot(withProjectNode: boolean): string {
   writeFileSync(
     path.join(dir, 'dist', 'cli', 'main.js'),
     `exports.main = async (argv) => {
-       if (argv[0] === 'wait') { setInterval(() => {}, 1000); process.stdout.write('ready\\n'); process.on('SIGTERM', () => { process.stdout.write('child got SIGTERM\\n'); process.exit(0); }); return new Promise(() => {}); }
+       if (argv[0] === 'wait') { setInterval(() => {}, 1000); process.on('SIGTERM', () => { process.stdout.write('child got SIGTERM\\n'); process.exit(0); }); process.stdout.write('ready\\n'); return new Promise(() => {}); }
        process.stdout.write(JSON.stringify({ version: process.versions.node, argv, reexec: process.env.PROXMOX_PODS_REEXEC ?? null }));
        return Number(argv[0] ?? 0);
      };\n`,
