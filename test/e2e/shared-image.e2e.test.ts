@@ -22,7 +22,7 @@ describe('two stacks sharing an image through the real pulumi CLI', () => {
   let dir: string;
   const stacks: Record<string, PulumiWorkspace> = {};
   const volids = () => emu.state.storageContent('pve', 'local').map((v) => String(v.volid));
-  const templates = () => volids().filter((v) => /vztmpl\/oci-[0-9a-f]{16}\.tar\.zst$/.test(v));
+  const templates = () => volids().filter((v) => /vztmpl\/oci-[0-9a-f]{16}\.tar$/.test(v));
   const claims = () => volids().filter((v) => v.includes('.claim.'));
 
   beforeAll(async () => {
