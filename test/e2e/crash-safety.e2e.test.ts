@@ -4,7 +4,7 @@
 import { startEmulator, type RunningEmulator } from '../../emulator';
 import { PulumiWorkspace } from '../../cli/pulumi-workspace';
 import { parseDescription } from '../../provider/resources/pod/pve-config';
-import { programPath, requirePulumiCli } from '../helpers/pulumi';
+import { programPath, requirePulumiCli, upAfterKill } from '../helpers/pulumi';
 
 jest.setTimeout(900_000);
 
@@ -88,7 +88,7 @@ describe('crash safety through the real CLI', () => {
       await child;
       // As a user would: clear the lock a killed update leaves, then run again.
       await ws.run(['cancel', '--yes']);
-      await ws.mustRun(['up', '--yes', '--skip-preview']);
+      await upAfterKill(ws);
       expectExactlyThePods(emu, await ws.outputs());
       await ws.mustRun(['destroy', '--yes', '--skip-preview']);
       // The killed run's processes may still be finishing a create; give them a moment, then nothing may remain.
