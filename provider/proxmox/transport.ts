@@ -10,6 +10,7 @@
 // the only error text) with the TLS-pinned dispatcher from tls.ts.
 import { fetch, type Dispatcher } from 'undici';
 import type { ConnectionConfig } from './config';
+import { DeadlineError } from '../errors';
 import { PveApiError, PveConnectionError, PveRequestTimeoutError, TlsFingerprintError, isLockMessage } from './errors';
 import { DEFAULT_RETRY, Deadline, type Clock, type RetryPolicy, systemClock, withRetry } from './retry';
 import { redact } from './secret';
@@ -172,7 +173,10 @@ export class PveTransport {
     try {
       return await fetch(url, { method, headers, body, dispatcher: this.dispatcher, signal: AbortSignal.timeout(timeout) });
     } catch (err) {
-      throw this.connectionError(method, path, err, timeout);
+      const failure = this.connectionError(method, path, err, timeout);
+      // Cut short by the operation's deadline, not by the request timeout: that is the deadline running out.
+      if (failure instanceof PveRequestTimeoutError && timeout < this.cfg.timeouts.requestMs) throw new DeadlineError(deadline.what, deadline.budgetMs);
+      throw failure;
     }
   }
 
