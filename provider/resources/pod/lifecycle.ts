@@ -17,7 +17,7 @@ import { hostnameFor } from './plan';
 import { prepareZfsRootfs, type ZfsRootfs } from './zfs-rootfs';
 import { configUpdate, createParams, inputsFromConfig, managedConfig, parseDescription, type PodIdentity } from './pve-config';
 import { findOwned, findOwnedSettled, locateOwned, locateVmid, ownerOfConfig, ownershipOf, podOwner, waitCreateEnded, type FoundContainer } from './ownership';
-import { DRIFTED, inputsAfterDrift, observedOutputs, observe, pinnedOf } from './observe';
+import { inputsAfterDrift, observedOutputs, observe, pinnedOf } from './observe';
 import type { PodInputs, PodOutputs } from './schema';
 import { noteToUser } from '../common/notes';
 
@@ -152,9 +152,7 @@ export async function createPod(inputs: PodInputs, ctxIn?: Partial<PodContext>):
   for (let attempt = 1; ; attempt++) {
     try {
       const { vmid } = await pve.createContainerAndWait(node, params, { vmid: inputs.vmid, deadlineMs: deadline.remaining() });
-      const config = await pve.containerConfig(node, vmid);
-      if (!config) throw new ProxmoxPodsError(`CT ${vmid} vanished right after its create task succeeded`, 'E_GONE');
-      return await finishCreate(ctx, inputs, { node, vmid, config }, clone, deadline);
+      return await finishCreate(ctx, inputs, await justCreated(pve, node, vmid), clone, deadline);
     } catch (thrown) {
       if (thrown instanceof PartialCreateError) throw thrown;
       const err = thrown instanceof CreateTaskError ? thrown.cause : thrown;
@@ -202,9 +200,14 @@ async function createUnowned(ctx: PodContext, inputs: PodInputs, node: string, p
     }
     throw err instanceof CreateTaskError ? err.cause : err;
   }
+  return finishCreate(ctx, inputs, await justCreated(pve, node, vmid), clone, deadline);
+}
+
+/** The container a create task just made; gone already is an error, not an absence (the task said it succeeded). */
+async function justCreated(pve: PveClient, node: string, vmid: number): Promise<FoundContainer> {
   const config = await pve.containerConfig(node, vmid);
   if (!config) throw new ProxmoxPodsError(`CT ${vmid} vanished right after its create task succeeded`, 'E_GONE');
-  return finishCreate(ctx, inputs, { node, vmid, config }, clone, deadline);
+  return { node, vmid, config };
 }
 
 async function adoptPod(ctx: PodContext, inputs: PodInputs, deadline: Deadline): Promise<{ id: string; outs: PodOutputs }> {
@@ -250,9 +253,7 @@ export async function readPod(id: string, props: PodOutputs, ctxIn?: Partial<Pod
     const outs: PodOutputs = { ...inputs, node: found.node, vmid: found.vmid, hostname: String(found.config.hostname ?? hostnameFor(inputs)), ...(await observe(ctx.pve, found.node, found.vmid, found.config)) };
     return { id: String(found.vmid), props: outs, inputs };
   }
-  const outs = await observedOutputs(ctx.pve, props, found, ctx.identity, owner);
-  const drifted = (outs as unknown as Record<symbol, unknown>)[DRIFTED] === true;
-  delete (outs as unknown as Record<symbol, unknown>)[DRIFTED];
+  const { outs, drifted } = await observedOutputs(ctx.pve, props, found, ctx.identity, owner);
   // Inputs only when something drifted: then the next preview shows that property; otherwise Pulumi keeps its own.
   return { id: String(found.vmid), props: outs, ...(drifted ? { inputs: inputsAfterDrift(outs, pinnedOf(found.config)) } : {}) };
 }

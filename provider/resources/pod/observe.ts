@@ -83,7 +83,8 @@ export function pinnedOf(config: ContainerConfig): string[] {
   return parseDescription(config.description).meta?.pinned ?? [];
 }
 
-export async function observedOutputs(pve: PveClient, props: PodOutputs, found: FoundContainer, identity: PodIdentity, owner: OwnerKey | undefined): Promise<PodOutputs> {
+/** The refreshed outputs, and whether anything drifted (then refresh also hands back inputs, see inputsAfterDrift). */
+export async function observedOutputs(pve: PveClient, props: PodOutputs, found: FoundContainer, identity: PodIdentity, owner: OwnerKey | undefined): Promise<{ outs: PodOutputs; drifted: boolean }> {
   const observed = await observe(pve, found.node, found.vmid, found.config);
   const outs: Record<string, unknown> = { ...props, node: found.node, vmid: found.vmid };
   delete outs.ip;
@@ -96,9 +97,5 @@ export async function observedOutputs(pve: PveClient, props: PodOutputs, found: 
     else outs[k] = v;
   }
   if (observed.status === 'running' || observed.status === 'stopped') outs.running = observed.status === 'running';
-  const drifted = Object.keys(drift).length > 0 || outs.running !== props.running;
-  return Object.assign(outs as unknown as PodOutputs, drifted ? { [DRIFTED]: true } : {});
+  return { outs: outs as unknown as PodOutputs, drifted: Object.keys(drift).length > 0 || outs.running !== props.running };
 }
-
-/** Marks outputs read with drift (not enumerable data: stripped before they reach Pulumi). */
-export const DRIFTED = Symbol('drifted');
