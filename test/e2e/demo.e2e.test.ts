@@ -2,7 +2,7 @@
 // port forward and the demo prints the answer; without root it says why in one line and runs the in-memory demo.
 import { execa } from 'execa';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { chmod } from 'node:fs/promises';
+import { chmod, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { REPO_ROOT } from '../../cli/pulumi-workspace';
@@ -33,6 +33,16 @@ d('npm run demo', () => {
   test('without root: one line saying why, then the in-memory demo', async () => {
     const home = await mkdtemp(path.join(tmpdir(), 'pp-demo-home-'));
     await chmod(home, 0o777);
+    // nobody must reach the checkout: a fresh clone may sit under a 0700 mktemp directory. Let others traverse (not
+    // read) each ancestor for the run, and put every mode back afterwards.
+    const opened: Array<[string, number]> = [];
+    for (let dir = path.dirname(REPO_ROOT); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+      const mode = (await stat(dir)).mode & 0o7777;
+      if (!(mode & 0o001)) {
+        opened.push([dir, mode]);
+        await chmod(dir, mode | 0o001);
+      }
+    }
     try {
       const r = await execa('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, bin, 'demo'], { env: { ...env, HOME: home }, reject: false, all: true });
       expect(r.exitCode).toBe(0);
@@ -40,6 +50,7 @@ d('npm run demo', () => {
       expect(lines[0]).toMatch(/^real containers are not available here \(the lxc runtime needs root.*\); running the in-memory demo$/);
       expect(String(r.all)).toMatch(/containers on the emulator: \d+@pve\(running\)/);
     } finally {
+      for (const [dir, mode] of opened) await chmod(dir, mode);
       await rm(home, { recursive: true, force: true });
     }
   });
