@@ -1,6 +1,6 @@
 import * as pulumi from '@pulumi/pulumi';
 import type { z } from 'zod';
-import type { deploymentBridgeInputsSchema } from '../provider/resources/bridge/schema';
+import type { deploymentBridgeInputsSchema } from '../provider/resources/deployment-bridge/schema';
 import type { WrappedArgs } from './inputs';
 import { ownerScope } from './owner';
 import { providerFor } from './provider';

@@ -1,6 +1,6 @@
 import * as pulumi from '@pulumi/pulumi';
 import type { z } from 'zod';
-import type { persistentVolumeInputsSchema } from '../provider/resources/volume/schema';
+import type { persistentVolumeInputsSchema } from '../provider/resources/persistent-volume/schema';
 import type { WrappedArgs } from './inputs';
 import { ownerScope } from './owner';
 import { providerFor } from './provider';

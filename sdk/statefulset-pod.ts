@@ -1,6 +1,6 @@
 import * as pulumi from '@pulumi/pulumi';
 import type { z } from 'zod';
-import type { statefulSetPodInputsSchema } from '../provider/resources/statefulset/schema';
+import type { statefulSetPodInputsSchema } from '../provider/resources/statefulset-pod/schema';
 import type { WrappedArgs } from './inputs';
 import { imageInput, type PodImageSource } from './pod';
 import { providerFor } from './provider';

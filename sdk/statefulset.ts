@@ -2,14 +2,14 @@
 // HeadlessService that names them. Scaling up adds members at the end; scaling down removes the highest ordinals
 // (their volumes follow the reclaim policy).
 import * as pulumi from '@pulumi/pulumi';
-import type { StatefulSetArgsInput } from '../provider/resources/statefulset/set-args';
+import type { StatefulSetArgsInput } from '../provider/resources/statefulset-pod/set-args';
 import { HeadlessService } from './headless-service';
 import type { InputLeaves } from './inputs';
 import { PersistentVolume } from './persistent-volume';
 import { StatefulSetPod, type StatefulSetPodArgs } from './statefulset-pod';
 
 /**
- * Derived from the schema (provider/resources/statefulset/set-args.ts). The component reads `replicas`, `namespace`
+ * Derived from the schema (provider/resources/statefulset-pod/set-args.ts). The component reads `replicas`, `namespace`
  * and which of `volume`/`service` are given while the program runs, so those stay plain values; every other field
  * accepts a Pulumi Input, and the template takes what a StatefulSetPod takes (an OciImage as `image` included).
  */

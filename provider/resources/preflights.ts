@@ -4,10 +4,10 @@ import { ProxmoxPodsError } from '../errors';
 import { connectCluster, connectionProblem, type Preflight } from './common/preflight';
 import { pinnedNodePreflight } from './common/node-preflight';
 import { podPreflight } from './pod/preflight';
-import { statefulSetPodPreflight } from './statefulset/preflight';
+import { statefulSetPodPreflight } from './statefulset-pod/preflight';
 import { ociImagePreflight } from './oci-image/preflight';
 import { portForwardPreflight } from './port-forward/preflight';
-import { deploymentBridgePreflight } from './bridge/preflight';
+import { deploymentBridgePreflight } from './deployment-bridge/preflight';
 import type { CheckFailure } from './types';
 
 export const preflights: Record<string, Preflight> = {

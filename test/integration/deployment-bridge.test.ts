@@ -3,8 +3,8 @@
 import { execa, type ResultPromise } from 'execa';
 import { withOperation } from '../../provider/diagnostics';
 import { startEmulator, type RunningEmulator } from '../../emulator';
-import { deploymentBridgeModule as m } from '../../provider/resources/bridge';
-import type { DeploymentBridgeInputs } from '../../provider/resources/bridge/schema';
+import { deploymentBridgeModule as m } from '../../provider/resources/deployment-bridge';
+import type { DeploymentBridgeInputs } from '../../provider/resources/deployment-bridge/schema';
 import { setStackConfig, pveClient } from '../../provider/resources/common/connection';
 import { reapplyPortIsolation } from '../../provider/resources/common/isolation';
 import { CapabilityError } from '../../provider/errors';

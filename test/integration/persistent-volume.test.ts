@@ -4,8 +4,8 @@ import { execa } from 'execa';
 import { withOperation } from '../../provider/diagnostics';
 import { readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { persistentVolumeModule as m } from '../../provider/resources/volume';
-import type { PersistentVolumeInputs } from '../../provider/resources/volume/schema';
+import { persistentVolumeModule as m } from '../../provider/resources/persistent-volume';
+import type { PersistentVolumeInputs } from '../../provider/resources/persistent-volume/schema';
 import { setStackConfig } from '../../provider/resources/common/connection';
 import { withZfsPool } from '../oci/helpers-zfs';
 

@@ -1,9 +1,9 @@
 // StatefulSetPod against a two-node emulator: stable identity across replacement, spreading, DNS name.
 import { startEmulator, type RunningEmulator } from '../../emulator';
-import { statefulSetPodModule } from '../../provider/resources/statefulset';
+import { statefulSetPodModule } from '../../provider/resources/statefulset-pod';
 import { setStackConfig } from '../../provider/resources/common/connection';
-import { addressFor, stableMac } from '../../provider/resources/statefulset/identity';
-import type { StatefulSetPodInputs } from '../../provider/resources/statefulset/schema';
+import { addressFor, stableMac } from '../../provider/resources/statefulset-pod/identity';
+import type { StatefulSetPodInputs } from '../../provider/resources/statefulset-pod/schema';
 
 const T = 'local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst';
 

@@ -9,11 +9,11 @@ import type { z } from 'zod';
 import { REPO_ROOT } from '../../cli/pulumi-workspace';
 import { ociImageInputsSchema } from '../../provider/resources/oci-image/schema';
 import { podInputsSchema } from '../../provider/resources/pod/schema';
-import { statefulSetPodInputsSchema } from '../../provider/resources/statefulset/schema';
-import { statefulSetArgsSchema } from '../../provider/resources/statefulset/set-args';
-import { persistentVolumeInputsSchema } from '../../provider/resources/volume/schema';
+import { statefulSetPodInputsSchema } from '../../provider/resources/statefulset-pod/schema';
+import { statefulSetArgsSchema } from '../../provider/resources/statefulset-pod/set-args';
+import { persistentVolumeInputsSchema } from '../../provider/resources/persistent-volume/schema';
 import { headlessServiceInputsSchema } from '../../provider/resources/headless-service/schema';
-import { deploymentBridgeInputsSchema } from '../../provider/resources/bridge/schema';
+import { deploymentBridgeInputsSchema } from '../../provider/resources/deployment-bridge/schema';
 import { portForwardInputsSchema } from '../../provider/resources/port-forward';
 
 jest.setTimeout(120_000);

@@ -4,7 +4,7 @@
 // HeadlessService's. The component has no provider of its own: the members' check() validates the values.
 import { z } from 'zod';
 import { headlessServiceInputsSchema } from '../headless-service/schema';
-import { persistentVolumeInputsSchema } from '../volume/schema';
+import { persistentVolumeInputsSchema } from '../persistent-volume/schema';
 import { statefulSetPodInputsSchema } from './schema';
 
 const pod = statefulSetPodInputsSchema.shape;

@@ -8,7 +8,7 @@ import { checkWithSchema } from '../common/check';
 import { onlineNodes, pveClient, stackSetting } from '../common/connection';
 import { nodeZfs } from '../common/node-zfs';
 import { NotOwnedError, ownerId, parseOwnerId, scopedOwnerKey, type OwnerKey } from '../common/owner';
-import { spreadNode } from '../statefulset/identity';
+import { spreadNode } from '../statefulset-pod/identity';
 import { declaredDiff, type ResourceDefinition } from '../common/definition';
 import type { ResourceModule } from '../types';
 import { persistentVolumeInputsSchema, type PersistentVolumeInputs, type PersistentVolumeOutputs } from './schema';
