@@ -40,6 +40,20 @@ export class Deadline {
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Asks `settled` until it says yes or the clock passes `until` (epoch ms), pausing 100 ms, 200 ms, … up to 2 s
+ * between asks: state that another party changes (a task ending) settles in well under a second most times, and
+ * the cap keeps a long wait from hammering the API. Resolves whether it settled; the caller decides what a timeout
+ * means.
+ */
+export async function pollUntil(settled: () => Promise<boolean>, until: number, pause: (ms: number) => Promise<void> = sleep, clock: Clock = systemClock): Promise<boolean> {
+  for (let round = 0; ; round++) {
+    if (await settled()) return true;
+    if (clock() >= until) return false;
+    await pause(Math.min(2000, 100 * 2 ** Math.min(round, 5)));
+  }
+}
+
 export interface RetryOptions {
   what: string;
   policy: RetryPolicy;

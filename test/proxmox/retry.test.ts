@@ -1,7 +1,7 @@
 import { DeadlineError } from '../../provider/errors';
 import { isVmidTaken, allocateAndCreate, VmidAllocationError } from '../../provider/proxmox/allocate';
 import { PveApiError, RetriesExhaustedError, TaskFailedError } from '../../provider/proxmox/errors';
-import { backoffDelay, Deadline, withRetry } from '../../provider/proxmox/retry';
+import { backoffDelay, Deadline, pollUntil, withRetry } from '../../provider/proxmox/retry';
 import { isTaskSuccess } from '../../provider/proxmox/tasks';
 import { encodeParams, isRetryable } from '../../provider/proxmox/transport';
 import { redact } from '../../provider/proxmox/secret';
@@ -9,6 +9,23 @@ import { redact } from '../../provider/proxmox/secret';
 const apiError = (status: number, pveMessage: string, errors?: Record<string, string>) =>
   new PveApiError({ status, method: 'GET', path: '/x', pveMessage, errors, auth: 'token' });
 const LOCK = "can't lock file '/run/lock/lxc/pve-config-100.lock' - got timeout";
+
+describe('pollUntil', () => {
+  it('asks until settled, pausing 100 ms doubling to a 2 s cap', async () => {
+    const pauses: number[] = [];
+    let asks = 0;
+    const settled = await pollUntil(async () => ++asks === 9, Number.MAX_SAFE_INTEGER, async (ms) => void pauses.push(ms));
+    expect(settled).toBe(true);
+    expect(pauses).toEqual([100, 200, 400, 800, 1600, 2000, 2000, 2000]);
+  });
+  it('reports a timeout instead of throwing, after one last ask at the limit', async () => {
+    let now = 0;
+    let asks = 0;
+    const settled = await pollUntil(async () => (asks++, false), 1000, async (ms) => void (now += ms), () => now);
+    expect(settled).toBe(false);
+    expect(asks).toBe(5); // at 0, 100, 300, 700, 1500 ms
+  });
+});
 
 describe('backoff', () => {
   it('grows exponentially up to the cap, with full jitter', () => {

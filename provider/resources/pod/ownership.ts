@@ -6,7 +6,7 @@ import type { PveClient } from '../../proxmox/client';
 import type { ContainerConfig } from '../../proxmox/schemas';
 import { DeadlineError, ProxmoxPodsError } from '../../errors';
 import { normalizeTags } from '../../proxmox/properties';
-import { sleep as defaultSleep, type Deadline } from '../../proxmox/retry';
+import { pollUntil, sleep as defaultSleep, type Deadline } from '../../proxmox/retry';
 import { ownerId, ownerTag, parseOwnerId, type OwnerKey, type OwnerScope } from '../common/owner';
 import { MANAGED_TAG, parseDescription, type PodIdentity } from './pve-config';
 import type { PodInputs } from './schema';
@@ -76,24 +76,28 @@ export async function findOwned(pve: PveClient, owner: OwnerKey): Promise<FoundC
  * for every create this process did not start itself to end (bounded by `maxWaitMs`), then look.
  */
 export async function findOwnedSettled(pve: PveClient, owner: OwnerKey, deadline: Deadline, opts: { maxWaitMs?: number; sleep?: (ms: number) => Promise<void> } = {}): Promise<FoundContainer[]> {
-  const pause = opts.sleep ?? defaultSleep;
   const until = Math.min(deadline.at - 1000, Date.now() + (opts.maxWaitMs ?? 120_000));
-  for (let round = 0; ; round++) {
-    const foreignCreates = (await pve.clusterResources('vm')).filter((r) => r.type === 'lxc' && r.lock === 'create' && r.vmid !== undefined && !pve.isCreating(r.vmid));
-    if (!foreignCreates.length || Date.now() >= until) break;
-    await pause(Math.min(2000, 100 * 2 ** Math.min(round, 5)));
-  }
+  // Timing out is not an error: the lookup then sees what it sees, and a create still running shows up as a
+  // vmid that is taken, which allocation already handles.
+  await pollUntil(
+    async () => !(await pve.clusterResources('vm')).some((r) => r.type === 'lxc' && r.lock === 'create' && r.vmid !== undefined && !pve.isCreating(r.vmid)),
+    until,
+    opts.sleep,
+  );
   return findOwned(pve, owner);
 }
 
 /** Waits until the config at this vmid is no longer locked `create` (the task ended) or is gone. */
 export async function waitCreateEnded(pve: PveClient, node: string, vmid: number, deadline: Deadline, pause: (ms: number) => Promise<void> = defaultSleep): Promise<void> {
-  for (let round = 0; ; round++) {
-    const config = await pve.containerConfig(node, vmid);
-    if (!config || config.lock !== 'create') return;
-    if (deadline.remaining() < 500) throw new DeadlineError(`waiting for the create task of CT ${vmid} (lock: create) to end`, deadline.budgetMs);
-    await pause(Math.min(2000, 100 * 2 ** Math.min(round, 5)));
-  }
+  const ended = await pollUntil(
+    async () => {
+      const config = await pve.containerConfig(node, vmid);
+      return !config || config.lock !== 'create';
+    },
+    deadline.at - 500,
+    pause,
+  );
+  if (!ended) throw new DeadlineError(`waiting for the create task of CT ${vmid} (lock: create) to end`, deadline.budgetMs);
 }
 
 /**
