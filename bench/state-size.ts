@@ -9,7 +9,7 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, write
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator } from '../emulator';
-import { PulumiWorkspace, REPO_ROOT } from '../cli/pulumi-workspace';
+import { PulumiWorkspace, REPO_ROOT, type ExportedResource } from '../cli/pulumi-workspace';
 import { programPath } from '../test/helpers/pulumi';
 
 /** A project directory whose node_modules holds a copy of the package (sdk + the pods program) and links to the rest. */
@@ -54,7 +54,7 @@ async function main(): Promise<void> {
   try {
     await ws.mustRun(['up', '--yes', '--parallel', '8']);
     const raw = (await ws.mustRun(['stack', 'export'])).stdout;
-    const state = JSON.parse(raw) as { deployment: { resources: Array<Record<string, any>> } };
+    const state = JSON.parse(raw) as { deployment: { resources: ExportedResource[] } };
     const podsState = state.deployment.resources.filter((r) => String(r.type).endsWith(':Pod'));
     const perPod = podsState.map((r) => JSON.stringify(r).length);
     const provider = podsState.map((r) => String(r.inputs?.__provider ?? '').length + String(r.outputs?.__provider ?? '').length);

@@ -113,11 +113,25 @@ export class PulumiWorkspace {
     return JSON.parse((await this.mustRun(['stack', 'output', '--json', '--show-secrets'])).stdout) as Record<string, unknown>;
   }
 
-  async exportState(): Promise<{ deployment: { resources?: Array<Record<string, any>> } }> {
+  async exportState(): Promise<ExportedState> {
     return JSON.parse((await this.mustRun(['stack', 'export'])).stdout);
   }
 
   async dispose(): Promise<void> {
     await rm(path.dirname(this.dir), { recursive: true, force: true });
   }
+}
+
+/** One resource of `pulumi stack export` (the fields read here; the engine writes more). */
+export interface ExportedResource {
+  urn: string;
+  type: string;
+  id?: string;
+  inputs: Record<string, unknown>;
+  outputs: Record<string, unknown>;
+  [field: string]: unknown;
+}
+
+export interface ExportedState {
+  deployment: { resources?: ExportedResource[] };
 }

@@ -5,6 +5,8 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { extract } from 'tar-stream';
+import { z } from 'zod';
+import { configSchema, indexSchema, manifestSchema } from '../../provider/oci/manifest';
 import { compressionOf, decompressor } from '../../provider/oci/unpack';
 import type { ConfigValues } from '../cluster';
 import { parseKey, printKey } from '../lxc-config';
@@ -66,30 +68,41 @@ function blob(members: ReadonlyMap<string, Buffer>, digest: unknown): Buffer {
   return bytes;
 }
 
-const json = (b: Buffer, what: string): Record<string, any> => {
+function jsonOf(b: Buffer, what: string): unknown {
   try {
-    return JSON.parse(b.toString('utf8')) as Record<string, any>;
+    return JSON.parse(b.toString('utf8'));
   } catch {
     throw new OciArchiveError(`${what} is not JSON`);
   }
-};
+}
+
+/** A document of the archive, read against the image-spec's schema (untrusted input, like every byte of it). */
+function parseDoc<S extends z.ZodType>(schema: S, b: Buffer, what: string): z.infer<S> {
+  const parsed = schema.safeParse(jsonOf(b, what));
+  if (!parsed.success) throw new OciArchiveError(`${what} is not a valid OCI document: ${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(document)'}: ${i.message}`).join('; ')}`);
+  return parsed.data;
+}
 
 /**
  * The single image of an archive: index.json → (an index for linux/amd64 →) manifest → config and layers. PVE's
  * Rust side (PVE::RS::OCI::parse_and_extract_image) takes the archive's one image too.
  */
 export function readOciImage(members: ReadonlyMap<string, Buffer>): OciArchiveImage {
-  let desc = (json(members.get('index.json')!, 'index.json').manifests ?? [])[0];
+  const top = members.get('index.json');
+  if (!top) throw new OciArchiveError('the archive has no index.json');
+  let desc = parseDoc(indexSchema, top, 'index.json').manifests[0];
   if (!desc) throw new OciArchiveError('index.json lists no image');
-  let doc = json(blob(members, desc.digest), `manifest ${desc.digest}`);
-  if (Array.isArray(doc.manifests)) {
-    desc = doc.manifests.find((m: any) => m.platform?.os === 'linux' && m.platform?.architecture === 'amd64') ?? doc.manifests[0];
+  let bytes = blob(members, desc.digest);
+  const nested = indexSchema.safeParse(jsonOf(bytes, `manifest ${desc.digest}`));
+  if (nested.success) {
+    desc = nested.data.manifests.find((m) => m.platform?.os === 'linux' && m.platform?.architecture === 'amd64') ?? nested.data.manifests[0];
     if (!desc) throw new OciArchiveError('the image index lists no manifest');
-    doc = json(blob(members, desc.digest), `manifest ${desc.digest}`);
+    bytes = blob(members, desc.digest);
   }
-  const config = json(blob(members, doc.config?.digest), 'image config');
-  const layers: OciLayerRef[] = (doc.layers ?? []).map((l: any) => ({ mediaType: String(l.mediaType), digest: String(l.digest), size: Number(l.size), bytes: blob(members, l.digest) }));
-  const diffIds: string[] = config.rootfs?.diff_ids ?? [];
+  const manifest = parseDoc(manifestSchema, bytes, `manifest ${desc.digest}`);
+  const config = parseDoc(configSchema, blob(members, manifest.config.digest), 'image config');
+  const layers: OciLayerRef[] = manifest.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size, bytes: blob(members, l.digest) }));
+  const diffIds = config.rootfs.diff_ids;
   if (diffIds.length !== layers.length) throw new OciArchiveError(`the config lists ${diffIds.length} diff_ids for ${layers.length} layers`);
   return { config: (config.config ?? {}) as Record<string, unknown>, diffIds, layers };
 }

@@ -3,7 +3,8 @@
 import { podInputsSchema } from '../../provider/resources/pod/schema';
 import { managedConfig } from '../../provider/resources/pod/pve-config';
 import { applyOciParity, hostManagedFor, isApplicationImage } from '../../provider/resources/pod/oci-config';
-import { applyOciConfig, cmd2string, resolveOciUser } from '../../emulator/runtime/oci-archive';
+import { applyOciConfig, cmd2string, readOciImage, resolveOciUser } from '../../emulator/runtime/oci-archive';
+import { buildImage, buildIndex, makeTar } from '../../provider/oci/layout/writer';
 import { renderLxcConfig, splitCommand, StartError, type HostFacts } from '../../emulator/runtime/lxc-config';
 
 const app = { template: 'local:vztmpl/oci-1.tar', entrypoint: ['/app/serve'], cmd: ['--port', '80'], env: { A: 'image' } };
@@ -121,5 +122,28 @@ describe('update_lxc_config rendering (emulator/runtime/lxc-config.ts)', () => {
     expect(renderLxcConfig(101, { ...conf, net0: 'name=eth0,bridge=vmbr0,ip=10.0.0.5/24' }, [], host).text).not.toMatch(/ipv4\.address/);
     expect(() => renderLxcConfig(101, { ...conf, net0: 'name=eth0,bridge=vmbr9,ip=dhcp' }, [], host)).toThrow(new StartError("bridge 'vmbr9' does not exist"));
     expect(() => renderLxcConfig(101, { ...conf, net0: 'name=eth0,bridge=vmbr0,mtu=9000' }, [], host)).toThrow(/net0: MTU size '9000' is bigger than bridge MTU '1500'/);
+  });
+});
+
+describe('reading an uploaded OCI archive (emulator/runtime/oci-archive.ts readOciImage)', () => {
+  const membersOf = async (mutateManifest?: (m: Record<string, unknown>) => Record<string, unknown>) => {
+    const img = buildImage({ layers: [{ tar: await makeTar([{ name: 'etc/passwd', content: 'root:x:0:0::/root:/bin/sh\n' }]) }], runtime: { User: 'root' }, mutateManifest });
+    const index = buildIndex([img]);
+    const members = new Map<string, Buffer>([['index.json', Buffer.from(JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: index.root.mediaType, digest: index.root.digest, size: index.root.bytes.length }] }))]]);
+    for (const [digest, bytes] of [...img.blobs, [img.root.digest, img.root.bytes] as const, [index.root.digest, index.root.bytes] as const]) members.set(`blobs/sha256/${digest.slice(7)}`, bytes);
+    return { img, members };
+  };
+
+  test('follows index.json through a nested index to the linux/amd64 image', async () => {
+    const { img, members } = await membersOf();
+    const read = readOciImage(members);
+    expect(read.diffIds).toEqual([img.layers[0]!.diffId]);
+    expect(read.layers.map((l) => l.digest)).toEqual([img.layers[0]!.digest]);
+    expect(read.config).toEqual({ User: 'root' });
+  });
+
+  test('a manifest that breaks the image-spec is refused, naming the field', async () => {
+    const { members } = await membersOf((m) => ({ ...m, layers: [{ mediaType: 'x', digest: 'md5:abc', size: 1 }] }));
+    expect(() => readOciImage(members)).toThrow(/not a valid OCI document: layers\.0\.digest/);
   });
 });
