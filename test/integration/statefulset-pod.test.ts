@@ -67,7 +67,7 @@ describe('StatefulSetPod', () => {
     const renamed = m.diff(p1.id, p1.outs, await checked({ ordinal: 1, service: 'www' }));
     expect(renamed).toMatchObject({ changes: true, replaces: [] });
 
-    const read = await m.read!(p1.id, p1.outs);
+    const read = (await m.read!(p1.id, p1.outs))!;
     expect(read.props).toMatchObject({ set: 'web', ordinal: 1, memory: 512 });
     expect(read.inputs).toBeUndefined();
     await m.delete(p0b.id, p0b.outs);

@@ -128,7 +128,7 @@ export interface PreflightContext {
   olds: Record<string, unknown>;
 }
 
-export type Preflight<I = any> = (inputs: I, ctx: PreflightContext) => Promise<CheckFailure[]>; // eslint-disable-line @typescript-eslint/no-explicit-any
+export type Preflight<I> = (inputs: I, ctx: PreflightContext) => Promise<CheckFailure[]>;
 
 type Connection = { cluster?: ClusterView; failure?: CheckFailure };
 const connections = new WeakMap<PveClient, Promise<Connection>>();

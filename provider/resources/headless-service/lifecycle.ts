@@ -1,12 +1,12 @@
-// HeadlessService: the StatefulSet's DNS zone, served by dnsmasq on a node through the host executor.
-import { checkWithSchema } from '../common/check';
+// The HeadlessService's I/O: the StatefulSet's DNS zone, served by dnsmasq on a node through the host executor. Only a
+// zone this resource owns is changed or removed.
 import { pveClient, stackSetting } from '../common/connection';
 import { hostExecutor } from '../common/hosts';
-import { declaredDiff, type ResourceDefinition } from '../common/definition';
-import type { ResourceModule } from '../types';
+import type { ReadOutcome } from '../types';
 import { DnsmasqZones, ZoneOwnerMismatchError } from '../../host/dnsmasq';
 import { NotOwnedError, ownerId, parseOwnerId, scopedOwnerKey } from '../common/owner';
 import { warn } from '../../diagnostics';
+import { servedRecords, zoneOf, type HeadlessServiceInputs, type HeadlessServiceOutputs } from './schema';
 
 const serviceOwner = (i: Pick<HeadlessServiceInputs, 'owner' | 'name'>) => scopedOwnerKey(i.owner, 'HeadlessService', i.name);
 const ownerIdOf = (i: Pick<HeadlessServiceInputs, 'owner' | 'name'>) => {
@@ -23,7 +23,6 @@ async function owned<T>(i: HeadlessServiceInputs, fix: string, run: () => Promis
     throw err;
   }
 }
-import { headlessServiceInputsSchema, servedRecords, zoneOf, type HeadlessServiceInputs, type HeadlessServiceOutputs } from './schema';
 
 /** The dnsmasq instance on `node` that listens where the service says. */
 async function zonesOn(node: string, listen: HeadlessServiceInputs['listen']): Promise<DnsmasqZones> {
@@ -45,61 +44,48 @@ async function apply(inputs: HeadlessServiceInputs, node: string, previous?: Hea
   };
 }
 
-/** How a HeadlessService's inputs apply: the zone's name is its identity; records and ports change in place. */
-const headlessServiceDefinition: ResourceDefinition<HeadlessServiceInputs> = {
-  kind: 'HeadlessService',
-  fields: {
-    name: 'replace', namespace: 'replace', domain: 'replace', node: { apply: 'replace', chosenWhenUnset: true },
-    listen: 'live', ports: 'live', pods: 'live', srvTarget: 'live', owner: 'live', timeouts: 'state',
-  },
-  deleteBeforeReplace: false,
-};
+export async function createHeadlessService(inputs: HeadlessServiceInputs): Promise<{ id: string; outs: HeadlessServiceOutputs }> {
+  const node = inputs.node ?? (await pveClient().defaultNode());
+  const outs = await apply(inputs, node);
+  return { id: `${node}/${outs.zone}`, outs };
+}
 
-export const headlessServiceModule: ResourceModule<HeadlessServiceInputs, HeadlessServiceOutputs> = {
-  kind: 'HeadlessService',
-  schema: headlessServiceInputsSchema,
-  check: (_olds, news) => checkWithSchema(headlessServiceInputsSchema, news),
-  diff: (_id, olds, news) => declaredDiff(headlessServiceDefinition, olds as HeadlessServiceInputs, news),
-  async create(inputs) {
-    const node = inputs.node ?? (await pveClient().defaultNode());
-    const outs = await apply(inputs, node);
-    return { id: `${node}/${outs.zone}`, outs };
-  },
-  async read(id, props) {
-    const zones = await zonesOn(props.node, props.listen);
-    const live = await zones.readZone(props.zone);
-    if (!live) return { id: '', props: {} as HeadlessServiceOutputs };
-    // Another owner's zone of that name now: ours is gone.
-    const recorded = await zones.zoneOwner(props.zone);
-    const mine = ownerIdOf(props);
-    if (recorded && mine && recorded !== mine) return { id: '', props: {} as HeadlessServiceOutputs };
-    // Drift: records or ports changed on the node show up as changed inputs.
-    const byName = new Map(live.pods.map((r) => [r.hostname, r.ip]));
-    const pods = props.pods.map((p) => {
-      const ip = byName.get(p.name);
-      return { ...p, ready: ip !== undefined, ...(ip ? { ip } : {}) };
-    });
-    const inputs: HeadlessServiceInputs = { ...props, pods, ports: live.ports };
-    const { zone: _z, records: _r, srv: _s, ...rest } = { ...props, ...inputs };
-    return { id, props: { ...props, ...inputs }, inputs: rest as HeadlessServiceInputs };
-  },
-  async update(_id, olds, news) {
-    const outs = await apply(news, olds.node, olds);
-    // Moved to another listen address/port: the old instance stops serving the zone.
-    if (olds.listen.address !== news.listen.address || olds.listen.port !== news.listen.port) {
-      const old = await zonesOn(olds.node, olds.listen);
-      await owned(olds, 'it is no longer this stack\'s: leave it', () => old.removeZone(olds.zone, ownerIdOf(olds)));
-    }
-    return { outs };
-  },
-  async delete(_id, props) {
-    const zones = await zonesOn(props.node, props.listen);
-    try {
-      await owned(props, 'left alone; this service leaves the stack', () => zones.removeZone(props.zone, ownerIdOf(props)));
-    } catch (err) {
-      // Another owner's zone of that name now: never removed, and said; this resource is gone.
-      if (!(err instanceof NotOwnedError)) throw err;
-      warn(err.message);
-    }
-  },
-};
+export async function readHeadlessService(id: string, props: HeadlessServiceOutputs): Promise<ReadOutcome<HeadlessServiceInputs, HeadlessServiceOutputs>> {
+  const zones = await zonesOn(props.node, props.listen);
+  const live = await zones.readZone(props.zone);
+  if (!live) return undefined;
+  // Another owner's zone of that name now: ours is gone.
+  const recorded = await zones.zoneOwner(props.zone);
+  const mine = ownerIdOf(props);
+  if (recorded && mine && recorded !== mine) return undefined;
+  // Drift: records or ports changed on the node show up as changed inputs.
+  const byName = new Map(live.pods.map((r) => [r.hostname, r.ip]));
+  const pods = props.pods.map((p) => {
+    const ip = byName.get(p.name);
+    return { ...p, ready: ip !== undefined, ...(ip ? { ip } : {}) };
+  });
+  const inputs: HeadlessServiceInputs = { ...props, pods, ports: live.ports };
+  const { zone: _z, records: _r, srv: _s, ...rest } = { ...props, ...inputs };
+  return { id, props: { ...props, ...inputs }, inputs: rest as HeadlessServiceInputs };
+}
+
+export async function updateHeadlessService(olds: HeadlessServiceOutputs, news: HeadlessServiceInputs): Promise<{ outs: HeadlessServiceOutputs }> {
+  const outs = await apply(news, olds.node, olds);
+  // Moved to another listen address/port: the old instance stops serving the zone.
+  if (olds.listen.address !== news.listen.address || olds.listen.port !== news.listen.port) {
+    const old = await zonesOn(olds.node, olds.listen);
+    await owned(olds, 'it is no longer this stack\'s: leave it', () => old.removeZone(olds.zone, ownerIdOf(olds)));
+  }
+  return { outs };
+}
+
+export async function deleteHeadlessService(props: HeadlessServiceOutputs): Promise<void> {
+  const zones = await zonesOn(props.node, props.listen);
+  try {
+    await owned(props, 'left alone; this service leaves the stack', () => zones.removeZone(props.zone, ownerIdOf(props)));
+  } catch (err) {
+    // Another owner's zone of that name now: never removed, and said; this resource is gone.
+    if (!(err instanceof NotOwnedError)) throw err;
+    warn(err.message);
+  }
+}

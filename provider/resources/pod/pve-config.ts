@@ -4,8 +4,7 @@
 import { parseMount, parseNet, printMount, printNet, printTags, normalizeTags, parseEnv, printEnv } from '../../proxmox/properties';
 import type { ContainerConfig } from '../../proxmox/schemas';
 import { ownerId, ownerTag, OWNER_TAG_RE, type OwnerKey } from '../common/owner';
-import { hostnameFor } from './plan';
-import { templateOf, type PodImage, type PodInputs, type PodNetwork } from './schema';
+import { hostnameFor, templateOf, type PodImage, type PodInputs, type PodNetwork } from './schema';
 import { applyOciParity } from './oci-config';
 
 export const MANAGED_TAG = 'proxmox-pods';

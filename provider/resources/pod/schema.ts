@@ -252,3 +252,14 @@ export function zfsSnapshotOf(image: PodImage): string | undefined {
   return typeof image === 'string' ? undefined : image.zfsSnapshot;
 }
 
+/** The hostname a pod gets: `hostname`, else its name made a DNS label (the schema's documented default). */
+export function hostnameFor(inputs: Pick<PodInputs, 'hostname' | 'name'>): string {
+  if (inputs.hostname) return inputs.hostname;
+  const h = inputs.name
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 63)
+    .replace(/-+$/, '');
+  return h || 'pod';
+}

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DNS_LABEL_RE, IPV4_CIDR_RE as ipv4Cidr } from '../../host/names';
-import { podInputsSchema } from '../pod/schema';
+import { podInputsSchema, type PodObserved } from '../pod/schema';
 
 const dnsLabel = z.string().regex(DNS_LABEL_RE, { message: 'must be a DNS label: lowercase letters, digits and "-" (at most 63)' });
 
@@ -94,3 +94,9 @@ export const statefulSetPodInputsSchema = z
   .strict();
 
 export type StatefulSetPodInputs = z.infer<typeof statefulSetPodInputsSchema>;
+
+/** The member's inputs with what its pod observes, its pod name and, with a service, its DNS name. */
+export interface StatefulSetPodOutputs extends Omit<StatefulSetPodInputs, keyof PodObserved>, PodObserved {
+  podName: string;
+  fqdn?: string;
+}
