@@ -2,8 +2,11 @@
 // provider restarts the container), the replace ones make another container. Pure; common/definition.ts turns it
 // into the diff.
 import { containsUnknown } from '../common/unknowns';
-import type { ResourceDefinition } from '../common/definition';
+import { differs, type ResourceDefinition } from '../common/definition';
 import { hostnameFor, templateOf, zfsSnapshotOf, type PodInputs } from './schema';
+
+/** The network as PVE sees it: without the provider's own gatewayOnLink (an unknown value stays as it is). */
+const withoutOnLink = (n: unknown) => (n && typeof n === 'object' ? { ...n, gatewayOnLink: undefined } : n);
 
 export const podDefinition: ResourceDefinition<PodInputs> = {
   kind: 'Pod',
@@ -41,7 +44,11 @@ export const podDefinition: ResourceDefinition<PodInputs> = {
     tags: 'live',
     description: 'live',
     onboot: 'live',
-    network: 'live',
+    network: {
+      // PVE hot-plugs eth0's changes (pve-container src/PVE/LXC.pm update_net, update_ipconfig). gatewayOnLink only
+      // changes what the provider accepts, nothing on the container: alone, it is recorded in state.
+      apply: (olds, news) => (differs(withoutOnLink(olds.network), withoutOnLink(news.network)) ? 'live' : 'state'),
+    },
     running: 'live',
     env: 'restart',
     entrypoint: 'restart',

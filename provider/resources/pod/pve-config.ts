@@ -225,6 +225,8 @@ export function inputsFromConfig(cfg: ContainerConfig, base: Partial<PodInputs>)
     if (n.firewall !== undefined) net.firewall = n.firewall;
     if (n.rate !== undefined) net.rateMbps = n.rate;
     if (base.network?.hostManaged !== undefined && n['host-managed'] !== undefined) net.hostManaged = n['host-managed'];
+    // The provider's own setting (no PVE key): kept from the prior state, as long as a gateway is there to judge.
+    if (base.network?.gatewayOnLink !== undefined && n.gw) net.gatewayOnLink = base.network.gatewayOnLink;
     inputs.network = net;
   }
   const mounts = Array.from({ length: 10 }, (_, i) => cfg[`mp${i}`])

@@ -48,8 +48,14 @@ export const statefulSetPodInputsSchema = z
          * @default 10
          */
         offset: z.number().int().min(1).default(10),
-        /** The default gateway; only with `cidr`. */
+        /** The default gateway; only with `cidr`, and in it unless `gatewayOnLink` is set. */
         gateway: z.string().optional(),
+        /**
+         * Accept a `gateway` outside `cidr`: it is reached on the link, as PVE sets it up (a host route to the gateway,
+         * then the default route through it). Without it such a gateway is refused, as the typo it usually is.
+         * @default false
+         */
+        gatewayOnLink: z.boolean().optional(),
         /** VLAN tag (1–4094) of the bridge port; the bridge must be VLAN-aware. */
         vlan: z.number().int().min(1).max(4094).optional(),
         /**

@@ -23,6 +23,7 @@ export function toPodInputs(s: StatefulSetPodInputs): PodInputs {
       bridge: net.bridge,
       ip: addr ? `${addr.ip}/${addr.prefix}` : 'dhcp',
       gateway: net.gateway,
+      gatewayOnLink: net.gatewayOnLink,
       vlan: net.vlan,
       mtu: net.mtu,
       firewall: net.firewall,
