@@ -128,8 +128,6 @@ export interface PreflightContext {
   olds: Record<string, unknown>;
 }
 
-export type Preflight<I> = (inputs: I, ctx: PreflightContext) => Promise<CheckFailure[]>;
-
 type Connection = { cluster?: ClusterView; failure?: CheckFailure };
 const connections = new WeakMap<PveClient, Promise<Connection>>();
 
