@@ -38,6 +38,9 @@ export function withoutUndefined<T>(value: T): T {
   return value;
 }
 
+/** What the dynamic-provider host reads as "the resource no longer exists" (an empty id): refresh drops it from state. */
+const GONE = { id: '', props: {} };
+
 /** `Pod web`: what a warning names (the dynamic provider API does not pass the URN). */
 function label(kind: string, props: unknown, id?: string): string {
   const name = props && typeof props === 'object' ? (props as { name?: unknown }).name : undefined;
@@ -54,9 +57,10 @@ export function handler(kind: string): Required<Omit<pulumi.dynamic.ResourceProv
   return {
     check: (olds, news) =>
       operation(label(kind, news), async () => {
-        const result = await m().check(olds ?? {}, news ?? {});
+        const mod = m();
+        const result = await mod.check(olds ?? {}, news ?? {});
         // Cluster checks only for inputs the schema accepted: a bad field is reported once, by the schema.
-        const failures = result.failures?.length ? result.failures : result.inputs ? await runPreflight(kind, olds ?? {}, result.inputs as Record<string, unknown>) : [];
+        const failures = result.failures?.length ? result.failures : result.inputs ? await runPreflight(mod, olds ?? {}, result.inputs) : [];
         return withoutUndefined({ ...result, failures: failures.length ? presentFailures(failures, news ?? {}) : undefined });
       }),
     diff: async (id, olds, news) => {
@@ -71,7 +75,9 @@ export function handler(kind: string): Required<Omit<pulumi.dynamic.ResourceProv
     read: (id, props) =>
       operation(label(kind, props, id), async () => {
         const mod = m();
-        return withoutUndefined(mod.read ? await mod.read(id, props) : { id, props });
+        if (!mod.read) return withoutUndefined({ id, props });
+        // Gone is a value (undefined) in the modules; Pulumi spells it as an empty id.
+        return withoutUndefined((await mod.read(id, props)) ?? GONE);
       }),
     update: (id, olds, news) =>
       operation(label(kind, news, id), async () => {

@@ -1,6 +1,6 @@
 import * as pulumi from '@pulumi/pulumi';
 import type { z } from 'zod';
-import type { portForwardInputsSchema } from '../provider/resources/port-forward';
+import type { portForwardInputsSchema } from '../provider/resources/port-forward/schema';
 import type { WrappedArgs } from './inputs';
 import { ownerScope } from './owner';
 import { providerFor } from './provider';

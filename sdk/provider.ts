@@ -16,17 +16,18 @@ export interface KindProvider extends pulumi.dynamic.ResourceProvider {
 }
 
 // Shorthand methods, not function declarations: a declaration captures its own name, which the serializer then emits.
-/* eslint-disable @typescript-eslint/no-require-imports, @typescript-eslint/no-explicit-any */
+// Their parameters take their types from pulumi.dynamic.ResourceProvider (the object's contextual type).
+/* eslint-disable @typescript-eslint/no-require-imports */
 const methods: Omit<KindProvider, 'k'> & ThisType<KindProvider> = {
-  configure(r: pulumi.dynamic.ConfigureRequest) { return require('proxmox-pods/provider').configure(r); },
-  check(o: any, n: any) { return require('proxmox-pods/provider').handler(this.k).check(o, n); },
-  diff(i: string, o: any, n: any) { return require('proxmox-pods/provider').handler(this.k).diff(i, o, n); },
-  create(n: any) { return require('proxmox-pods/provider').handler(this.k).create(n); },
-  read(i: string, p: any) { return require('proxmox-pods/provider').handler(this.k).read(i, p); },
-  update(i: string, o: any, n: any) { return require('proxmox-pods/provider').handler(this.k).update(i, o, n); },
-  delete(i: string, p: any) { return require('proxmox-pods/provider').handler(this.k).delete(i, p); },
+  configure(r) { return require('proxmox-pods/provider').configure(r); },
+  check(o, n) { return require('proxmox-pods/provider').handler(this.k).check(o, n); },
+  diff(i, o, n) { return require('proxmox-pods/provider').handler(this.k).diff(i, o, n); },
+  create(n) { return require('proxmox-pods/provider').handler(this.k).create(n); },
+  read(i, p) { return require('proxmox-pods/provider').handler(this.k).read(i, p); },
+  update(i, o, n) { return require('proxmox-pods/provider').handler(this.k).update(i, o, n); },
+  delete(i, p) { return require('proxmox-pods/provider').handler(this.k).delete(i, p); },
 };
-/* eslint-enable @typescript-eslint/no-require-imports, @typescript-eslint/no-explicit-any */
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 /** A provider object for one kind. Programs use the per-kind modules' single instance (providerFor). */
 export function makeProvider(kind: string): KindProvider {

@@ -92,7 +92,7 @@ describe('DeploymentBridge on a namespace node', () => {
     // Pod A restarts: PVE recreates its veth without the flag. Refresh sees the open port as drift.
     await plugPod(podA, 101, '10.50.0.11');
     expect(await connect(podA, '10.50.0.12')).toBe('ok');
-    const read = await m.read!(id, outs);
+    const read = (await m.read!(id, outs))!;
     expect(read.inputs?.isolatePorts).toBe(false);
     await reapplyPortIsolation(pveClient(), 'pve', 'vmbr10');
     expect(await connect(podA, '10.50.0.12')).toBe('blocked');
@@ -123,7 +123,7 @@ describe('DeploymentBridge on a namespace node', () => {
     await m.create(mine);
     const theirs = await checked({ name: 'vmbr20', cidr: '10.60.0.1/24', isolatePorts: false, owner: staging });
     await expect(m.create(theirs)).rejects.toThrow(/bridge vmbr20 on pve is owned by DeploymentBridge "net" of stack shop\/dev, not by DeploymentBridge "net" of stack shop\/staging/);
-    expect((await m.read!(id, { ...outs, owner: staging })).id).toBe('');
+    expect(await m.read!(id, { ...outs, owner: staging })).toBeUndefined();
     // Its delete leaves the bridge alone and says so (a warning), and the bridge is still the owner's.
     const { warnings } = await withOperation('DeploymentBridge net', () => m.delete(id, { ...outs, owner: staging }));
     expect(warnings.join('\n')).toMatch(/bridge vmbr20 on pve is owned by DeploymentBridge "net" of stack shop\/dev.*left alone/);

@@ -1,8 +1,12 @@
 // OciImage's pure planning: which input changes replace the image, how a moved tag is detected from check()'s
 // resolvedDigest, the template's content-addressed name, and the Pod-ready image object.
-import { ociImageDiff, envRecord, podImageOf, pveArch, templateFileName, templateVolid, ociImageInputsSchema, type OciImageOutputs } from '../../provider/resources/oci-image';
+import { envRecord, podImageOf, pveArch, templateFileName, templateVolid, ociImageInputsSchema, type OciImageInputs, type OciImageOutputs } from '../../provider/resources/oci-image';
 import { imageSchema } from '../../provider/resources/pod/schema';
 import { UNKNOWN } from '../../provider/resources/common/unknowns';
+import { declaredDiff } from '../../provider/resources/common/definition';
+import { ociImageDefinition } from '../../provider/resources/oci-image/definition';
+
+const ociImageDiff = (olds: OciImageOutputs, news: OciImageInputs) => declaredDiff(ociImageDefinition, olds, news);
 
 const D1 = `sha256:${'a1'.repeat(32)}`;
 const D2 = `sha256:${'b2'.repeat(32)}`;

@@ -95,9 +95,9 @@ d('OciImage ZFS layer chains (zfs-fuse)', () => {
     expect(await zfs('list', '-H', '-o', 'name', top)).toBe(top);
     await host.destroy(clone);
     // Refresh: a chain destroyed behind Pulumi's back makes the image gone, so the next up rebuilds it.
-    expect((await readOciImage(b.id, b.outs, ctx())).id).toBe(b.id);
+    expect((await readOciImage(b.id, b.outs, ctx()))!.id).toBe(b.id);
     await execa('zfs', ['destroy', b.outs.zfsSnapshot!]);
-    expect((await readOciImage(b.id, b.outs, ctx())).id).toBe('');
+    expect(await readOciImage(b.id, b.outs, ctx())).toBeUndefined();
     await deleteOciImage(b.id, b.outs, ctx());
     expect((await execa('zfs', ['list', '-H', '-o', 'name', b.outs.zfsSnapshot!.replace(/@ready$/, '')], { reject: false })).exitCode).not.toBe(0);
   });
@@ -123,7 +123,7 @@ d('OciImage ZFS layer chains (zfs-fuse)', () => {
     await deleteOciImage(devC.id, devC.outs, ctx());
     expect(await claimsOn(topC)).toEqual(['shop/staging/OciImage/app']);
     expect(logs.join('\n')).toMatch(/layer chain .* is kept: still claimed by shop\/staging\/OciImage\/app/);
-    expect((await readOciImage(stagingC.id, stagingC.outs, ctx())).id).toBe(stagingC.id);
+    expect((await readOciImage(stagingC.id, stagingC.outs, ctx()))!.id).toBe(stagingC.id);
 
     await deleteOciImage(stagingC.id, stagingC.outs, ctx());
     const exists = async (ds: string) => (await execa('zfs', ['list', '-H', '-o', 'name', ds], { reject: false })).exitCode === 0;

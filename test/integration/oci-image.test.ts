@@ -198,12 +198,12 @@ d('OciImage against docker-registry and the emulator', () => {
     const present = () => emu.state.storageContent('pve', 'local').some((v) => v.volid === volid);
     await deleteOciImage(first.id, first.outs, ctx());
     expect(present()).toBe(true);
-    expect((await readOciImage(second.id, second.outs, ctx())).id).toBe(second.id);
+    expect((await readOciImage(second.id, second.outs, ctx()))!.id).toBe(second.id);
     await deleteOciImage(second.id, second.outs, ctx());
     expect(present()).toBe(false);
     await expect(deleteOciImage(second.id, second.outs, ctx())).resolves.toBeUndefined();
     // Drift: the template is gone, so refresh reports the image gone.
-    expect((await readOciImage(second.id, second.outs, ctx())).id).toBe('');
+    expect(await readOciImage(second.id, second.outs, ctx())).toBeUndefined();
     // Nothing references the image's blobs now: gc removed them.
     for (const l of v1.layers) expect(await new ContentStore(storeDir).has(l.digest)).toBe(false);
   });
@@ -230,7 +230,7 @@ d('OciImage against docker-registry and the emulator', () => {
     expect(onStorage()).toContain(volid);
     expect(claims()).toHaveLength(1);
     expect(logs.join('\n')).toMatch(/is kept: 1 other owner still claims it/);
-    expect((await readOciImage(b.id, b.outs, ctx())).id).toBe(b.id);
+    expect((await readOciImage(b.id, b.outs, ctx()))!.id).toBe(b.id);
 
     // State from before owner records (no owner): another owner's claim still keeps the template.
     const legacy = await createOciImage(await checked({}, { reference: ref(), store: storeOf('legacy') }), ctx());

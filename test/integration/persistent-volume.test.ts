@@ -40,11 +40,11 @@ describe('PersistentVolume on zfs-fuse', () => {
 
     const { outs: bigger } = await m.update!(id, outs, await checked({ sizeGiB: 2 }));
     expect(await zget('refquota', bigger.dataset)).toBe(String(2 * 1024 ** 3));
-    expect((await m.read!(id, bigger)).inputs).toMatchObject({ sizeGiB: 2 });
+    expect((await m.read!(id, bigger))!.inputs).toMatchObject({ sizeGiB: 2 });
 
     await m.delete(id, bigger); // Retain: released, not destroyed
     expect(await zget('pods:released', bigger.dataset)).toMatch(/^\d{4}-/);
-    expect((await m.read!(id, bigger)).id).toBe('');
+    expect(await m.read!(id, bigger)).toBeUndefined();
 
     const again = await m.create(await checked({ sizeGiB: 2 }));
     expect(again.outs.reused).toBe(true);
@@ -85,7 +85,7 @@ describe('PersistentVolume on zfs-fuse', () => {
         /is owned by PersistentVolume "db-data-0" of stack shop\/dev, not by PersistentVolume "db-data-0" of stack shop\/staging/,
       );
       // Refresh from the other stack's state sees nothing of its own; its delete leaves the data alone and says so.
-      expect((await m.read!(first.id, { ...first.outs, owner: staging })).id).toBe('');
+      expect(await m.read!(first.id, { ...first.outs, owner: staging })).toBeUndefined();
       const { warnings } = await withOperation('PersistentVolume owned-0', () => m.delete(first.id, { ...first.outs, owner: staging }));
       expect(warnings.join('\n')).toMatch(/is owned by .*shop\/dev.*left alone/);
       expect(await zget('proxmox-pods:owner', first.outs.dataset)).toBe('shop/dev/PersistentVolume/db-data-0');

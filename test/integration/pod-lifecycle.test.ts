@@ -8,6 +8,8 @@ import { createPod, deletePod, readPod, updatePod } from '../../provider/resourc
 import { podInputsSchema, type PodOutputs } from '../../provider/resources/pod/schema';
 import { setStackConfig } from '../../provider/resources/common/connection';
 import { InputError } from '../../provider/errors';
+import { planChange } from '../../provider/resources/common/definition';
+import { podDefinition } from '../../provider/resources/pod/definition';
 
 const T = 'local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst';
 const spec = (over: Record<string, unknown> = {}) => podInputsSchema.parse({ name: 'web', image: T, rootfs: { storage: 'local-zfs', sizeGiB: 2 }, network: { ip: '10.9.0.2/24' }, ...over });
@@ -36,7 +38,7 @@ describe('Pod lifecycle against the emulator', () => {
     const { id, outs } = await createPod(spec({ env: { A: '1' } }), ctx);
     expect(outs).toMatchObject({ status: 'running', ip: '10.9.0.2', node: 'pve', hostname: 'web' });
     expect(outs.mac).toMatch(/^BC:24:11:/);
-    const read = await readPod(id, outs, ctx);
+    const read = (await readPod(id, outs, ctx))!;
     expect(read.props).toMatchObject({ name: 'web', env: { A: '1' }, running: true });
 
     const { outs: updated } = await updatePod(id, outs, spec({ env: { A: '2' }, memory: 1024 }), ctx);
@@ -49,7 +51,27 @@ describe('Pod lifecycle against the emulator', () => {
     await deletePod(id, updated, ctx);
     expect(emu.state.containers()).toEqual([]);
     await expect(deletePod(id, updated, ctx)).resolves.toBeUndefined();
-    expect((await readPod(id, updated, ctx)).id).toBe('');
+    expect(await readPod(id, updated, ctx)).toBeUndefined();
+  });
+
+  test('a gateway on the link outside the subnet (gatewayOnLink): PVE takes it as it is, refresh and diff keep the setting', async () => {
+    const onLink = spec({ network: { ip: '10.9.0.2/24', gateway: '10.8.0.1', gatewayOnLink: true } });
+    const { id, outs } = await createPod(onLink, ctx);
+    // The emulator, like PVE's API, checks only that gw is an IPv4 address; nothing of gatewayOnLink reaches the CT.
+    const net0 = String(emu.state.containers()[0]!.config.net0);
+    expect(net0).toMatch(/(^|,)gw=10\.8\.0\.1(,|$)/);
+    expect(net0).toMatch(/(^|,)ip=10\.9\.0\.2\/24(,|$)/);
+    expect(net0).not.toMatch(/onlink|OnLink/i);
+    expect(outs.network).toMatchObject({ gateway: '10.8.0.1', gatewayOnLink: true });
+    // Untouched: nothing drifted. Drift of eth0 (an MTU set by hand) keeps the provider's own setting in the inputs.
+    expect((await readPod(id, outs, ctx))!.inputs).toBeUndefined();
+    await pve.updateContainerConfig('pve', Number(id), { net0: `${net0},mtu=1400` });
+    const drifted = (await readPod(id, outs, ctx))!;
+    expect(drifted.inputs!.network).toMatchObject({ gateway: '10.8.0.1', gatewayOnLink: true, mtu: 1400 });
+    // Only gatewayOnLink changed: recorded in state, not an update of the container.
+    const plan = planChange(podDefinition, outs, { ...onLink, network: { ...onLink.network!, gatewayOnLink: false } });
+    expect(plan).toMatchObject({ changed: ['network'], state: ['network'], live: [] });
+    await deletePod(id, outs, ctx);
   });
 
   test('a failed create task leaves nothing behind and is a plain error', async () => {
@@ -105,7 +127,7 @@ describe('Pod lifecycle against the emulator', () => {
     await pve.waitTask('pve', upid);
     await deletePod(id, outs, ctx);
     expect(emu.state.containers().map((c) => c.config.hostname)).toEqual(['someone-else']);
-    expect((await readPod(id, outs, ctx)).id).toBe('');
+    expect(await readPod(id, outs, ctx)).toBeUndefined();
   });
 
   test('adoption takes over an unmanaged container and converges it; a managed one of another name is refused', async () => {

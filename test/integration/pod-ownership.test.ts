@@ -101,7 +101,7 @@ describe('Pod ownership and find-or-create', () => {
     const cts = new Map(emu.state.containers().map((c) => [c.vmid, c.config]));
     expect(cts.get(outs.vmid)!.memory).toBe(1024);
     expect(cts.get(other.outs.vmid)!.memory).toBe(512);
-    expect((await readPod(other.id, stale, ctx)).id).toBe(id);
+    expect((await readPod(other.id, stale, ctx))!.id).toBe(id);
     await deletePod(other.id, stale, ctx);
     expect(emu.state.containers().map((c) => c.vmid)).toEqual([other.outs.vmid]);
   });
@@ -165,19 +165,19 @@ describe('Pod refresh is exact', () => {
   test.each(variants.map((v, i) => [i, v] as const))('variant %i reads back unchanged, and API drift shows as exactly that property', async (_i, over) => {
     const inputs = podInputsSchema.parse({ name: 'web', owner, node: undefined, image: T, rootfs: { storage: 'local-zfs', sizeGiB: 2 }, ...over });
     const { id, outs } = await createPod(inputs, { pve });
-    const read = await readPod(id, outs, { pve });
+    const read = (await readPod(id, outs, { pve }))!;
     expect(read.id).toBe(id);
     expect(read.props).toEqual(outs);
     // Drift behind Pulumi's back: memory changed through the API.
     await pve.updateContainerConfig(outs.node, outs.vmid, { memory: 777 });
-    const drifted = await readPod(id, outs, { pve });
+    const drifted = (await readPod(id, outs, { pve }))!;
     const changed = Object.keys(drifted.props).filter((k) => JSON.stringify((drifted.props as never)[k]) !== JSON.stringify((outs as never)[k]));
     expect(changed).toEqual(['memory']);
     // With drift, refresh hands back the recorded inputs with exactly that property changed (the preview shows it).
     const { status: _s, node: _n, vmid: _v, ip: _ip, mac: _m, ...recorded } = outs;
     const changedInputs = Object.keys({ ...recorded, ...drifted.inputs }).filter((k) => JSON.stringify((drifted.inputs as never)[k]) !== JSON.stringify((recorded as never)[k]));
     expect(changedInputs.filter((k) => !['ip', 'mac'].includes(k))).toEqual(['memory']);
-    expect((await readPod(id, { ...outs, memory: 777 }, { pve })).inputs).toBeUndefined();
+    expect((await readPod(id, { ...outs, memory: 777 }, { pve }))!.inputs).toBeUndefined();
     // `up` puts it back.
     const { outs: fixed } = await updatePod(id, drifted.props as PodOutputs, inputs, { pve });
     expect(fixed.memory).toBe(inputs.memory);

@@ -99,7 +99,7 @@ d('Pod rootfs cloned from the image\'s ZFS chain (zfs-fuse)', () => {
     console.log(`pod create with a ZFS clone rootfs against the emulator: ${createMs} ms`);
 
     // Refresh keeps the clone source in the image input.
-    expect((await readPod(id, outs, { pve })).props.image).toMatchObject({ zfsSnapshot: image.outs.zfsSnapshot });
+    expect((await readPod(id, outs, { pve }))!.props.image).toMatchObject({ zfsSnapshot: image.outs.zfsSnapshot });
 
     // A second pod clones the same snapshot; the scaffold is not uploaded again.
     const second = await createPod(spec({ name: 'app2' }), { pve });

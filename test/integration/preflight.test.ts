@@ -115,10 +115,22 @@ describe('preview checks against the cluster', () => {
     const [f] = (await check('Pod', pod({ network: { ip: '10.9.0.2/24', gateway: '10.8.0.1' } }))).failures!;
     expect(f).toEqual({
       property: '',
-      reason: `property 'network.gateway' value "10.8.0.1" has a problem: gateway 10.8.0.1 is outside the pod's subnet 10.9.0.0/24 (from 10.9.0.2/24); use an address in that subnet such as 10.9.0.1, or change the address's prefix`,
+      reason: `property 'network.gateway' value "10.8.0.1" has a problem: gateway 10.8.0.1 is outside the pod's subnet 10.9.0.0/24 (from 10.9.0.2/24); use an address in that subnet such as 10.9.0.1, or change the address's prefix; if the gateway is on the link outside the subnet on purpose, set network.gatewayOnLink: true (PVE then adds the route to it)`,
     });
     const ss = (await check('StatefulSetPod', { set: 'db', ordinal: 0, image: T, network: { cidr: '10.20.0.0/24', gateway: '10.21.0.1' } })).failures!;
-    expect(ss[0]!.reason).toMatch(/gateway 10\.21\.0\.1 is outside network\.cidr 10\.20\.0\.0\/24/);
+    expect(ss[0]!.reason).toMatch(/gateway 10\.21\.0\.1 is outside network\.cidr 10\.20\.0\.0\/24.*set network\.gatewayOnLink: true/);
+  });
+
+  test('an on-link gateway outside the subnet passes when gatewayOnLink says so (PVE routes it), for both pod kinds', async () => {
+    const r = await check('Pod', pod({ network: { ip: '10.9.0.2/24', gateway: '10.8.0.1', gatewayOnLink: true } }));
+    expect(r.failures).toBeUndefined();
+    expect(r.inputs).toMatchObject({ network: { gateway: '10.8.0.1', gatewayOnLink: true } });
+    // false is the default: refused as before.
+    expect(reasons(await check('Pod', pod({ network: { ip: '10.9.0.2/24', gateway: '10.8.0.1', gatewayOnLink: false } })))[0]).toMatch(/network\.gateway.*outside the pod's subnet/);
+    const ss = await check('StatefulSetPod', { set: 'db', ordinal: 0, image: T, rootfs: { storage: 'local-zfs', sizeGiB: 2 }, network: { cidr: '10.20.0.0/24', gateway: '10.21.0.1', gatewayOnLink: true } });
+    expect(ss.failures).toBeUndefined();
+    // Unknown at preview: not judged yet.
+    expect((await check('StatefulSetPod', { set: 'db', ordinal: 0, image: T, rootfs: { storage: 'local-zfs', sizeGiB: 2 }, network: { cidr: '10.20.0.0/24', gateway: '10.21.0.1', gatewayOnLink: UNKNOWN } })).failures).toBeUndefined();
   });
 
   test('an 8,000-character value is cut in the message', async () => {

@@ -41,6 +41,18 @@ describe('StatefulSetPod', () => {
     expect(r2.failures).toEqual([expect.objectContaining({ property: 'network.cidr' })]);
   });
 
+  test('a member with an on-link gateway outside its cidr: made as PVE takes it, and its refresh shows no change', async () => {
+    const inputs = await checked({ ordinal: 7, network: { cidr: '10.30.0.0/24', gateway: '10.31.0.1', gatewayOnLink: true } });
+    const made = await m.create(inputs);
+    const ct = emu.state.containers().find((c) => String(c.config.net0).includes('ip=10.30.0.17/24'))!;
+    expect(String(ct.config.net0)).toMatch(/(^|,)gw=10\.31\.0\.1(,|$)/);
+    expect(made.outs.network).toMatchObject({ gateway: '10.31.0.1', gatewayOnLink: true });
+    const read = (await m.read!(made.id, made.outs))!;
+    expect(read.inputs).toBeUndefined();
+    expect(m.diff(made.id, read.props, inputs).changes).toBe(false);
+    await m.delete(made.id, made.outs);
+  });
+
   test('members spread across nodes and keep their identity through a replacement', async () => {
     const a0 = await checked({ ordinal: 0 });
     const a1 = await checked({ ordinal: 1 });
@@ -67,7 +79,7 @@ describe('StatefulSetPod', () => {
     const renamed = m.diff(p1.id, p1.outs, await checked({ ordinal: 1, service: 'www' }));
     expect(renamed).toMatchObject({ changes: true, replaces: [] });
 
-    const read = await m.read!(p1.id, p1.outs);
+    const read = (await m.read!(p1.id, p1.outs))!;
     expect(read.props).toMatchObject({ set: 'web', ordinal: 1, memory: 512 });
     expect(read.inputs).toBeUndefined();
     await m.delete(p0b.id, p0b.outs);

@@ -1,6 +1,7 @@
 import { podModule } from '../../provider/resources/pod';
-import { hostnameFor, planPodChange, podDiff } from '../../provider/resources/pod/plan';
-import { podInputsSchema, type PodInputs, type PodOutputs } from '../../provider/resources/pod/schema';
+import { declaredDiff, planChange } from '../../provider/resources/common/definition';
+import { podDefinition } from '../../provider/resources/pod/definition';
+import { hostnameFor, podInputsSchema, type PodInputs, type PodOutputs } from '../../provider/resources/pod/schema';
 import { UNKNOWN } from '../../provider/resources/common/unknowns';
 
 const T = 'local:vztmpl/debian-12.tar.zst';
@@ -9,7 +10,7 @@ const outputs = (over: Record<string, unknown> = {}): PodOutputs => ({ ...inputs
 
 describe('Pod change planning', () => {
   test('no change when nothing differs, even though outputs carry more', () => {
-    expect(podDiff(outputs(), inputs())).toMatchObject({ changes: false, replaces: [] });
+    expect(declaredDiff(podDefinition, outputs(), inputs())).toMatchObject({ changes: false, replaces: [] });
   });
 
   test.each([
@@ -24,44 +25,44 @@ describe('Pod change planning', () => {
     ['unprivileged', { unprivileged: false }, 'replace'],
     ['node', { node: 'pve2' }, 'replace'],
   ])('%s changes are classified %s', (key, over, cls) => {
-    const plan = planPodChange(outputs(), inputs(over));
+    const plan = planChange(podDefinition, outputs(), inputs(over));
     expect(plan.changed).toEqual([key]);
     expect(plan[cls as 'live' | 'restart' | 'replace']).toEqual([key]);
   });
 
   test('growing the rootfs is live, shrinking or moving it replaces', () => {
-    expect(planPodChange(outputs({ rootfs: { sizeGiB: 4 } }), inputs({ rootfs: { sizeGiB: 8 } })).live).toEqual(['rootfs']);
-    expect(planPodChange(outputs({ rootfs: { sizeGiB: 8 } }), inputs({ rootfs: { sizeGiB: 4 } })).replace).toEqual(['rootfs']);
-    expect(planPodChange(outputs({ rootfs: { sizeGiB: 4, storage: 'zfs-a' } }), inputs({ rootfs: { sizeGiB: 4, storage: 'zfs-b' } })).replace).toEqual(['rootfs']);
+    expect(planChange(podDefinition, outputs({ rootfs: { sizeGiB: 4 } }), inputs({ rootfs: { sizeGiB: 8 } })).live).toEqual(['rootfs']);
+    expect(planChange(podDefinition, outputs({ rootfs: { sizeGiB: 8 } }), inputs({ rootfs: { sizeGiB: 4 } })).replace).toEqual(['rootfs']);
+    expect(planChange(podDefinition, outputs({ rootfs: { sizeGiB: 4, storage: 'zfs-a' } }), inputs({ rootfs: { sizeGiB: 4, storage: 'zfs-b' } })).replace).toEqual(['rootfs']);
   });
 
   test('an unpinned node or vmid is not a change; pinning the same values is not either', () => {
-    expect(podDiff(outputs(), inputs()).changes).toBe(false);
-    expect(podDiff(outputs(), inputs({ node: 'pve', vmid: 100 })).changes).toBe(false);
+    expect(declaredDiff(podDefinition, outputs(), inputs()).changes).toBe(false);
+    expect(declaredDiff(podDefinition, outputs(), inputs({ node: 'pve', vmid: 100 })).changes).toBe(false);
   });
 
   test('a replacement with a pinned vmid deletes first', () => {
-    const d = podDiff(outputs({ vmid: 100 }), inputs({ vmid: 100, image: 'local:vztmpl/x.tar.zst' }));
+    const d = declaredDiff(podDefinition, outputs({ vmid: 100 }), inputs({ vmid: 100, image: 'local:vztmpl/x.tar.zst' }));
     expect(d.replaces).toEqual(['image']);
     expect(d.deleteBeforeReplace).toBe(true);
     // Every pod replacement deletes first: the new container carries the same owner key.
-    expect(podDiff(outputs(), inputs({ image: 'local:vztmpl/x.tar.zst' })).deleteBeforeReplace).toBe(true);
+    expect(declaredDiff(podDefinition, outputs(), inputs({ image: 'local:vztmpl/x.tar.zst' })).deleteBeforeReplace).toBe(true);
   });
 
   test('an unknown value (preview) counts as a change of its class', () => {
-    expect(podDiff(outputs(), { ...inputs(), image: UNKNOWN } as PodInputs).replaces).toEqual(['image']);
-    expect(podDiff(outputs(), { ...inputs(), memory: UNKNOWN } as unknown as PodInputs).replaces).toEqual([]);
+    expect(declaredDiff(podDefinition, outputs(), { ...inputs(), image: UNKNOWN } as PodInputs).replaces).toEqual(['image']);
+    expect(declaredDiff(podDefinition, outputs(), { ...inputs(), memory: UNKNOWN } as unknown as PodInputs).replaces).toEqual([]);
   });
 
   test('timeouts only update state', () => {
-    const d = podDiff(outputs(), inputs({ timeouts: { create: '5m' } }));
+    const d = declaredDiff(podDefinition, outputs(), inputs({ timeouts: { create: '5m' } }));
     expect(d).toMatchObject({ changes: true, replaces: [] });
   });
 
   test('hostname follows the resource name unless given', () => {
     expect(hostnameFor({ name: 'My_Web.Pod' })).toBe('my-web-pod');
     expect(hostnameFor({ name: 'x', hostname: 'h.lab' })).toBe('h.lab');
-    expect(planPodChange(outputs(), inputs({ hostname: 'other' })).live).toEqual(['hostname']);
+    expect(planChange(podDefinition, outputs(), inputs({ hostname: 'other' })).live).toEqual(['hostname']);
   });
 });
 

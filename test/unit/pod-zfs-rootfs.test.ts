@@ -6,7 +6,8 @@ import * as tar from 'tar-stream';
 import { InputError } from '../../provider/errors';
 import { datasetOfRootfs, planZfsRootfs, scaffoldTemplate } from '../../provider/resources/pod/zfs-rootfs';
 import { podInputsSchema } from '../../provider/resources/pod/schema';
-import { planPodChange } from '../../provider/resources/pod/plan';
+import { planChange } from '../../provider/resources/common/definition';
+import { podDefinition } from '../../provider/resources/pod/definition';
 
 const SNAP = 'tank/pods/images/abc-u100000@ready';
 const storages = [
@@ -89,10 +90,10 @@ describe('scaffold template', () => {
 describe('plan', () => {
   test('another ZFS chain (or none) is another rootfs: replace', () => {
     const olds = { ...pod(), node: 'pve', vmid: 101, hostname: 'web', status: 'running' };
-    expect(planPodChange(olds, pod({ image: { ...pod().image as object, zfsSnapshot: 'tank/pods/images/def-u100000@ready' } })).replace).toContain('image');
+    expect(planChange(podDefinition, olds, pod({ image: { ...pod().image as object, zfsSnapshot: 'tank/pods/images/def-u100000@ready' } })).replace).toContain('image');
     const { zfsSnapshot: _z, ...noZfs } = pod().image as Record<string, unknown>;
-    expect(planPodChange(olds, pod({ image: noZfs })).replace).toContain('image');
-    expect(planPodChange(olds, pod()).replace).toEqual([]);
+    expect(planChange(podDefinition, olds, pod({ image: noZfs })).replace).toContain('image');
+    expect(planChange(podDefinition, olds, pod()).replace).toEqual([]);
   });
 
   test('the schema refuses a malformed snapshot name', () => {

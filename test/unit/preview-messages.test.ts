@@ -24,7 +24,7 @@ describe('subnets', () => {
 
   test('a gateway outside the subnet is named with a fix; /31 and /32 are point-to-point and accepted', () => {
     expect(gatewayProblem('10.3.0.10/24', '10.3.0.1')).toBeUndefined();
-    expect(gatewayProblem('10.3.0.10/24', '10.4.0.1')).toBe("gateway 10.4.0.1 is outside the pod's subnet 10.3.0.0/24 (from 10.3.0.10/24); use an address in that subnet such as 10.3.0.1, or change the address's prefix");
+    expect(gatewayProblem('10.3.0.10/24', '10.4.0.1')).toBe("gateway 10.4.0.1 is outside the pod's subnet 10.3.0.0/24 (from 10.3.0.10/24); use an address in that subnet such as 10.3.0.1, or change the address's prefix; if the gateway is on the link outside the subnet on purpose, set network.gatewayOnLink: true (PVE then adds the route to it)");
     expect(gatewayProblem('10.3.0.10/32', '10.4.0.1')).toBeUndefined();
     expect(gatewayProblem('10.3.0.10/31', '10.4.0.1')).toBeUndefined();
   });

@@ -128,8 +128,6 @@ export interface PreflightContext {
   olds: Record<string, unknown>;
 }
 
-export type Preflight<I = any> = (inputs: I, ctx: PreflightContext) => Promise<CheckFailure[]>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
 type Connection = { cluster?: ClusterView; failure?: CheckFailure };
 const connections = new WeakMap<PveClient, Promise<Connection>>();
 

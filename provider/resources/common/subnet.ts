@@ -28,16 +28,20 @@ export function inSubnet(address: string, cidr: string): boolean {
 }
 
 /**
- * Why `gateway` should not be the default route of a pod addressed `cidr`, or undefined when it is fine. An
- * off-subnet gateway is almost always a typo (a /24 copied into a /16 plan, the wrong third octet), and the issue
- * this check answers asks for it to fail the preview. PVE itself can route to one: its distro setup
- * (pve-container src/PVE/LXC/Setup/*.pm) adds a host route to the gateway when `is_ip_in_cidr` says it is outside,
- * and sets `needsroute` for that; /31 and /32 addresses (point-to-point by nature) are therefore accepted here.
+ * Why `gateway` should not be the default route of a pod addressed `cidr`, or undefined when it is fine.
+ *
+ * An off-subnet gateway is almost always a typo (a /24 copied into a /16 plan, the wrong third octet), so it fails the
+ * preview by default. PVE itself accepts and routes it: the API checks only that `gw` is an IPv4 address, and every
+ * distro setup adds an on-link host route to a gateway that `PVE::Network::is_ip_in_cidr` puts outside the address's
+ * subnet before the default route (pve-container src/PVE/LXC/Setup/Debian.pm setup_network `needsroute` →
+ * make_gateway_scripts `ip route add <gw> dev <if>`; Base.pm setup_systemd_networkd `[Route] Scope = link`; the same in
+ * Redhat/SUSE/Gentoo.pm; src/PVE/LXC.pm update_ipconfig for a running container). So the refusal names the way to
+ * say "on purpose": `gatewayOnLink`. /31 and /32 addresses (point-to-point by nature) are accepted as they are.
  */
 export function gatewayProblem(cidr: string, gateway: string): string | undefined {
   const net = subnetOf(cidr);
   if (!net || !IPV4_RE.test(gateway) || net.prefix >= 31) return undefined;
   if (inSubnet(gateway, cidr)) return undefined;
   const hint = toDotted(net.first + 1);
-  return `gateway ${gateway} is outside the pod's subnet ${net.network}/${net.prefix} (from ${cidr}); use an address in that subnet such as ${hint}, or change the address's prefix`;
+  return `gateway ${gateway} is outside the pod's subnet ${net.network}/${net.prefix} (from ${cidr}); use an address in that subnet such as ${hint}, or change the address's prefix; if the gateway is on the link outside the subnet on purpose, set network.gatewayOnLink: true (PVE then adds the route to it)`;
 }

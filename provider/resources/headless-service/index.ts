@@ -1,105 +1,21 @@
-// HeadlessService: the StatefulSet's DNS zone, served by dnsmasq on a node through the host executor.
+// The HeadlessService kind, wired: check (schema), diff (definition.ts), the preview's cluster checks (preflight.ts)
+// and the lifecycle (lifecycle.ts).
 import { checkWithSchema } from '../common/check';
-import { pveClient, stackSetting } from '../common/connection';
-import { hostExecutor } from '../common/hosts';
-import { declaredDiff, type ResourceDefinition } from '../common/definition';
+import { declaredDiff } from '../common/definition';
 import type { ResourceModule } from '../types';
-import { DnsmasqZones, ZoneOwnerMismatchError } from '../../host/dnsmasq';
-import { NotOwnedError, ownerId, parseOwnerId, scopedOwnerKey } from '../common/owner';
-import { warn } from '../../diagnostics';
-
-const serviceOwner = (i: Pick<HeadlessServiceInputs, 'owner' | 'name'>) => scopedOwnerKey(i.owner, 'HeadlessService', i.name);
-const ownerIdOf = (i: Pick<HeadlessServiceInputs, 'owner' | 'name'>) => {
-  const key = serviceOwner(i);
-  return key ? ownerId(key) : undefined;
-};
-
-/** The host layer's mismatch in the resource's terms (NotOwnedError names both owners and the way out). */
-async function owned<T>(i: HeadlessServiceInputs, fix: string, run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (err) {
-    if (err instanceof ZoneOwnerMismatchError) throw new NotOwnedError(`DNS zone ${err.zone} on ${err.node}`, parseOwnerId(err.recorded), serviceOwner(i), fix);
-    throw err;
-  }
-}
-import { headlessServiceInputsSchema, servedRecords, zoneOf, type HeadlessServiceInputs, type HeadlessServiceOutputs } from './schema';
-
-/** The dnsmasq instance on `node` that listens where the service says. */
-async function zonesOn(node: string, listen: HeadlessServiceInputs['listen']): Promise<DnsmasqZones> {
-  return new DnsmasqZones(await hostExecutor(node), { stateDir: stackSetting('dnsStateDir'), listenAddress: listen.address, listenPort: listen.port });
-}
-
-/** `previous`: the state's inputs on update, whose owner may hand the zone over (a renamed stack). */
-async function apply(inputs: HeadlessServiceInputs, node: string, previous?: HeadlessServiceInputs): Promise<HeadlessServiceOutputs> {
-  const zone = zoneOf(inputs);
-  const records = servedRecords(inputs);
-  const zones = await zonesOn(node, inputs.listen);
-  await owned(inputs, 'choose another service name, namespace or listen address', () => zones.upsertZone(zone, { pods: records, ports: inputs.ports }, { srvTarget: inputs.srvTarget }, ownerIdOf(inputs), previous && ownerIdOf(previous)));
-  return {
-    ...inputs,
-    node,
-    zone,
-    records: records.map((r) => ({ name: `${r.hostname}.${zone}`, ip: r.ip })),
-    srv: inputs.ports.map((p) => `_${p.name}._${p.protocol}.${zone}`),
-  };
-}
-
-/** How a HeadlessService's inputs apply: the zone's name is its identity; records and ports change in place. */
-const headlessServiceDefinition: ResourceDefinition<HeadlessServiceInputs> = {
-  kind: 'HeadlessService',
-  fields: {
-    name: 'replace', namespace: 'replace', domain: 'replace', node: { apply: 'replace', chosenWhenUnset: true },
-    listen: 'live', ports: 'live', pods: 'live', srvTarget: 'live', owner: 'live', timeouts: 'state',
-  },
-  deleteBeforeReplace: false,
-};
+import { headlessServiceDefinition } from './definition';
+import { createHeadlessService, deleteHeadlessService, readHeadlessService, updateHeadlessService } from './lifecycle';
+import { headlessServicePreflight } from './preflight';
+import { headlessServiceInputsSchema, type HeadlessServiceInputs, type HeadlessServiceOutputs } from './schema';
 
 export const headlessServiceModule: ResourceModule<HeadlessServiceInputs, HeadlessServiceOutputs> = {
   kind: 'HeadlessService',
   schema: headlessServiceInputsSchema,
   check: (_olds, news) => checkWithSchema(headlessServiceInputsSchema, news),
-  diff: (_id, olds, news) => declaredDiff(headlessServiceDefinition, olds as HeadlessServiceInputs, news),
-  async create(inputs) {
-    const node = inputs.node ?? (await pveClient().defaultNode());
-    const outs = await apply(inputs, node);
-    return { id: `${node}/${outs.zone}`, outs };
-  },
-  async read(id, props) {
-    const zones = await zonesOn(props.node, props.listen);
-    const live = await zones.readZone(props.zone);
-    if (!live) return { id: '', props: {} as HeadlessServiceOutputs };
-    // Another owner's zone of that name now: ours is gone.
-    const recorded = await zones.zoneOwner(props.zone);
-    const mine = ownerIdOf(props);
-    if (recorded && mine && recorded !== mine) return { id: '', props: {} as HeadlessServiceOutputs };
-    // Drift: records or ports changed on the node show up as changed inputs.
-    const byName = new Map(live.pods.map((r) => [r.hostname, r.ip]));
-    const pods = props.pods.map((p) => {
-      const ip = byName.get(p.name);
-      return { ...p, ready: ip !== undefined, ...(ip ? { ip } : {}) };
-    });
-    const inputs: HeadlessServiceInputs = { ...props, pods, ports: live.ports };
-    const { zone: _z, records: _r, srv: _s, ...rest } = { ...props, ...inputs };
-    return { id, props: { ...props, ...inputs }, inputs: rest as HeadlessServiceInputs };
-  },
-  async update(_id, olds, news) {
-    const outs = await apply(news, olds.node, olds);
-    // Moved to another listen address/port: the old instance stops serving the zone.
-    if (olds.listen.address !== news.listen.address || olds.listen.port !== news.listen.port) {
-      const old = await zonesOn(olds.node, olds.listen);
-      await owned(olds, 'it is no longer this stack\'s: leave it', () => old.removeZone(olds.zone, ownerIdOf(olds)));
-    }
-    return { outs };
-  },
-  async delete(_id, props) {
-    const zones = await zonesOn(props.node, props.listen);
-    try {
-      await owned(props, 'left alone; this service leaves the stack', () => zones.removeZone(props.zone, ownerIdOf(props)));
-    } catch (err) {
-      // Another owner's zone of that name now: never removed, and said; this resource is gone.
-      if (!(err instanceof NotOwnedError)) throw err;
-      warn(err.message);
-    }
-  },
+  diff: (_id, olds, news) => declaredDiff(headlessServiceDefinition, olds, news),
+  preflight: headlessServicePreflight,
+  create: (inputs) => createHeadlessService(inputs),
+  read: (id, props) => readHeadlessService(id, props),
+  update: (_id, olds, news) => updateHeadlessService(olds, news),
+  delete: (_id, props) => deleteHeadlessService(props),
 };

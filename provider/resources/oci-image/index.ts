@@ -1,10 +1,13 @@
-// OciImage: an OCI image pulled, verified and turned into an LXC template on a PVE storage. check() resolves a tag to
-// its current digest (manifest only), so a moved tag shows as a replacement in `pulumi preview`.
+// The OciImage kind, wired: check (schema, then the tag resolved to its current digest: a manifest request, so a
+// moved tag shows as a replacement in `pulumi preview`), diff (definition.ts), the preview's cluster checks
+// (preflight.ts) and the lifecycle (lifecycle.ts).
 import { checkWithSchema } from '../common/check';
+import { declaredDiff } from '../common/definition';
 import { containsUnknown } from '../common/unknowns';
 import type { ResourceModule } from '../types';
+import { ociImageDefinition } from './definition';
 import { canonicalPlatform, createOciImage, currentDigest, deleteOciImage, readOciImage, updateOciImage } from './lifecycle';
-import { ociImageDiff } from './plan';
+import { ociImagePreflight } from './preflight';
 import { ociImageInputsSchema, type OciImageInputs, type OciImageOutputs } from './schema';
 
 export const ociImageModule: ResourceModule<OciImageInputs, OciImageOutputs> = {
@@ -15,21 +18,22 @@ export const ociImageModule: ResourceModule<OciImageInputs, OciImageOutputs> = {
     if (result.failures || !result.inputs) return result;
     const { resolvedDigest: _previous, ...inputs } = result.inputs;
     // Still unknown during preview (depends on another resource): nothing to resolve yet.
-    if (containsUnknown(inputs)) return { inputs: inputs as OciImageInputs };
+    if (containsUnknown(inputs)) return { inputs };
     const platform = canonicalPlatform(inputs.platform);
     try {
       return { inputs: { ...inputs, platform, resolvedDigest: await currentDigest(inputs) } };
     } catch (err) {
-      return { inputs: inputs as OciImageInputs, failures: [{ property: 'reference', reason: `cannot resolve ${inputs.reference}: ${(err as Error).message}` }] };
+      return { inputs, failures: [{ property: 'reference', reason: `cannot resolve ${inputs.reference}: ${(err as Error).message}` }] };
     }
   },
-  diff: (_id, olds, news) => ociImageDiff(olds, news),
+  diff: (_id, olds, news) => declaredDiff(ociImageDefinition, olds, news),
+  preflight: ociImagePreflight,
   create: (inputs) => createOciImage(inputs),
-  read: (id, props) => readOciImage(id, props) as any,
+  read: (id, props) => readOciImage(id, props),
   update: (_id, olds, news) => updateOciImage(olds, news),
   delete: (id, props) => deleteOciImage(id, props),
 };
 
 export * from './schema';
-export { ociImageDiff, templateFileName, templateVolid, envRecord, podImageOf, pveArch } from './plan';
+export { templateFileName, templateVolid, envRecord, podImageOf, pveArch } from './plan';
 export { createOciImage, readOciImage, deleteOciImage, updateOciImage, currentDigest, REF_PREFIX } from './lifecycle';

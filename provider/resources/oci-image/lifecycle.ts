@@ -23,6 +23,7 @@ import { pinnedReference } from '../../oci/reference';
 import { ownerId, scopedOwnerKey, type OwnerKey } from '../common/owner';
 import { claimChain, reclaimChain, releaseChain } from './chain-claims';
 import { claimTemplate, releaseTemplate, templateClaims, type TemplateRef } from './claims';
+import type { ReadOutcome } from '../types';
 
 export interface OciImageContext {
   pve: PveClient;
@@ -191,16 +192,19 @@ export async function createOciImage(inputs: OciImageInputs, ctxIn?: Partial<Oci
   }
 }
 
-/** Drift: the template is gone from the storage → the image no longer exists and the next `up` recreates it. */
-export async function readOciImage(id: string, props: OciImageOutputs, ctxIn?: Partial<OciImageContext>): Promise<{ id: string; props: OciImageOutputs | Record<string, never> }> {
+/**
+ * Drift: the template is gone from the storage → the image no longer exists (`undefined`) and the next `up` recreates
+ * it. A storage listing that fails is an error, never read as the template being gone.
+ */
+export async function readOciImage(id: string, props: OciImageOutputs, ctxIn?: Partial<OciImageContext>): Promise<ReadOutcome<OciImageInputs, OciImageOutputs>> {
   const ctx = ctxOrDefault(ctxIn);
   const content = await ctx.pve.storageContent(props.node, props.templateStorage, 'vztmpl');
-  if (!content.some((c) => c.volid === props.templateVolid)) return { id: '', props: {} };
+  if (!content.some((c) => c.volid === props.templateVolid)) return undefined;
   if (props.zfsSnapshot && props.zfs) {
     // The chain was destroyed behind Pulumi's back: gone too, so the next `up` builds it again (same ChainID names,
     // so pods of this image keep their inputs). Reading needs only `zfs list`, over SSH as well.
     const chains = await nodeChains(props.node, props.zfs.parentDataset);
-    if (!(await chains.snapshotExists(props.zfsSnapshot))) return { id: '', props: {} };
+    if (!(await chains.snapshotExists(props.zfsSnapshot))) return undefined;
   }
   const store = await openStore(props);
   if (!(await store.getRef(id))) {

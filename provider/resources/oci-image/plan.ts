@@ -1,66 +1,8 @@
-// Pure planning for an OciImage: what a change means (replace, or state only) and how things are named.
+// Pure planning for an OciImage beyond its diff (definition.ts): how its template and scaffold are named, and what a
+// Pod's `image` input gets from it.
 import { parseDigest } from '../../oci/digest';
-import { formatReference, parseReference, type ImageReference } from '../../oci/reference';
 import { parsePlatform } from '../../oci/platform';
-import { containsUnknown } from '../common/unknowns';
-import { differs } from '../common/definition';
-import type { DiffResult } from '../types';
-import type { OciImageInputs, OciImageOutputs, PodImageValue } from './schema';
-
-/** Inputs that shape what is pulled or where the template lives: a change is a new image. */
-const REPLACE = ['reference', 'platform', 'node', 'templateStorage', 'zfs'] as const;
-/**
- * Inputs that only change how the provider reaches things: recorded in state, nothing to do. Credentials are not
- * among them: outputs never carry the secret (the engine keeps the inputs), so comparing them would always differ.
- */
-const STATE_ONLY = ['insecureRegistries', 'store', 'timeouts'] as const;
-/** A new owner (first run with owner records, a renamed stack) is an update: it moves the claims on the cluster. */
-const CLAIMS = ['owner'] as const;
-
-// The comparison and the unknown rule are the ones every kind uses (common/definition.ts); the digest resolved by
-// check() and the reference's identity need more than a declaration, so this diff is written out.
-
-/**
- * Two references name the same content when they pin the same digest in the same place: beside a digest a tag is
- * only a label (`repo:1.4@sha256:X` and `repo@sha256:X` pull the same bytes). Otherwise their canonical spellings
- * decide (`nginx` and `docker.io/library/nginx:latest` are one image).
- */
-export function sameImage(a: string, b: string): boolean {
-  let ra: ImageReference;
-  let rb: ImageReference;
-  try {
-    ra = parseReference(a);
-    rb = parseReference(b);
-  } catch {
-    return a === b; // not judged here: check() reports a malformed reference with its own message
-  }
-  if (ra.digest && rb.digest) return ra.digest === rb.digest && where(ra) === where(rb);
-  return formatReference(ra) === formatReference(rb);
-}
-
-const where = (r: ImageReference) => (r.kind === 'registry' ? `${r.registry}/${r.repository}` : `${r.kind}:${r.path}`);
-
-/**
- * A moved tag is a replacement: check() resolved the tag's current digest into `resolvedDigest` (a manifest
- * request, no layers), so the preview shows it without pulling anything.
- */
-export function ociImageDiff(olds: OciImageOutputs, news: OciImageInputs): DiffResult {
-  const replaces: string[] = [];
-  for (const key of REPLACE) {
-    const before = olds[key];
-    const after = news[key];
-    // node is chosen at create time when not pinned: unpinned is not a change.
-    if (key === 'node' && after === undefined) continue;
-    if (key === 'reference' && typeof before === 'string' && typeof after === 'string' && sameImage(before, after)) continue;
-    if (differs(before, after)) replaces.push(key);
-  }
-  if (news.resolvedDigest !== undefined && (containsUnknown(news.resolvedDigest) || news.resolvedDigest !== olds.digest)) {
-    replaces.push('resolvedDigest');
-  }
-  const changed = [...replaces];
-  for (const key of [...STATE_ONLY, ...CLAIMS]) if (differs((olds as unknown as Record<string, unknown>)[key], news[key])) changed.push(key);
-  return { changes: changed.length > 0, replaces, changed, deleteBeforeReplace: false };
-}
+import type { OciImageOutputs, PodImageValue } from './schema';
 
 /**
  * The template's file name on the storage: content-addressed by the platform manifest, so equal images share it. A

@@ -1,7 +1,12 @@
+// The Pod kind, wired: check (schema, then the restart an update makes and the outputs known from inputs), diff
+// (definition.ts), the preview's cluster checks (preflight.ts) and the lifecycle (lifecycle.ts).
 import { checkWithSchema } from '../common/check';
+import { declaredDiff } from '../common/definition';
 import type { ResourceModule } from '../types';
+import { podDefinition } from './definition';
 import { createPod, deletePod, readPod, updatePod } from './lifecycle';
-import { derivedOutputs, podDiff, restartReason } from './plan';
+import { derivedOutputs, restartReason } from './plan';
+import { podPreflight } from './preflight';
 import { podInputsSchema, type PodInputs, type PodOutputs } from './schema';
 
 export const podModule: ResourceModule<PodInputs, PodOutputs> = {
@@ -12,13 +17,14 @@ export const podModule: ResourceModule<PodInputs, PodOutputs> = {
     if (result.failures || !result.inputs) return result;
     const { restartPlanned: _previous, ...inputs } = result.inputs;
     const hasOlds = Object.keys(olds).some((k) => !k.startsWith('__'));
-    const reason = hasOlds ? restartReason(olds as PodInputs, inputs as PodInputs) : undefined;
-    const withDerived = { ...inputs, ...derivedOutputs(inputs as PodInputs) } as PodInputs;
+    const reason = hasOlds ? restartReason(olds as PodInputs, inputs) : undefined;
+    const withDerived: PodInputs = { ...inputs, ...derivedOutputs(inputs) };
     return { inputs: reason ? { ...withDerived, restartPlanned: reason } : withDerived };
   },
-  diff: (_id, olds, news) => podDiff(olds, news),
+  diff: (_id, olds, news) => declaredDiff(podDefinition, olds, news),
+  preflight: podPreflight,
   create: (inputs) => createPod(inputs),
-  read: (id, props) => readPod(id, props) as any,
+  read: (id, props) => readPod(id, props),
   update: (id, olds, news) => updatePod(id, olds, news),
   delete: (id, props) => deletePod(id, props),
 };

@@ -13,13 +13,13 @@ import { PartialCreateError } from '../common/partial';
 import { reapplyPortIsolation } from '../common/isolation';
 import { describeOwner, type OwnerKey } from '../common/owner';
 import { DEFAULT_ATTEMPTS, isTransient, retryTransient } from '../common/transient';
-import { hostnameFor } from './plan';
 import { prepareZfsRootfs, type ZfsRootfs } from './zfs-rootfs';
 import { configUpdate, createParams, inputsFromConfig, managedConfig, parseDescription, type PodIdentity } from './pve-config';
 import { findOwned, findOwnedSettled, locateOwned, locateVmid, ownerOfConfig, ownershipOf, podOwner, waitCreateEnded, type FoundContainer } from './ownership';
 import { inputsAfterDrift, observedOutputs, observe, pinnedOf } from './observe';
-import type { PodInputs, PodOutputs } from './schema';
+import { hostnameFor, type PodInputs, type PodOutputs } from './schema';
 import { noteToUser } from '../common/notes';
+import type { ReadOutcome } from '../types';
 
 export interface PodContext {
   pve: PveClient;
@@ -228,25 +228,19 @@ async function adoptPod(ctx: PodContext, inputs: PodInputs, deadline: Deadline):
   return { id: String(vmid), outs: await outputsFor(ctx.pve, inputs, found.node, vmid) };
 }
 
-export interface ReadPodResult {
-  id: string;
-  props: PodOutputs | Record<string, never>;
-  /** Only for a read without prior state (Resource.get): the inputs rebuilt from the container. */
-  inputs?: PodInputs;
-}
-
 /**
  * Refresh: the prior outputs with exactly what drifted on the container replaced by its live value, so an untouched
  * pod reads back unchanged and a change made behind Pulumi's back shows as that one property. Gone (or taken over by
- * another owner's container at this vmid) is the value `{ id: '' }`.
+ * another owner's container at this vmid) is `undefined`. Without prior state (Resource.get) the inputs are rebuilt
+ * from the container.
  */
-export async function readPod(id: string, props: PodOutputs, ctxIn?: Partial<PodContext>): Promise<ReadPodResult> {
+export async function readPod(id: string, props: PodOutputs, ctxIn?: Partial<PodContext>): Promise<ReadOutcome<PodInputs, PodOutputs>> {
   const ctx = ctxOrDefault(ctxIn);
   const vmid = Number(id);
   const prior = props.image !== undefined;
   const owner = prior ? ownerFor(ctx, props) : undefined;
   const found = prior ? await locateOwned(ctx.pve, vmid, props.node, props.name, owner) : await locateVmid(ctx.pve, vmid, props.node);
-  if (!found) return { id: '', props: {} };
+  if (!found) return undefined;
   if (!prior) {
     // Resource.get: no state to keep, everything comes from the container.
     const inputs = inputsFromConfig(found.config, {});

@@ -4,8 +4,7 @@
 import { parseMount, parseNet, printMount, printNet, printTags, normalizeTags, parseEnv, printEnv } from '../../proxmox/properties';
 import type { ContainerConfig } from '../../proxmox/schemas';
 import { ownerId, ownerTag, OWNER_TAG_RE, type OwnerKey } from '../common/owner';
-import { hostnameFor } from './plan';
-import { templateOf, type PodImage, type PodInputs, type PodNetwork } from './schema';
+import { hostnameFor, templateOf, type PodImage, type PodInputs, type PodNetwork } from './schema';
 import { applyOciParity } from './oci-config';
 
 export const MANAGED_TAG = 'proxmox-pods';
@@ -226,6 +225,8 @@ export function inputsFromConfig(cfg: ContainerConfig, base: Partial<PodInputs>)
     if (n.firewall !== undefined) net.firewall = n.firewall;
     if (n.rate !== undefined) net.rateMbps = n.rate;
     if (base.network?.hostManaged !== undefined && n['host-managed'] !== undefined) net.hostManaged = n['host-managed'];
+    // The provider's own setting (no PVE key): kept from the prior state, as long as a gateway is there to judge.
+    if (base.network?.gatewayOnLink !== undefined && n.gw) net.gatewayOnLink = base.network.gatewayOnLink;
     inputs.network = net;
   }
   const mounts = Array.from({ length: 10 }, (_, i) => cfg[`mp${i}`])

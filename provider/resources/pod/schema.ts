@@ -66,8 +66,15 @@ export const networkSchema = z
       .string()
       .refine((s) => s === 'dhcp' || ipv4Cidr.test(s), { message: 'must be "dhcp" or an IPv4 CIDR such as "10.0.0.10/24"' })
       .default('dhcp'),
-    /** The default gateway; only with a static `ip`. */
+    /** The default gateway; only with a static `ip`, and in its subnet unless `gatewayOnLink` is set. */
     gateway: z.string().regex(ipv4, { message: 'must be an IPv4 address such as "10.0.0.1"' }).optional(),
+    /**
+     * Accept a `gateway` outside the subnet of `ip`: it is reached on the link, as PVE sets it up (a host route to the
+     * gateway, then the default route through it). Without it such a gateway is refused, as the typo it usually is.
+     * Only the check changes: nothing of it is written to the container.
+     * @default false
+     */
+    gatewayOnLink: z.boolean().optional(),
     /** VLAN tag (1–4094) of the bridge port; the bridge must be VLAN-aware. */
     vlan: z.number().int().min(1, { message: 'must be a VLAN id between 1 and 4094' }).max(4094, { message: 'must be a VLAN id between 1 and 4094' }).optional(),
     /**
@@ -93,7 +100,7 @@ export const networkSchema = z
   .strict()
   .refine((n) => !(n.ip === 'dhcp' && n.gateway), { message: 'gateway is only valid with a static ip; remove it or set ip to a CIDR', path: ['gateway'] })
   .superRefine((n, ctx) => {
-    const problem = n.gateway && n.ip !== 'dhcp' ? gatewayProblem(n.ip, n.gateway) : undefined;
+    const problem = n.gateway && n.ip !== 'dhcp' && !n.gatewayOnLink ? gatewayProblem(n.ip, n.gateway) : undefined;
     if (problem) ctx.addIssue({ code: 'custom', message: problem, path: ['gateway'] });
   });
 
@@ -252,3 +259,14 @@ export function zfsSnapshotOf(image: PodImage): string | undefined {
   return typeof image === 'string' ? undefined : image.zfsSnapshot;
 }
 
+/** The hostname a pod gets: `hostname`, else its name made a DNS label (the schema's documented default). */
+export function hostnameFor(inputs: Pick<PodInputs, 'hostname' | 'name'>): string {
+  if (inputs.hostname) return inputs.hostname;
+  const h = inputs.name
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 63)
+    .replace(/-+$/, '');
+  return h || 'pod';
+}

@@ -4,7 +4,7 @@
 import { listensOverlap, type ForwardSpec } from '../../host/nftables';
 import { known, planned, resolveNode, type PreflightContext } from '../common/preflight';
 import type { CheckFailure } from '../types';
-import type { PortForwardInputs } from './index';
+import type { PortForwardInputs } from './schema';
 
 function describe(s: Pick<ForwardSpec, 'listenAddress' | 'listenPort' | 'protocol'>): string {
   return `${s.listenAddress ?? 'every address'} port ${s.listenPort}/${s.protocol}`;

@@ -9,7 +9,8 @@ import type { StatefulSetPodInputs } from './schema';
 
 export async function statefulSetPodPreflight(inputs: StatefulSetPodInputs, ctx: PreflightContext): Promise<CheckFailure[]> {
   const net = inputs.network as Partial<StatefulSetPodInputs['network']> | undefined;
-  if (net && known(net.cidr) && known(net.gateway)) {
+  // An on-link gateway is accepted only when said so (see common/subnet.ts gatewayProblem); unknown, it waits for `up`.
+  if (net && known(net.cidr) && known(net.gateway) && (net.gatewayOnLink === undefined || net.gatewayOnLink === false)) {
     const problem = gatewayProblem(net.cidr, net.gateway);
     if (problem) return [{ property: 'network.gateway', reason: problem.replace("the pod's subnet", 'network.cidr') }];
   }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DNS_LABEL_RE, IPV4_CIDR_RE as ipv4Cidr } from '../../host/names';
-import { podInputsSchema } from '../pod/schema';
+import { podInputsSchema, type PodObserved } from '../pod/schema';
 
 const dnsLabel = z.string().regex(DNS_LABEL_RE, { message: 'must be a DNS label: lowercase letters, digits and "-" (at most 63)' });
 
@@ -48,8 +48,14 @@ export const statefulSetPodInputsSchema = z
          * @default 10
          */
         offset: z.number().int().min(1).default(10),
-        /** The default gateway; only with `cidr`. */
+        /** The default gateway; only with `cidr`, and in it unless `gatewayOnLink` is set. */
         gateway: z.string().optional(),
+        /**
+         * Accept a `gateway` outside `cidr`: it is reached on the link, as PVE sets it up (a host route to the gateway,
+         * then the default route through it). Without it such a gateway is refused, as the typo it usually is.
+         * @default false
+         */
+        gatewayOnLink: z.boolean().optional(),
         /** VLAN tag (1–4094) of the bridge port; the bridge must be VLAN-aware. */
         vlan: z.number().int().min(1).max(4094).optional(),
         /**
@@ -94,3 +100,9 @@ export const statefulSetPodInputsSchema = z
   .strict();
 
 export type StatefulSetPodInputs = z.infer<typeof statefulSetPodInputsSchema>;
+
+/** The member's inputs with what its pod observes, its pod name and, with a service, its DNS name. */
+export interface StatefulSetPodOutputs extends Omit<StatefulSetPodInputs, keyof PodObserved>, PodObserved {
+  podName: string;
+  fqdn?: string;
+}

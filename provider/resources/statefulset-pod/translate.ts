@@ -1,12 +1,7 @@
 // A StatefulSetPod is a Pod whose identity-bearing inputs are derived: this maps one onto the other. Pure.
-import type { PodInputs, PodObserved, PodOutputs } from '../pod/schema';
+import type { PodInputs, PodOutputs } from '../pod/schema';
 import { addressFor, fqdn, podName, stableMac } from './identity';
-import type { StatefulSetPodInputs } from './schema';
-
-export interface StatefulSetPodOutputs extends Omit<StatefulSetPodInputs, keyof PodObserved>, PodObserved {
-  podName: string;
-  fqdn?: string;
-}
+import type { StatefulSetPodInputs, StatefulSetPodOutputs } from './schema';
 
 const SHARED = ['image', 'cores', 'memory', 'swap', 'rootfs', 'nameserver', 'searchdomain', 'env', 'entrypoint', 'tags', 'description', 'running', 'onboot', 'unprivileged', 'nesting', 'timeouts', 'owner'] as const;
 
@@ -28,6 +23,7 @@ export function toPodInputs(s: StatefulSetPodInputs): PodInputs {
       bridge: net.bridge,
       ip: addr ? `${addr.ip}/${addr.prefix}` : 'dhcp',
       gateway: net.gateway,
+      gatewayOnLink: net.gatewayOnLink,
       vlan: net.vlan,
       mtu: net.mtu,
       firewall: net.firewall,
