@@ -7,7 +7,7 @@ export interface Resp {
   reason: string;
   contentType: string | null;
   text: string;
-  json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  json: any;
   headers: Headers;
 }
 
@@ -59,14 +59,14 @@ export class Client {
     return { status: res.status, reason: res.statusText, contentType: res.headers.get('content-type'), text, json, headers: res.headers as unknown as Headers };
   }
 
-  async data(method: string, path: string, o: CallOptions = {}): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  async data(method: string, path: string, o: CallOptions = {}): Promise<any> {
     const r = await this.call(method, path, o);
     if (r.status !== 200) throw new Error(`${method} ${path}: ${r.status} ${r.reason} ${r.text}`);
     return r.json.data;
   }
 
   /** Poll a task until it stops; returns its status object. */
-  async waitTask(node: string, upid: string, timeoutMs = 5000): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  async waitTask(node: string, upid: string, timeoutMs = 5000): Promise<any> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const s = await this.data('GET', `/nodes/${node}/tasks/${upid}/status`);

@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import { REPO_ROOT } from '../../cli/pulumi-workspace';
 import { providerFor } from '../../sdk/provider';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { serializeFunction } = require('@pulumi/pulumi/runtime/closure/serializeClosure') as { serializeFunction: (f: () => unknown, o: object) => Promise<{ text: string }> };
 
 const serialized = async (p: unknown) => (await serializeFunction(() => p, { allowSecrets: true })).text;

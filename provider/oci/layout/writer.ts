@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { gzipSync, zstdCompressSync } from 'node:zlib';
 import { pack, type Header as Headers } from 'tar-stream';
 import { digestOf } from '../digest';
+import type { Descriptor, ImageConfigDocument, ImageManifest } from '../manifest';
 import { MediaTypes, type LayerCompression } from '../media-types';
 import type { Platform } from '../platform';
 import { REF_NAME } from './source';
@@ -65,8 +66,9 @@ export interface ImageSpec {
   format?: 'oci' | 'docker';
   /** Fields of the config's `config` object (Entrypoint, Cmd, Env, WorkingDir, User, ExposedPorts, Labels...). */
   runtime?: Record<string, unknown>;
-  mutateConfig?: (config: Record<string, any>) => Record<string, any>;
-  mutateManifest?: (manifest: Record<string, any>) => Record<string, any>;
+  /** Rewrites the config before it is hashed; tests use it to build documents that break the spec. */
+  mutateConfig?: (config: ImageConfigDocument) => Record<string, unknown>;
+  mutateManifest?: (manifest: ImageManifest) => Record<string, unknown>;
   annotations?: Record<string, string>;
 }
 
@@ -115,24 +117,22 @@ export function buildImage(spec: ImageSpec): BuiltImage {
     const bytes = compressLayer(l.tar, compression);
     return { digest: digestOf(bytes), size: bytes.length, mediaType: l.mediaType ?? layerMediaType(format, compression), diffId: digestOf(l.tar), bytes };
   });
-  let configValue: Record<string, any> = {
+  const configValue: ImageConfigDocument = {
     created: '2020-01-01T00:00:00Z', architecture: platform.architecture, os: platform.os,
     ...(platform.variant ? { variant: platform.variant } : {}),
     config: spec.runtime ?? {},
     rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
     history: layers.map(() => ({ created_by: 'proxmox-pods writer' })),
   };
-  if (spec.mutateConfig) configValue = spec.mutateConfig(configValue);
-  const config = doc(configValue, format === 'docker' ? MediaTypes.dockerConfig : MediaTypes.ociConfig);
+  const config = doc(spec.mutateConfig ? spec.mutateConfig(configValue) : configValue, format === 'docker' ? MediaTypes.dockerConfig : MediaTypes.ociConfig);
   const manifestType = format === 'docker' ? MediaTypes.dockerManifest : MediaTypes.ociManifest;
-  let manifestValue: Record<string, any> = {
+  const manifestValue: ImageManifest = {
     schemaVersion: 2, mediaType: manifestType,
     config: { mediaType: config.mediaType, digest: config.digest, size: config.bytes.length },
     layers: layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
     ...(spec.annotations ? { annotations: spec.annotations } : {}),
   };
-  if (spec.mutateManifest) manifestValue = spec.mutateManifest(manifestValue);
-  const root = doc(manifestValue, manifestType);
+  const root = doc(spec.mutateManifest ? spec.mutateManifest(manifestValue) : manifestValue, manifestType);
   const blobs = new Map<string, Buffer>([[config.digest, config.bytes]]);
   for (const l of layers) blobs.set(l.digest, l.bytes);
   return { kind: 'manifest', root, manifests: [], blobs, config, layers, platform };
@@ -181,7 +181,7 @@ export interface LayoutEntry { image: BuiltImage | BuiltIndex; tag?: string }
 export async function writeLayout(dir: string, entries: LayoutEntry[]): Promise<void> {
   await fs.mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
   await fs.writeFile(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  let index: { schemaVersion: 2; mediaType: string; manifests: Record<string, any>[] } = { schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: [] };
+  let index: { schemaVersion: 2; mediaType: string; manifests: Descriptor[] } = { schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: [] };
   try { index = JSON.parse(await fs.readFile(join(dir, 'index.json'), 'utf8')); } catch (err) {
     // A new layout starts empty; an index that exists but cannot be read must not be overwritten (its tags would go).
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
