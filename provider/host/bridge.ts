@@ -143,7 +143,12 @@ export async function readBridgeSettings(exec: Executor, bridge: string): Promis
   assertIfaceName('bridge', bridge);
   const base = `/sys/class/net/${bridge}/`;
   // grep -H prints "<file>:<value>" per file and skips missing ones (vlan_filtering is absent without kernel support).
-  const r = await exec.run('grep', ['-s', '-H', '', '--', ...SYSFS_FILES.map((f) => base + f)], { allowFailure: true });
+  const args = ['-s', '-H', '', '--', ...SYSFS_FILES.map((f) => base + f)];
+  const r = await exec.run('grep', args, { allowFailure: true });
+  // grep answers 0 (read), 1 (read, all empty) or 2 (a file missing, silenced by -s: an absent bridge, or a kernel
+  // without vlan_filtering). Anything else is the command failing (ssh 255, a timeout, no grep), not an answer about
+  // the bridge: reading it as "no bridge" would let a refresh drop a bridge that is there.
+  if (r.exitCode > 2) throw new HostCommandError(exec.node, 'grep', args, r);
   const values = new Map<string, string>();
   for (const line of r.stdout.split('\n')) {
     const i = line.indexOf(':');

@@ -6,7 +6,7 @@ import {
   applyBridgeSecurity, BridgeNotFoundError, bridgePorts, isolatePorts, isPodPort, planBridgeSecurity, podPortVmid, readBridgeSettings, vlanOutcome,
 } from '../../provider/host/bridge';
 import { detectCapabilities, type HostCapabilities } from '../../provider/host/capabilities';
-import { LocalExecutor } from '../../provider/host/executor';
+import { HostCommandError, LocalExecutor, type Executor } from '../../provider/host/executor';
 import { RecordingExecutor } from './support/recording';
 import { requireTools } from './support/tools';
 
@@ -136,6 +136,14 @@ describe('bridge security on a real bridge', () => {
       // Refused before anything ran: the earlier settings are untouched.
       expect(await readBridgeSettings(exec, 'vmbr10')).toMatchObject({ stp: true, mtu: 1400 });
     }
+  });
+
+  test('an absent bridge reads as absent; a command that fails is an error, never "no bridge"', async () => {
+    expect(await readBridgeSettings(exec, 'vmbr99')).toBeUndefined();
+    // The same read where the node cannot be reached: ssh exits 255 and prints nothing on stdout.
+    const unreachable: Executor = { node: 'pve1', run: async () => ({ stdout: '', stderr: 'ssh: connect to host pve1 port 22: Connection refused', exitCode: 255 }) };
+    await expect(readBridgeSettings(unreachable, 'vmbr10')).rejects.toThrow(HostCommandError);
+    await expect(readBridgeSettings(unreachable, 'vmbr10')).rejects.toThrow(/exit 255\): ssh: connect to host/);
   });
 
   test('isolation is idempotent and holds again after a pod restart recreates its veth', async () => {
