@@ -4,7 +4,8 @@
 //  - pve-container src/PVE/LXC.pm `vm_start`: after `systemctl start pve-container@<vmid>` and the post-start
 //    hookscript, every `netN` (sorted keys) with `host-managed` set collects its name when `ip=dhcp` (v4) and when
 //    `ip6=dhcp` (v6); each gets `manage_dhclient('start', …)`, a failure is only `log_warn("DHCP failed - $@")`.
-//    (`ip6=auto` gets nothing from the host: SLAAC is the kernel's own, in the CT's namespace.)
+//    (`ip6=auto` never gets here: on a host-managed NIC update_lxc_config dies "SLAAC is not supported for
+//    host-managed network configuration", lxc-config.ts.)
 //  - `manage_dhclient`: `lxc-attach -n <vmid> -s NETWORK|UTSNAME -- aa-exec -p unconfined /sbin/dhclient -1|-r -<4|6>
 //    -pf /var/lib/lxc/<vmid>/hook/dhclient<v>-<eth>.pid -lf …/dhclient<v>-<eth>.leases -e ROOTFS=<rootdir>
 //    -sf /usr/share/lxc/hooks/dhclient-script <eth>`, rootdir `/proc/<pid>/root`.

@@ -3,11 +3,11 @@
 import { dhclientArgv, managedDhcpNics } from '../../emulator/runtime/dhclient';
 
 describe('host-managed DHCP (pve-container LXC.pm vm_start, manage_dhclient)', () => {
-  it('takes host-managed NICs with ip=dhcp, then those with ip6=dhcp, in Perl sort order; never ip6=auto or static', () => {
+  it('takes host-managed NICs with ip=dhcp, then those with ip6=dhcp, in Perl sort order; never static or manual', () => {
     expect(managedDhcpNics({
       net2: 'name=eth2,bridge=vmbr0,ip=dhcp,ip6=dhcp,host-managed=1',
       net10: 'name=eth10,bridge=vmbr0,ip=dhcp,host-managed=1',
-      net0: 'name=eth0,bridge=vmbr0,ip=dhcp,ip6=auto,host-managed=1',
+      net0: 'name=eth0,bridge=vmbr0,ip=dhcp,ip6=manual,host-managed=1',
       net1: 'name=eth1,bridge=vmbr0,ip=dhcp', // not host-managed: the CT's own business
       net3: 'name=eth3,bridge=vmbr0,ip=10.0.0.3/24,host-managed=1',
       hostname: 'x',
