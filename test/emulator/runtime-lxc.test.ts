@@ -179,6 +179,21 @@ d('emulator --runtime lxc', () => {
     expect(await task(await c.data('DELETE', '/nodes/pve/lxc/153'))).toBe('OK');
   });
 
+  test('lxc.init.groups reaches the init of a privileged CT only: LXC sets init groups only without a user namespace', async () => {
+    // The control for the unprivileged case above (groups=1000 only): same image, same lxc.init.groups, no id map.
+    const create = await c.data('POST', '/nodes/pve/lxc', {
+      form: { vmid: '154', ostemplate: 'local:vztmpl/app.tar', rootfs: 'local-lvm:1', unprivileged: '0', net0: 'name=eth0,bridge=vmbr0,ip=192.168.100.54/24' },
+    });
+    expect(await task(create)).toBe('OK');
+    expect((await c.data('GET', '/nodes/pve/lxc/154/config')).lxc).toContainEqual(['lxc.init.groups', '1500']);
+    expect(await task(await c.data('POST', '/nodes/pve/lxc/154/status/start'))).toBe('OK');
+    const body = await curl('http://192.168.100.54:8080/');
+    expect(body).toContain('uid=1000');
+    expect(body).toMatch(/^groups=1000 1500$/m);
+    expect(await task(await c.data('POST', '/nodes/pve/lxc/154/status/stop'))).toBe('OK');
+    expect(await task(await c.data('DELETE', '/nodes/pve/lxc/154'))).toBe('OK');
+  });
+
   test('a NIC on a bridge the node lacks fails the start as PVE does, and nothing runs', async () => {
     const create = await c.data('POST', '/nodes/pve/lxc', {
       form: { vmid: '152', ostemplate: 'local:vztmpl/app.tar', rootfs: 'local-lvm:1', net0: 'name=eth0,bridge=vmbr99,ip=192.168.100.52/24' },
