@@ -166,7 +166,7 @@ d('OciImage ZFS layer chains (zfs-fuse)', () => {
     expect(left).not.toContain(topP);
     expect(left).toContain(topQ);
     // Image q still reads as existing and its chain still clones.
-    expect((await readOciImage(q.id, q.outs, ctx())).id).toBe(q.id);
+    expect((await readOciImage(q.id, q.outs, ctx()))?.id).toBe(q.id);
 
     // The resource q is replaced by image r (Pulumi creates the new one, then deletes the old): same owner key, so
     // the old release must not drop the new image's claims on the shared layers.
@@ -175,7 +175,7 @@ d('OciImage ZFS layer chains (zfs-fuse)', () => {
     const afterReplace = await chainsLeft();
     expect(afterReplace).toHaveLength(3);
     expect(afterReplace).toContain(r.outs.zfsSnapshot!.replace(/@ready$/, ''));
-    expect((await readOciImage(r.id, r.outs, ctx())).id).toBe(r.id);
+    expect((await readOciImage(r.id, r.outs, ctx()))?.id).toBe(r.id);
 
     await deleteOciImage(r.id, r.outs, ctx());
     expect(await chainsLeft()).toEqual([]);
