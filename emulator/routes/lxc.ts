@@ -184,7 +184,7 @@ async function createCt(ctx: Ctx): Promise<string> {
       release();
     }
     if (start) {
-      const upid = startTask({ ...ctx, fault: undefined }, node, 'vzstart', String(vmid), (t) => startWorker(core, node, vmid, t.sleep.bind(t), false, (l) => t.log(l)));
+      const upid = startTask({ ...ctx, fault: undefined }, node, 'vzstart', String(vmid), (t) => startWorker(core, node, vmid, t.sleep.bind(t), false, (l) => t.log(l), (l) => t.warn(l)));
       task.log(`starting CT ${vmid}: ${upid}`);
     }
   });
@@ -200,7 +200,7 @@ export function stopContainer(core: Core, ct: Container): void {
   setStatus(core, ct, 'stopped');
 }
 
-async function startWorker(core: Core, node: string, vmid: number, sleep: () => Promise<void>, skiplock = false, log?: (line: string) => void): Promise<void> {
+async function startWorker(core: Core, node: string, vmid: number, sleep: () => Promise<void>, skiplock = false, log?: (line: string) => void, warn?: (line: string) => void): Promise<void> {
   await core.flocks.with(vmid, async () => {
     const ct = core.state.ct(node, vmid);
     if (ct.conf['template']) fail(`you can't start a CT if it's a template`);
@@ -209,7 +209,7 @@ async function startWorker(core: Core, node: string, vmid: number, sleep: () => 
     await sleep();
     for (const volid of applyAllPending(ct)) await freeVolume(core, node, volid);
     assertBridges(core, ct, log);
-    await core.opts.runtime?.start?.(ct);
+    await core.opts.runtime?.start?.(ct, warn);
     setStatus(core, ct, 'running');
   });
 }
@@ -344,7 +344,7 @@ function powerStart(ctx: Ctx): string {
   const ct = core.state.guests.get(vmid);
   if (ct && ct.node === node && ct.status === 'running') fail(`CT ${vmid} already running`);
   // A nonexistent CT still gets a UPID; the task fails on the missing config.
-  return startTask(ctx, node, 'vzstart', String(vmid), (t) => startWorker(core, node, vmid, () => t.sleep(), params['skiplock'] === 1, (l) => t.log(l)));
+  return startTask(ctx, node, 'vzstart', String(vmid), (t) => startWorker(core, node, vmid, () => t.sleep(), params['skiplock'] === 1, (l) => t.log(l), (l) => t.warn(l)));
 }
 
 function runningCt(ctx: Ctx, notRunning: string): Container {
@@ -402,7 +402,7 @@ function powerReboot(ctx: Ctx): string {
       setStatus(core, ct, 'stopped');
       for (const volid of applyAllPending(ct)) await freeVolume(core, node, volid);
       assertBridges(core, ct, (l) => t.log(l));
-      await core.opts.runtime?.start?.(ct);
+      await core.opts.runtime?.start?.(ct, (l) => t.warn(l));
       setStatus(core, ct, 'running');
     }),
   );

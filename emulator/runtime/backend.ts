@@ -10,7 +10,8 @@ export interface RuntimeBackend {
   readonly kind: 'memory' | 'lxc';
   /** Create task, disks allocated: API2/LXC.pm create_vm → restore_oci_archive or restore_archive. */
   restore(node: string, vmid: number, conf: ConfigValues, template: Volume, log: (line: string) => void): Promise<{ conf: ConfigValues; lxc?: LxcEntries }>;
-  start?(ct: Container): Promise<void>;
+  /** `warn`: what PVE's vm_start only warns about (a host-managed NIC's DHCP that failed), for the task log. */
+  start?(ct: Container, warn?: (line: string) => void): Promise<void>;
   /** API stop: kill at once. */
   stop?(ct: Container): Promise<void>;
   /** API shutdown/reboot: the CT's halt signal, then wait `timeoutS`; kill afterwards only with `forceStop`. */
@@ -70,8 +71,8 @@ export function lxcBackend(rt: LxcRuntime, state: ClusterState): RuntimeBackend 
       if (totals) log(totals);
       return { conf };
     },
-    async start(ct) {
-      ct.pid = await rt.start(ct, ct.lxc ?? [], await rootfsOf(ct.node, ct.conf), (v) => volumePath(ct.node, v));
+    async start(ct, warn) {
+      ct.pid = await rt.start(ct, ct.lxc ?? [], await rootfsOf(ct.node, ct.conf), (v) => volumePath(ct.node, v), warn);
     },
     async stop(ct) {
       await rt.stop(ct, { kill: true });
@@ -88,8 +89,7 @@ export function lxcBackend(rt: LxcRuntime, state: ClusterState): RuntimeBackend 
         ct.status = 'stopped';
         delete ct.pid;
         delete ct.startedAt;
-        await rt.cleanupCgroups(ct.vmid);
-        await rt.umountAll(ct.vmid);
+        await rt.stopCleanup(ct.vmid);
       } else ct.pid = pid;
     },
     interfaces: (ct) => rt.interfaces(ct),

@@ -141,6 +141,12 @@ export function renderLxcConfig(vmid: number, conf: ConfigValues, lxc: LxcEntrie
     for (const variable of conf['env'].split(/\0+/).filter(Boolean)) raw.push(`lxc.environment = ${variable}`);
   }
   let hadCpuset = false;
+  // Raw entries as PVE appends them, lxc.init.groups included and written as is. It has no effect on these unprivileged
+  // CTs, here as on PVE 9.1: LXC's start.c `do_start` calls lxc_setgroups(init_groups) only when the CT has no user
+  // namespace (`list_empty(&conf->id_map)` in 5.0.2, `!container_uses_namespace(handler, CLONE_NEWUSER)` in 6.0.5,
+  // the lxc-pve 6.0.5-3 PVE 9.1 ships, which carries no patch for it); in a user namespace the init dropped every
+  // supplementary group when it became the namespace's root, so it runs with its primary gid only. Upstream commit
+  // 9e6caeab ("start: Respect lxc.init.groups also in new user namespace", Dec 2025) fixes it in LXC 7.0.
   for (const [k, v] of lxc) {
     if (k === 'lxc.cgroup2.cpuset.cpus' || k === 'lxc.cgroup.cpuset.cpus') hadCpuset = true;
     raw.push(`${k} = ${v}`);

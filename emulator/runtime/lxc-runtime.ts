@@ -13,6 +13,7 @@ import type { HostBackend } from '../core';
 import { parseKey } from '../lxc-config';
 import { zfsVolumeBackend } from '../zfs-volumes';
 import { renderLxcConfig, StartError } from './lxc-config';
+import { dhclientArgv, killDhclients, managedDhcpNics, prepareHookDir } from './dhclient';
 import { NodeNamespaces } from './node-netns';
 import type { LxcEntries, OciArchiveImage } from './oci-archive';
 
@@ -240,8 +241,11 @@ export class LxcRuntime {
     await execa('umount', ['-R', mnt]);
   }
 
-  /** LXC.pm `vm_start`: update_lxc_config, then lxc-start (pve-container@.service), inside the node's namespace. */
-  async start(ct: Container, lxc: LxcEntries, rootfs: string, volume: (v: string) => Promise<string>): Promise<number> {
+  /**
+   * LXC.pm `vm_start`: update_lxc_config, then lxc-start (pve-container@.service), inside the node's namespace, then
+   * DHCP for host-managed NICs (dhclient.ts); `warn` gets what PVE only warns about (a failed DHCP).
+   */
+  async start(ct: Container, lxc: LxcEntries, rootfs: string, volume: (v: string) => Promise<string>, warn: (line: string) => void = () => undefined): Promise<number> {
     const dir = this.ctDir(ct.vmid);
     await fs.mkdir(dir, { recursive: true, mode: 0o755 });
     const rendered = renderLxcConfig(ct.vmid, ct.conf, lxc, await this.hostFacts(ct.node, ct, path.join(dir, 'rootfs')));
@@ -265,7 +269,20 @@ export class LxcRuntime {
       const tail = (await fs.readFile(log, 'utf8').catch(() => '')).split('\n').slice(-5).join('\n');
       throw new Error(`startup for container '${ct.vmid}' failed: its init exited at once${tail ? `\n${tail}` : ''}`);
     }
+    await this.startDhcp(ct, pid, warn);
     return pid;
+  }
+
+  /** vm_start's tail: `manage_dhclient('start', …)` for each host-managed DHCP NIC; a failure is a warning only. */
+  private async startDhcp(ct: Container, pid: number, warn: (line: string) => void): Promise<void> {
+    const dir = this.ctDir(ct.vmid);
+    for (const nic of managedDhcpNics(ct.conf)) {
+      await prepareHookDir(dir);
+      const cmd = ['lxc-attach', '-P', this.lxcPath, '-n', String(ct.vmid), '-s', 'NETWORK|UTSNAME', '--', ...dhclientArgv('start', nic, dir, `/proc/${pid}/root`)];
+      // dhclient -1 gives up after its own timeout (60 s in dhclient.conf's default); the margin is run_command's.
+      const r = await this.run(ct.node, cmd[0]!, cmd.slice(1), { reject: false, timeout: 90_000 });
+      if (r.exitCode !== 0) warn(`DHCP failed - command '${cmd.join(' ')}' failed: exit code ${r.exitCode ?? 'none (timed out)'}`);
+    }
   }
 
   /** `lxc-info -p`: the init's pid in the host's pid namespace; undefined when the CT does not run. */
@@ -290,8 +307,17 @@ export class LxcRuntime {
     const timeout = how.kill ? 60_000 : (how.timeoutS + 5) * 1000;
     await this.run(ct.node, 'lxc-stop', args, { reject: false, timeout });
     if ((await this.pid(ct)) !== undefined) throw new Error('container did not stop');
-    await this.cleanupCgroups(ct.vmid);
-    await this.umountAll(ct.vmid);
+    await this.stopCleanup(ct.vmid);
+  }
+
+  /**
+   * LXC.pm `vm_stop_cleanup`: the CT's dhclients are killed (kill_dhclients); here also its cgroups and mounts (the
+   * post-stop hook's umount_all). A dhclient lives outside the CT's pid namespace, so the init's end does not end it.
+   */
+  async stopCleanup(vmid: number): Promise<void> {
+    await killDhclients(this.ctDir(vmid));
+    await this.cleanupCgroups(vmid);
+    await this.umountAll(vmid);
   }
 
   /** LXC.pm `get_interfaces`: `ip --json a` in the CT's network namespace. */
@@ -317,9 +343,8 @@ export class LxcRuntime {
   /** LXC.pm `destroy_lxc_container` for what is ours: the LXC dir and the cgroups (volumes go through freeVolume). */
   async destroy(ct: Container): Promise<void> {
     if ((await this.pid(ct)) !== undefined) await this.stop(ct, { kill: true });
-    await this.umountAll(ct.vmid);
+    await this.stopCleanup(ct.vmid);
     await fs.rm(this.ctDir(ct.vmid), { recursive: true, force: true });
-    await this.cleanupCgroups(ct.vmid);
   }
 
   /** LXC leaves empty cgroups (`lxc/<vmid>`, `lxc.monitor/<vmid>`, `lxc.pivot`) behind: remove the empty ones. */
@@ -339,7 +364,10 @@ export class LxcRuntime {
         // A CT runs on one node: lxc-stop in the others' namespaces finds nothing, which is fine.
         await this.run(node, 'lxc-stop', ['-P', this.lxcPath, '-n', name, '--kill'], { reject: false, timeout: 30_000 });
       }
-      if (/^\d+$/.test(name)) await this.umountAll(Number(name));
+      if (/^\d+$/.test(name)) {
+        await killDhclients(this.ctDir(Number(name)));
+        await this.umountAll(Number(name));
+      }
     }
   }
 

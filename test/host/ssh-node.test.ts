@@ -101,5 +101,8 @@ describe('host layer over SSH into a node namespace', () => {
     expect((await zones.removeZone(zone)).action).toBe('stop');
     expect(await zones.running()).toBe(false);
     expect(await dig('A', zone)).toEqual([]);
-  });
+    // Every executor call is a fresh ssh connection (the pid polls of start/stop too), so this test's time follows the
+    // machine's load: it passed inside the default 60 s, and hit it at load average 5 on this 2-core machine while
+    // other e2e suites ran beside it; the load is not what it tests.
+  }, 180_000);
 });

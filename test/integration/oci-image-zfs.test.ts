@@ -1,6 +1,7 @@
 // OciImage with ZFS layer chains on a real zfs-fuse pool: one dataset per ChainID with an @ready snapshot, the
 // unprivileged uid shift applied, chains shared between images with a common base, a pod clone from the top
-// snapshot, and deletion deferred while a pod clone exists.
+// snapshot, deletion deferred while a pod clone exists, and release of shared layers: with the last chain that uses
+// them, never before, also after concurrent or interrupted destroys.
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +16,7 @@ import { buildImage, makeTar } from '../../provider/oci/layout/writer';
 import { LocalExecutor } from '../../provider/host/executor';
 import { replaceWithClone, Zfs } from '../../provider/host/zfs';
 import { ociImageModule, createOciImage, deleteOciImage, readOciImage, type OciImageInputs } from '../../provider/resources/oci-image';
+import { dropClaims } from '../../provider/resources/oci-image/chain-claims';
 import { startRegistry, type RunningRegistry } from '../oci/helpers/registry';
 import { requireTools } from '../oci/helpers/tools';
 import { withZfsPool } from '../oci/helpers-zfs';
@@ -134,6 +136,68 @@ d('OciImage ZFS layer chains (zfs-fuse)', () => {
     await deleteOciImage(devD.id, devD.outs, ctx());
     expect(await exists(topD)).toBe(false);
     expect(await exists(base)).toBe(false);
+  });
+
+  // Three layers: base and middle shared, the top per tag. `pool/images2` keeps these chains apart from the tests above.
+  async function image3(tag: string, app: string) {
+    const base = await makeTar([{ name: 'etc/', type: 'directory' }, { name: 'etc/os-release', content: 'ID=three\n' }]);
+    const mid = await makeTar([{ name: 'lib/', type: 'directory' }, { name: 'lib/shared', content: 'shared middle layer\n' }]);
+    const top = await makeTar([{ name: 'srv/', type: 'directory' }, { name: 'srv/app', content: app }]);
+    const img = await buildImage({ layers: [base, mid, top].map((tar) => ({ tar, compression: 'gzip' as const })), runtime: { Cmd: ['/srv/app'] } });
+    await pushImage(client, 'team/three', tag, img);
+  }
+  const parent2 = () => `${pool.name}/images2`;
+  const chainsLeft = async () => (await zfs('list', '-H', '-o', 'name', '-r', parent2())).split('\n').filter((n) => n && n !== parent2());
+  const inputs3 = async (tag: string, resource: string, stack = 'dev') =>
+    inputs('x', { reference: `${reg.host}/team/three:${tag}`, zfs: { parentDataset: parent2() }, store: join(dir, `store-${stack}`), owner: { project: 'shop', stack, resource } });
+
+  test('two images sharing lower layers: one destroyed keeps the shared layers, the other destroyed leaves nothing; a replace of one resource keeps the new chain', async () => {
+    await image3('p', 'p');
+    await image3('q', 'q');
+    await image3('r', 'r');
+    // Two resources on a shared base + middle.
+    const p = await createOciImage(await inputs3('p', 'p'), ctx());
+    const q = await createOciImage(await inputs3('q', 'q'), ctx());
+    expect(await chainsLeft()).toHaveLength(4); // base, middle, two tops
+    const [topP, topQ] = [p, q].map((i) => i.outs.zfsSnapshot!.replace(/@ready$/, ''));
+    await deleteOciImage(p.id, p.outs, ctx());
+    const left = await chainsLeft();
+    expect(left).toHaveLength(3);
+    expect(left).not.toContain(topP);
+    expect(left).toContain(topQ);
+    // Image q still reads as existing and its chain still clones.
+    expect((await readOciImage(q.id, q.outs, ctx()))?.id).toBe(q.id);
+
+    // The resource q is replaced by image r (Pulumi creates the new one, then deletes the old): same owner key, so
+    // the old release must not drop the new image's claims on the shared layers.
+    const r = await createOciImage(await inputs3('r', 'q'), ctx());
+    await deleteOciImage(q.id, q.outs, ctx());
+    const afterReplace = await chainsLeft();
+    expect(afterReplace).toHaveLength(3);
+    expect(afterReplace).toContain(r.outs.zfsSnapshot!.replace(/@ready$/, ''));
+    expect((await readOciImage(r.id, r.outs, ctx()))?.id).toBe(r.id);
+
+    await deleteOciImage(r.id, r.outs, ctx());
+    expect(await chainsLeft()).toEqual([]);
+  });
+
+  test('concurrent destroys of two images on one base leave nothing; a destroy killed after its top went is finished by the next', async () => {
+    const p = await createOciImage(await inputs3('p', 'p'), ctx());
+    const q = await createOciImage(await inputs3('q', 'q', 'staging'), ctx());
+    // Both at once (pulumi destroy deletes independent resources in parallel): each sees the other's top still there.
+    await Promise.all([deleteOciImage(p.id, p.outs, ctx()), deleteOciImage(q.id, q.outs, ctx())]);
+    expect(await chainsLeft()).toEqual([]);
+
+    // A destroy killed between its steps: claims dropped and the top destroyed, the layers below not yet. Pulumi
+    // still has the image (a delete is recorded only when it returns), so the next destroy runs it again.
+    const a = await createOciImage(await inputs3('p', 'p'), ctx());
+    const topA = a.outs.zfsSnapshot!;
+    await dropClaims('pve', await chainsLeft(), { project: 'shop', stack: 'dev', kind: 'OciImage', name: 'p' }, topA);
+    // Through the project's Zfs: zfs-fuse answers "dataset is busy" for a moment after an unmount; it retries that.
+    await new Zfs(new LocalExecutor('pve')).destroy(topA.replace(/@ready$/, ''));
+    expect(await chainsLeft()).toHaveLength(2); // base and middle: no top left to walk down from
+    await deleteOciImage(a.id, a.outs, ctx());
+    expect(await chainsLeft()).toEqual([]);
   });
 
   test('zfs over SSH is refused with the fix', async () => {

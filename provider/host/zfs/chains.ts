@@ -56,8 +56,25 @@ export class ZfsChains {
     return this.zfs.exists(name, 'snapshot');
   }
 
-  /** Builds (or reuses) the chain datasets for `layers`, base first. */
-  async ensureChain(layers: readonly ChainLayer[]): Promise<ChainResult> {
+  /** The top dataset the chain of these DiffIDs has (or will have), without touching ZFS. */
+  topDatasetFor(diffIds: readonly string[]): string {
+    const ids = chainIds(diffIds);
+    if (ids.length === 0) throw new InputError('layers', 'an image needs at least one layer', 'check the image manifest');
+    return this.datasetFor(ids[ids.length - 1]!);
+  }
+
+  /** Every dataset name of the chain of these DiffIDs, base first (whether they exist or not). */
+  datasetsFor(diffIds: readonly string[]): string[] {
+    return chainIds(diffIds).map((id) => this.datasetFor(id));
+  }
+
+  /**
+   * Builds (or reuses) the chain datasets for `layers`, base first. `claim`: user properties every dataset of the
+   * chain carries before it is used: set on a reused dataset before its `@ready` is checked, given to `zfs
+   * create`/`clone` for a new one, so no dataset of this chain is ever unclaimed while this build relies on it (a
+   * concurrent release's sweep destroys only unclaimed datasets; see resources/oci-image/chain-claims.ts).
+   */
+  async ensureChain(layers: readonly ChainLayer[], claim: Record<string, string> = {}): Promise<ChainResult> {
     if (layers.length === 0) throw new InputError('layers', 'an image needs at least one layer', 'check the image manifest');
     const ids = chainIds(layers.map((l) => l.diffId));
     await this.zfs.createPath(this.parent);
@@ -67,6 +84,15 @@ export class ZfsChains {
       parseDigest(layer.digest, `layers[${i}].digest`);
       const ds = this.datasetFor(ids[i]!);
       datasets.push(ds);
+      for (const [property, value] of Object.entries(claim)) {
+        try {
+          await this.zfs.set(ds, property, value);
+        } catch (err) {
+          // Not there (never built, or destroyed by a sweep a moment ago): built below with the claim from birth.
+          if (!(err instanceof ZfsError && err.saysAbsent(ds))) throw err;
+          break;
+        }
+      }
       if (await this.zfs.exists(`${ds}@${READY}`, 'snapshot')) {
         reused++;
         continue;
@@ -74,7 +100,7 @@ export class ZfsChains {
       // A dataset without @ready is what a crash mid-unpack leaves: never trust it, rebuild it. (-f: it is ours
       // alone, a lingering mount must not keep it alive; already gone is fine.)
       await this.zfs.destroy(ds, { force: true });
-      const props = { 'pods:chainid': ids[i]!, 'pods:diffid': layer.diffId, 'pods:layer-digest': layer.digest };
+      const props = { ...claim, 'pods:chainid': ids[i]!, 'pods:diffid': layer.diffId, 'pods:layer-digest': layer.digest };
       if (i === 0) await this.zfs.create(ds, props);
       else await this.zfs.clone(`${datasets[i - 1]}@${READY}`, ds, props);
       try {

@@ -244,6 +244,32 @@ export class Zfs {
     }
   }
 
+  /**
+   * Every property of `root` and the filesystems and volumes below it (`zfs get -r all`, snapshots left out): one
+   * command for what per-dataset `get`s would take dozens for. Undefined when `root` does not exist.
+   */
+  async getRecursive(root: string): Promise<Map<string, Map<string, PropertyValue>> | undefined> {
+    validateDataset(root);
+    let out: string;
+    try {
+      out = await this.run(['get', '-H', '-p', '-r', '-o', 'name,property,value,source', 'all', root]);
+    } catch (err) {
+      if (err instanceof ZfsError && err.saysAbsent(root)) return undefined;
+      throw err;
+    }
+    const all = new Map<string, Map<string, PropertyValue>>();
+    for (const line of out.split('\n')) {
+      if (!line) continue;
+      const [name, property, value, source] = line.split('\t');
+      if (name === undefined || property === undefined || value === undefined) throw new ZfsError(this.node, `cannot parse \`zfs get\` output line ${JSON.stringify(line)}`);
+      if (name.includes('@')) continue;
+      let props = all.get(name);
+      if (!props) all.set(name, (props = new Map()));
+      props.set(property, { value, source: source ?? '' });
+    }
+    return all;
+  }
+
   /** Rows of `zfs list -H -o <columns> -t <types> -r <root>`, each split into its columns. */
   async listRecursive(root: string, columns: readonly string[], types: readonly DatasetType[]): Promise<string[][]> {
     validateDataset(root);

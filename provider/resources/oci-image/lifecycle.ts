@@ -21,7 +21,8 @@ import { nodeChains } from '../common/node-zfs';
 import { messageOf, warn } from '../../diagnostics';
 import { pinnedReference } from '../../oci/reference';
 import { ownerId, scopedOwnerKey, type OwnerKey } from '../common/owner';
-import { claimChain, reclaimChain, releaseChain } from './chain-claims';
+import { chainClaimProps, dropClaims, reclaimChain, releaseChain, sweepChains } from './chain-claims';
+import { READY } from '../../host/zfs';
 import { claimTemplate, releaseTemplate, templateClaims, type TemplateRef } from './claims';
 import type { ReadOutcome } from '../types';
 
@@ -83,9 +84,14 @@ export function imageOwner(i: Pick<OciImageInputs, 'owner' | 'reference'>): Owne
 
 const templateRef = (o: Pick<OciImageOutputs, 'node' | 'templateStorage' | 'manifestDigest'>): TemplateRef => ({ node: o.node, storage: o.templateStorage, file: templateFileName(o.manifestDigest) });
 
-async function buildChains(node: string, parent: string, store: ContentStore, pulled: PulledImage, owner: OwnerKey | undefined): Promise<string> {
+/**
+ * Builds the image's layer chain, every dataset claimed for `owner` before it is relied on (chain-claims.ts), then
+ * sweeps the parent: what an interrupted destroy of any owner left unclaimed goes now.
+ */
+async function buildChains(node: string, parent: string, store: ContentStore, pulled: PulledImage, owner: OwnerKey | undefined, log: (m: string) => void): Promise<string> {
   const chains = await nodeChains(node, parent, { localOnly: true });
   const opts = ApplyOptionsSchema.parse({ idmap: PVE_UNPRIVILEGED_IDMAP });
+  const top = `${chains.topDatasetFor(pulled.layers.map((l) => l.diffId))}@${READY}`;
   const result = await chains.ensureChain(
     pulled.layers.map((l) => ({
       digest: l.digest,
@@ -94,9 +100,18 @@ async function buildChains(node: string, parent: string, store: ContentStore, pu
         await applyLayer(mountpoint, { stream: createReadStream(store.blobPath(l.digest)), mediaType: l.mediaType, digest: l.digest, diffId: l.diffId, compressedSize: l.size }, opts);
       },
     })),
+    owner ? chainClaimProps(owner, top) : {},
   );
-  if (owner) await claimChain(node, result.datasets, owner);
+  await sweepChains(node, parent, log);
   return result.snapshot;
+}
+
+/** A failed create takes back the claims its chain build may have placed (on the datasets that exist), then sweeps. */
+async function unclaimChains(node: string, parent: string, pulled: PulledImage, owner: OwnerKey, log: (m: string) => void): Promise<void> {
+  const chains = await nodeChains(node, parent);
+  const diffIds = pulled.layers.map((l) => l.diffId);
+  await dropClaims(node, chains.datasetsFor(diffIds), owner, `${chains.topDatasetFor(diffIds)}@${READY}`);
+  await sweepChains(node, parent, log);
 }
 
 export async function createOciImage(inputs: OciImageInputs, ctxIn?: Partial<OciImageContext>): Promise<{ id: string; outs: OciImageOutputs }> {
@@ -143,7 +158,7 @@ export async function createOciImage(inputs: OciImageInputs, ctxIn?: Partial<Oci
         await rm(dir, { recursive: true, force: true });
       }
     }
-    const zfsSnapshot = inputs.zfs ? await buildChains(node, inputs.zfs.parentDataset, store, pulled, owner) : undefined;
+    const zfsSnapshot = inputs.zfs ? await buildChains(node, inputs.zfs.parentDataset, store, pulled, owner, ctx.log) : undefined;
     // ZFS-clone pods are created from the image's own OCI scaffold (its config, /etc/passwd and /etc/group).
     const scaffoldVolid = inputs.zfs ? await uploadScaffold(ctx, node, storage, store, pulled, deadline) : undefined;
     // A destroy elsewhere that listed the claims just before ours was recorded may have deleted the template we found.
@@ -180,6 +195,9 @@ export async function createOciImage(inputs: OciImageInputs, ctxIn?: Partial<Oci
     // gc that finds it, a leftover claim is adopted by the next create of this owner; so a failing clean-up is
     // reported, not raised over the error that matters.
     await store.deleteRef(id).catch((cleanup: unknown) => ctx.log(`store ref ${id} of the failed create was left (its blobs stay until it is removed): ${messageOf(cleanup)}`));
+    if (inputs.zfs && owner) {
+      await unclaimChains(node, inputs.zfs.parentDataset, pulled, owner, ctx.log).catch((cleanup: unknown) => ctx.log(`could not take back the claims on the layer chain of the failed create (the next create of this image adopts them): ${messageOf(cleanup)}`));
+    }
     if (claimed && owner) {
       try {
         const left = await releaseTemplate(ctx.pve, ref, owner, deadline);

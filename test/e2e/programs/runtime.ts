@@ -1,6 +1,6 @@
 // The e2e program for the emulator's lxc runtime: one image built offline, taken both ways (template: the plain
 // Pod; ZFS clone: the StatefulSet), a StatefulSet of three on its own bridge behind a headless service, a port
-// forward from the node to member 0, and a plain Pod on vmbr0.
+// forward from the node to member 0, a plain Pod on vmbr0, and one addressed by DHCP there.
 import * as pulumi from '@pulumi/pulumi';
 import { DeploymentBridge, OciImage, Pod, PortForward, StatefulSet } from '../../../sdk';
 
@@ -39,10 +39,21 @@ const solo = new Pod('solo', {
   env: { ROLE: 'solo' },
 });
 
+// Addressed by DHCP: PVE runs dhclient for a host-managed NIC (an OCI image's default) with ip=dhcp after the start.
+const dhcp = new Pod('dhcp', {
+  image: appTpl,
+  memory: 96,
+  swap: 0,
+  rootfs: { storage: 'local-lvm', sizeGiB: 1 },
+  network: { bridge: 'vmbr0', ip: 'dhcp' },
+  env: { ROLE: 'dhcp' },
+});
+
 export const members = web.pods.map((p) => pulumi.all([p.podName, p.fqdn, p.ip, p.mac, p.vmid]).apply(([name, fqdn, ip, mac, vmid]) => ({ name, fqdn, ip, mac, vmid })));
 export const volumes = web.volumes.map((v) => v.hostPath);
 export const forward = http.listen;
 export const soloVmid = solo.vmid;
 export const soloIp = solo.ip;
+export const dhcpIp = dhcp.ip;
 export const templates = [appTpl.templateVolid, appZfs.templateVolid];
 export const zfsSnapshot = appZfs.zfsSnapshot;
