@@ -7,21 +7,11 @@ import { PveClient } from '../../provider/proxmox/client';
 import { parseConnectionConfig } from '../../provider/proxmox/config';
 import { parseDescription } from '../../provider/resources/pod/pve-config';
 import { programPath, requirePulumiCli } from '../helpers/pulumi';
+import { rng } from '../helpers/rng';
 
 jest.setTimeout(900_000);
 
 const TEMPLATE = 'local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst';
-
-/** mulberry32, so a failing generation can be replayed from its seed. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Valid pod inputs drawn from the schema's range: unsorted tags, env, DNS, static or DHCP, stopped pods, ... */
 function generatePods(seed: number, count: number): Record<string, Record<string, unknown>> {

@@ -10,6 +10,7 @@ import { hostExecutor } from '../common/hosts';
 import { PartialCreateError } from '../common/partial';
 import { declaredDiff, type ResourceDefinition } from '../common/definition';
 import type { ResourceModule } from '../types';
+import { refreshedInputs } from '../common/refresh';
 import { NotOwnedError, ownerId, scopedOwnerKey, type OwnerKey } from '../common/owner';
 import { commentFor, commentOwner, commentOwnerId, deploymentBridgeInputsSchema, isManagedComment, type DeploymentBridgeInputs, type DeploymentBridgeOutputs } from './schema';
 
@@ -32,8 +33,12 @@ function otherOwners(comments: unknown, mine: OwnerKey | undefined): boolean {
   return !isManagedComment(comments) || (!!recorded && !!mine && recorded !== ownerId(mine));
 }
 
+// No `bridge_ports`: a bridge without ports is what PVE writes as `bridge-ports none` itself (pve-common INotify.pm
+// __interface_to_string). Sent as the word "none", PVE's create_network takes it for a port name
+// (pve-manager API2/Network.pm $check_duplicate_ports), and a second such bridge on the node fails
+// "none is already used on interface …".
 function networkParams(i: DeploymentBridgeInputs): Record<string, string | number> {
-  const p: Record<string, string | number> = { autostart: 1, bridge_ports: 'none', comments: commentFor(i, bridgeOwner(i)) };
+  const p: Record<string, string | number> = { autostart: 1, comments: commentFor(i, bridgeOwner(i)) };
   if (i.cidr) p.cidr = i.cidr;
   if (i.mtu !== undefined) p.mtu = i.mtu;
   if (i.vlanAware) p.bridge_vlan_aware = 1;
@@ -132,17 +137,15 @@ export const deploymentBridgeModule: ResourceModule<DeploymentBridgeInputs, Depl
     if (!iface || otherOwners(iface.comments, bridgeOwner(props))) return { id: '', props: {} as DeploymentBridgeOutputs };
     const live = await readBridgeSettings(await hostExecutor(props.node), props.name);
     if (!live) return { id, props };
-    const inputs: DeploymentBridgeInputs = {
-      name: props.name, stp: live.stp, multicastSnooping: live.multicastSnooping,
+    // What the node has now: the address from PVE's network config, the rest from the bridge itself.
+    const now: Partial<DeploymentBridgeInputs> = {
+      stp: live.stp, multicastSnooping: live.multicastSnooping,
       isolatePorts: props.isolatePorts && live.openPodPorts.length === 0,
-      vlanAware: props.vlanAware, vlanFallback: props.vlanFallback,
-      ...(props.cidr ? { cidr: typeof iface.cidr === 'string' ? iface.cidr : props.cidr } : {}),
+      cidr: typeof iface.cidr === 'string' && iface.cidr ? iface.cidr : undefined,
       ...(props.mtu !== undefined ? { mtu: live.mtu } : {}),
-      ...(props.timeouts ? { timeouts: props.timeouts } : {}),
-      ...(props.owner ? { owner: props.owner } : {}),
-      ...((props as DeploymentBridgeInputs).node ? { node: props.node } : {}),
     };
-    return { id, props: { ...props, ...inputs, node: props.node }, inputs };
+    const inputs = refreshedInputs<DeploymentBridgeOutputs, DeploymentBridgeInputs>(props, ['bridge', 'applied', 'warnings'], now);
+    return { id, props: { ...props, ...now }, ...(inputs ? { inputs } : {}) };
   },
   async update(_id, olds, news) {
     const pve = pveClient();

@@ -4,6 +4,7 @@ import { pveClient, stackSetting } from '../common/connection';
 import { hostExecutor } from '../common/hosts';
 import { declaredDiff, type ResourceDefinition } from '../common/definition';
 import type { ResourceModule } from '../types';
+import { refreshedInputs } from '../common/refresh';
 import { DnsmasqZones, ZoneOwnerMismatchError } from '../../host/dnsmasq';
 import { NotOwnedError, ownerId, parseOwnerId, scopedOwnerKey } from '../common/owner';
 import { warn } from '../../diagnostics';
@@ -75,13 +76,17 @@ export const headlessServiceModule: ResourceModule<HeadlessServiceInputs, Headle
     if (recorded && mine && recorded !== mine) return { id: '', props: {} as HeadlessServiceOutputs };
     // Drift: records or ports changed on the node show up as changed inputs.
     const byName = new Map(live.pods.map((r) => [r.hostname, r.ip]));
+    // A member is served when it is ready and has an address (servedRecords): one without either is as asked when
+    // it has no record, and a served one whose record is gone reads as not ready.
     const pods = props.pods.map((p) => {
       const ip = byName.get(p.name);
-      return { ...p, ready: ip !== undefined, ...(ip ? { ip } : {}) };
+      if (ip !== undefined) return { ...p, ready: true, ip };
+      return p.ready && p.ip !== undefined ? { ...p, ready: false } : p;
     });
-    const inputs: HeadlessServiceInputs = { ...props, pods, ports: live.ports };
-    const { zone: _z, records: _r, srv: _s, ...rest } = { ...props, ...inputs };
-    return { id, props: { ...props, ...inputs }, inputs: rest as HeadlessServiceInputs };
+    const now: Partial<HeadlessServiceInputs> = { pods, ports: live.ports };
+    const inputs = refreshedInputs<HeadlessServiceOutputs, HeadlessServiceInputs>(props, ['zone', 'records', 'srv'], now);
+    const records = servedRecords({ ...props, pods }).map((r) => ({ name: `${r.hostname}.${props.zone}`, ip: r.ip }));
+    return { id, props: { ...props, ...now, records }, ...(inputs ? { inputs } : {}) };
   },
   async update(_id, olds, news) {
     const outs = await apply(news, olds.node, olds);

@@ -11,6 +11,7 @@ import { NotOwnedError, ownerId, parseOwnerId, scopedOwnerKey, type OwnerKey } f
 import { spreadNode } from '../statefulset-pod/identity';
 import { declaredDiff, type ResourceDefinition } from '../common/definition';
 import type { ResourceModule } from '../types';
+import { refreshedInputs } from '../common/refresh';
 import { persistentVolumeInputsSchema, type PersistentVolumeInputs, type PersistentVolumeOutputs } from './schema';
 
 function parentOf(inputs: PersistentVolumeInputs): string {
@@ -51,6 +52,13 @@ const notMine = (holder: Holder, mine: OwnerKey | undefined) => holder.kind === 
 function assertMayUse(holder: Holder, wanted: OwnerKey | undefined, what: string): void {
   if (!notMine(holder, wanted)) return;
   throw new NotOwnedError(what, holder.kind === 'owner' ? holder.owner : undefined, wanted, 'choose another name or parentDataset; proxmox-pods never takes over foreign data');
+}
+
+/** The uid that owns the volume's root on the node; undefined when it cannot be read (not mounted). */
+async function rootOwner(zfs: Zfs, mountpoint: string): Promise<number | undefined> {
+  if (!mountpoint.startsWith('/')) return undefined;
+  const r = await zfs.exec.run('stat', ['-c', '%u', '--', mountpoint], { allowFailure: true });
+  return r.exitCode === 0 && /^\d+$/.test(r.stdout.trim()) ? Number(r.stdout.trim()) : undefined;
 }
 
 /** How a PersistentVolume's inputs apply. Same name, same dataset: the old one goes (or is released) first. */
@@ -103,9 +111,9 @@ export const persistentVolumeModule: ResourceModule<PersistentVolumeInputs, Pers
       return { id: '', props: {} as PersistentVolumeOutputs };
     }
     if (!info || info.released) return { id: '', props: {} as PersistentVolumeOutputs };
-    const sizeGiB = Math.round(info.refquotaGiB ?? props.sizeGiB);
-    const { dataset: _d, hostPath: _h, reused: _r, ...inputs } = props;
-    return { id, props: { ...props, sizeGiB, hostPath: info.mountpoint }, inputs: { ...inputs, sizeGiB } };
+    const now: Partial<PersistentVolumeInputs> = { sizeGiB: Math.round(info.refquotaGiB ?? props.sizeGiB), ownerUid: await rootOwner(zfs, info.mountpoint) ?? props.ownerUid };
+    const inputs = refreshedInputs<PersistentVolumeOutputs, PersistentVolumeInputs>(props, ['dataset', 'hostPath', 'reused'], now);
+    return { id, props: { ...props, ...now, hostPath: info.mountpoint }, ...(inputs ? { inputs } : {}) };
   },
   async update(_id, olds, news) {
     const zfs = await nodeZfs(olds.node);
@@ -123,6 +131,10 @@ export const persistentVolumeModule: ResourceModule<PersistentVolumeInputs, Pers
         throw new InputError('sizeGiB', `volume ${olds.name} already holds ${(info.usedBytes / 1024 ** 3).toFixed(1)} GiB`, 'free space in the pod first or keep a larger size');
       }
       await zfs.set(olds.dataset, 'refquota', `${news.sizeGiB}G`);
+    }
+    // The volume root's owner, as createVolume sets it (a chown by hand shows on refresh and is put back here).
+    if (news.ownerUid !== olds.ownerUid || (await rootOwner(zfs, olds.hostPath)) !== news.ownerUid) {
+      await zfs.exec.run('chown', [`${news.ownerUid}:${news.ownerUid}`, '--', olds.hostPath]);
     }
     return { outs: { ...olds, ...news, node: olds.node, dataset: olds.dataset, hostPath: olds.hostPath, reused: olds.reused } };
   },

@@ -9,6 +9,7 @@ import { hostExecutor } from '../common/hosts';
 import { ownerKey, ownerTag, ownerScopeSchema } from '../common/owner';
 import { declaredDiff, type ResourceDefinition } from '../common/definition';
 import type { ResourceModule } from '../types';
+import { refreshedInputs } from '../common/refresh';
 
 /** How a PortForward's inputs apply: its rules are rewritten in place; its name identifies them, so a new name is a new forward. */
 const portForwardDefinition: ResourceDefinition<PortForwardInputs> = {
@@ -76,9 +77,10 @@ export const portForwardModule: ResourceModule<PortForwardInputs, PortForwardOut
     // Ours only: another stack's forward of the same name on this node is not this resource.
     const found = (await listForwards(await hostExecutor(props.node))).find((f) => sameForward(f, { id: props.name, owner: ruleOwner(props) }));
     if (!found) return { id: '', props: {} as PortForwardOutputs };
-    const inputs: PortForwardInputs = { ...props, listenAddress: found.listenAddress, listenPort: found.listenPort, protocol: found.protocol, targetIp: found.targetIp, targetPort: found.targetPort, masquerade: found.masquerade };
-    const { listen: _l, complete: _c, ...rest } = inputs as PortForwardOutputs;
-    return { id, props: { ...props, ...inputs, listen: listenOf(inputs), complete: found.complete }, inputs: rest };
+    const now: Partial<PortForwardInputs> = { listenAddress: found.listenAddress, listenPort: found.listenPort, protocol: found.protocol, targetIp: found.targetIp, targetPort: found.targetPort, masquerade: found.masquerade };
+    const inputs = refreshedInputs<PortForwardOutputs, PortForwardInputs>(props, ['listen', 'complete'], now);
+    const outs = { ...props, ...now };
+    return { id, props: { ...outs, listen: listenOf(outs), complete: found.complete }, ...(inputs ? { inputs } : {}) };
   },
   async update(_id, olds, news) {
     // Same id: addForward swaps the old rules for the new ones in one nft transaction.
