@@ -17,6 +17,7 @@ import { Netns } from '../helpers/netns';
 import { bridgesInNetns } from '../helpers/node-host';
 import { programPath, requirePulumiCli } from '../helpers/pulumi';
 import { drawer } from '../helpers/rng';
+import { changing, inputChanges, plannedOps, previewSteps, stepName } from '../helpers/preview-json';
 import { withZfsPool, type ZfsPool } from '../oci/helpers-zfs';
 import { requireTools } from '../oci/helpers/tools';
 
@@ -94,8 +95,6 @@ export function generateKinds(seed: number, pool: string, image: { layout: strin
   return { bridges, volumes, services, forwards, images };
 }
 
-type Step = { op: string; urn: string; diffReasons?: string[]; replaceReasons?: string[]; detailedDiff?: Record<string, { kind: string }> | null };
-
 describe('round trips of the host-side kinds and images through the real CLI', () => {
   const ns = new Netns();
   let node: string;
@@ -106,9 +105,6 @@ describe('round trips of the host-side kinds and images through the real CLI', (
   let ws: PulumiWorkspace;
   let program: Program;
   const inNode = (cmd: string, args: string[]) => execa('ip', ['netns', 'exec', node, cmd, ...args]);
-  const urnName = (s: Step) => s.urn.split('::').pop()!;
-  const previewSteps = async (): Promise<Step[]> => (JSON.parse((await ws.mustRun(['preview', '--json'])).stdout) as { steps: Step[] }).steps;
-  const changedSteps = (steps: Step[]) => steps.filter((s) => s.op !== 'same');
 
   beforeAll(async () => {
     requirePulumiCli();
@@ -159,7 +155,7 @@ describe('round trips of the host-side kinds and images through the real CLI', (
     await ws.mustRun(['up', '--yes', '--skip-preview']);
     const refresh = await ws.mustRun(['refresh', '--yes', '--skip-preview', '--expect-no-changes']);
     expect(refresh.stdout).not.toMatch(/~ \d+ updated|- \d+ deleted/);
-    expect(changedSteps(await previewSteps())).toEqual([]);
+    expect(changing(await previewSteps(ws))).toEqual([]);
     await ws.mustRun(['preview', '--expect-no-changes']);
     await ws.mustRun(['up', '--yes', '--skip-preview', '--expect-no-changes']);
   });
@@ -177,6 +173,9 @@ describe('round trips of the host-side kinds and images through the real CLI', (
     const dataset = `${String(vol0.parentDataset ?? `${pool.name}/volumes`)}/${String(vol0.name)}`;
     const driftGiB = Number(vol0.sizeGiB) + 3;
     await execa('zfs', ['set', `refquota=${driftGiB}G`, dataset]);
+    // Volume 1: its root chowned on the node (an unprivileged pod's root no longer owns it).
+    const vol1Path = ((await ws.outputs()).values as Record<string, string>)['volume-vol1']!;
+    await execa('chown', ['4242:4242', vol1Path]);
     // Service 0: its first member's A record removed from the zone's hosts file on the node.
     const zone = `${svc0.name}.${svc0.namespace ?? 'default'}.svc.${svc0.domain ?? 'cluster.local'}`;
     const hostsFile = path.join(dir, 'dns', `${svc0.listen.address}_${svc0.listen.port ?? 53}`, 'hosts', zone);
@@ -193,19 +192,43 @@ describe('round trips of the host-side kinds and images through the real CLI', (
     expect(refresh.stdout).toMatch(new RegExp(`~ sizeGiB\\s*: ${String(vol0.sizeGiB)} => ${driftGiB}`));
     expect(refresh.stdout).toMatch(/~ complete\s*: true => false/);
     expect(refresh.stdout).toMatch(/~ ready\s*: true => false/);
-    expect(refresh.stdout).toMatch(/5 updated/);
+    expect(refresh.stdout).toMatch(new RegExp(`~ ownerUid\\s*: ${String(program.volumes.vol1!.ownerUid ?? 100000)} => 4242`));
+    expect(refresh.stdout).toMatch(/6 updated/);
 
-    const steps = changedSteps(await previewSteps());
-    expect(steps.map((s) => `${urnName(s)}:${s.op}`).sort()).toEqual(['br0:update', 'br1:update', 'fwd0:update', 'svc0:update', 'vol0:update']);
-    const reasons = Object.fromEntries(steps.map((s) => [urnName(s), [...(s.diffReasons ?? [])].sort()]));
-    expect(reasons).toMatchObject({ br0: ['cidr'], br1: ['stp'], vol0: ['sizeGiB'], svc0: ['pods'] });
+    // The preview plans an update of exactly those resources, each changing exactly the drifted input (the forward's
+    // missing rule is no input: its update is planned from the `complete: false` that refresh recorded).
+    const steps = changing(await previewSteps(ws));
+    expect(plannedOps(steps).sort()).toEqual(['br0:update', 'br1:update', 'fwd0:update', 'svc0:update', 'vol0:update', 'vol1:update']);
+    expect(Object.fromEntries(steps.map((s) => [stepName(s), inputChanges(s)]))).toEqual({ br0: ['~cidr'], br1: ['~stp'], vol0: ['~sizeGiB'], vol1: ['~ownerUid'], svc0: ['~pods'], fwd0: [] });
 
     await ws.mustRun(['up', '--yes', '--skip-preview']);
     expect(emu.state.networks('pve').find((i) => i.iface === br0.name)!.cidr).toBe(br0.cidr);
     expect((await inNode('cat', [`/sys/class/net/${String(br1.name)}/bridge/stp_state`])).stdout.trim()).toBe('0');
     expect((await execa('zfs', ['get', '-Hp', '-o', 'value', 'refquota', dataset])).stdout.trim()).toBe(String(Number(vol0.sizeGiB) * 1024 ** 3));
+    expect((await execa('stat', ['-c', '%u', vol1Path])).stdout.trim()).toBe(String(program.volumes.vol1!.ownerUid ?? 100000));
     expect(await readFile(hostsFile, 'utf8')).toBe(hosts);
     expect((await inNode('nft', ['list', 'chain', 'ip', 'proxmox_pods', 'postrouting'])).stdout).toContain('pp|fwd0|');
+    await ws.mustRun(['refresh', '--yes', '--skip-preview', '--expect-no-changes']);
+    await ws.mustRun(['preview', '--expect-no-changes']);
+  });
+
+  test('an image: the tag dropped beside its digest is no change; its template deleted through the API is gone on refresh and made again by up', async () => {
+    const images = withStore('images', structuredClone(program.images), path.join(dir, 'store'));
+    const tagged = String(images.img0!.reference);
+    expect(tagged).toMatch(/:v1@sha256:/);
+    images.img0!.reference = tagged.replace(/:v1@/, '@');
+    await ws.setConfig('images', JSON.stringify(images));
+    expect(changing(await previewSteps(ws, ['--expect-no-changes']))).toEqual([]);
+    await ws.mustRun(['up', '--yes', '--skip-preview', '--expect-no-changes']);
+
+    // Both images are the same manifest, so they share one template (each with its own claim).
+    const volid = String((await pve.storageContent('pve', 'local', 'vztmpl')).map((c) => c.volid).find((v) => /vztmpl\/oci-[0-9a-f]{16}\.tar$/.test(v)));
+    await pve.deleteContent('pve', 'local', volid);
+    const refresh = await ws.mustRun(['refresh', '--yes', '--skip-preview']);
+    expect(refresh.stdout).toMatch(/- 2 deleted/);
+    expect(plannedOps(await previewSteps(ws)).sort()).toEqual(['img0:create', 'img1:create']);
+    await ws.mustRun(['up', '--yes', '--skip-preview']);
+    expect((await pve.storageContent('pve', 'local', 'vztmpl')).map((c) => c.volid)).toContain(volid);
     await ws.mustRun(['refresh', '--yes', '--skip-preview', '--expect-no-changes']);
     await ws.mustRun(['preview', '--expect-no-changes']);
   });
