@@ -115,6 +115,9 @@ describe('round trips of the host-side kinds and images through the real CLI', (
     for (const a of ['10.250.0.1/24', '10.250.0.2/24']) await inNode('ip', ['addr', 'add', a, 'dev', 'pp0']);
     await inNode('ip', ['link', 'set', 'pp0', 'up']);
     pool = withZfsPool();
+    // A process another suite runs under `ip netns exec` keeps a private copy of every mount and would pin our
+    // datasets at destroy; as a shared mount, those copies follow our unmounts (see runtime.e2e.test.ts).
+    await execa('mount', ['--make-rshared', pool.mountpoint]);
     dir = await mkdtemp(path.join(tmpdir(), 'pp-rt-kinds-'));
     await chmod(dir, 0o755); // dnsmasq runs as nobody and must read its zone files below it
     const img = buildImage({ layers: [{ tar: await makeTar([{ name: 'bin/', type: 'directory' }, { name: 'bin/app', content: '#!/bin/sh\n', mode: 0o755 }]) }], runtime: { Entrypoint: ['/bin/app'] } });
@@ -185,6 +188,11 @@ describe('round trips of the host-side kinds and images through the real CLI', (
     const table = JSON.parse((await inNode('nft', ['-j', 'list', 'table', 'ip', 'proxmox_pods'])).stdout) as { nftables: Array<{ rule?: { chain: string; handle: number; comment?: string } }> };
     const masq = table.nftables.find((i) => i.rule?.chain === 'postrouting' && i.rule.comment?.startsWith('pp|fwd0|'))!.rule!;
     await inNode('nft', ['delete', 'rule', 'ip', 'proxmox_pods', 'postrouting', 'handle', String(masq.handle)]);
+    // Forward 1: its DNAT in prerouting edited by hand to another target, under the same comment.
+    const fwd1 = program.forwards.fwd1! as { listenAddress?: string; listenPort: number; protocol: string; targetPort: number };
+    const dnat1 = table.nftables.find((i) => i.rule?.chain === 'prerouting' && i.rule.comment?.startsWith('pp|fwd1|'))!.rule!;
+    const match = fwd1.listenAddress ? ['ip', 'daddr', fwd1.listenAddress] : ['fib', 'daddr', 'type', 'local'];
+    await inNode('nft', ['replace', 'rule', 'ip', 'proxmox_pods', 'prerouting', 'handle', String(dnat1.handle), ...match, fwd1.protocol, 'dport', String(fwd1.listenPort), 'dnat', 'to', `10.250.20.1:${fwd1.targetPort}`, 'comment', `"${dnat1.comment!}"`]);
 
     const refresh = await ws.mustRun(['refresh', '--yes', '--skip-preview', '--diff']);
     expect(refresh.stdout).toMatch(new RegExp(`~ cidr\\s*: "${String(br0.cidr).replace(/\./g, '\\.')}" => "${otherCidr.replace(/\./g, '\\.')}"`));
@@ -193,13 +201,14 @@ describe('round trips of the host-side kinds and images through the real CLI', (
     expect(refresh.stdout).toMatch(/~ complete\s*: true => false/);
     expect(refresh.stdout).toMatch(/~ ready\s*: true => false/);
     expect(refresh.stdout).toMatch(new RegExp(`~ ownerUid\\s*: ${String(program.volumes.vol1!.ownerUid ?? 100000)} => 4242`));
-    expect(refresh.stdout).toMatch(/6 updated/);
+    expect(refresh.stdout).toMatch(/~ targetIp\s*: "[\d.]+" => "10\.250\.20\.1"/);
+    expect(refresh.stdout).toMatch(/7 updated/);
 
     // The preview plans an update of exactly those resources, each changing exactly the drifted input (the forward's
     // missing rule is no input: its update is planned from the `complete: false` that refresh recorded).
     const steps = changing(await previewSteps(ws));
-    expect(plannedOps(steps).sort()).toEqual(['br0:update', 'br1:update', 'fwd0:update', 'svc0:update', 'vol0:update', 'vol1:update']);
-    expect(Object.fromEntries(steps.map((s) => [stepName(s), inputChanges(s)]))).toEqual({ br0: ['~cidr'], br1: ['~stp'], vol0: ['~sizeGiB'], vol1: ['~ownerUid'], svc0: ['~pods'], fwd0: [] });
+    expect(plannedOps(steps).sort()).toEqual(['br0:update', 'br1:update', 'fwd0:update', 'fwd1:update', 'svc0:update', 'vol0:update', 'vol1:update']);
+    expect(Object.fromEntries(steps.map((s) => [stepName(s), inputChanges(s)]))).toEqual({ br0: ['~cidr'], br1: ['~stp'], vol0: ['~sizeGiB'], vol1: ['~ownerUid'], svc0: ['~pods'], fwd0: [], fwd1: ['~targetIp'] });
 
     await ws.mustRun(['up', '--yes', '--skip-preview']);
     expect(emu.state.networks('pve').find((i) => i.iface === br0.name)!.cidr).toBe(br0.cidr);
@@ -208,6 +217,7 @@ describe('round trips of the host-side kinds and images through the real CLI', (
     expect((await execa('stat', ['-c', '%u', vol1Path])).stdout.trim()).toBe(String(program.volumes.vol1!.ownerUid ?? 100000));
     expect(await readFile(hostsFile, 'utf8')).toBe(hosts);
     expect((await inNode('nft', ['list', 'chain', 'ip', 'proxmox_pods', 'postrouting'])).stdout).toContain('pp|fwd0|');
+    expect((await inNode('nft', ['list', 'chain', 'ip', 'proxmox_pods', 'prerouting'])).stdout).not.toContain('10.250.20.1:');
     await ws.mustRun(['refresh', '--yes', '--skip-preview', '--expect-no-changes']);
     await ws.mustRun(['preview', '--expect-no-changes']);
   });
