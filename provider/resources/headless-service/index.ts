@@ -2,7 +2,7 @@
 import { checkWithSchema } from '../common/check';
 import { pveClient, stackSetting } from '../common/connection';
 import { hostExecutor } from '../common/hosts';
-import { declaredDiff, type ResourceDefinition } from '../common/definition';
+import { canonical, declaredDiff, type ResourceDefinition } from '../common/definition';
 import type { ResourceModule } from '../types';
 import { refreshedInputs } from '../common/refresh';
 import { DnsmasqZones, ZoneOwnerMismatchError } from '../../host/dnsmasq';
@@ -83,7 +83,9 @@ export const headlessServiceModule: ResourceModule<HeadlessServiceInputs, Headle
       if (ip !== undefined) return { ...p, ready: true, ip };
       return p.ready && p.ip !== undefined ? { ...p, ready: false } : p;
     });
-    const now: Partial<HeadlessServiceInputs> = { pods, ports: live.ports };
+    // The zone file lists ports sorted (dnsmasq.ts renderZoneConf): the same set in the program's order is no change.
+    const samePorts = live.ports.length === props.ports.length && live.ports.every((p) => props.ports.some((q) => canonical(q) === canonical(p)));
+    const now: Partial<HeadlessServiceInputs> = { pods, ports: samePorts ? props.ports : live.ports };
     const inputs = refreshedInputs<HeadlessServiceOutputs, HeadlessServiceInputs>(props, ['zone', 'records', 'srv'], now);
     const records = servedRecords({ ...props, pods }).map((r) => ({ name: `${r.hostname}.${props.zone}`, ip: r.ip }));
     return { id, props: { ...props, ...now, records }, ...(inputs ? { inputs } : {}) };
