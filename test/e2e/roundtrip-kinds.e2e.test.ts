@@ -25,7 +25,7 @@ jest.setTimeout(600_000);
 
 const SEED = Number(process.env.ROUNDTRIP_SEED ?? 11);
 type Inputs = Record<string, Record<string, unknown>>;
-interface Program { bridges: Inputs; volumes: Inputs; services: Inputs; forwards: Inputs; images: Inputs }
+interface Program { bridges: Inputs; volumes: Inputs; services: Inputs; forwards: Inputs; images: Inputs; pods: Inputs }
 
 /**
  * Valid inputs of every host-side kind, drawn from the schemas' ranges. Addresses on `pp0` (a portless bridge: this kernel has no dummy links; 10.250.0.1, .2) exist
@@ -91,8 +91,11 @@ export function generateKinds(seed: number, pool: string, image: { layout: strin
   const images: Inputs = {
     img0: { reference: `oci-layout:${image.layout}:v1@${image.digest}`, ...(maybe() ? { platform: 'linux/amd64' } : {}) },
     img1: { reference: pick([`oci-layout:${image.layout}:v1`, `oci-archive:${image.archive}`]), ...(maybe() ? { insecureRegistries: ['registry.invalid:5000'] } : {}) },
+    // Another build (tag v2): the image of a pod with a fixed address, which the last test moves to img0.
+    img2: { reference: `oci-layout:${image.layout}:v2` },
   };
-  return { bridges, volumes, services, forwards, images };
+  const pods: Inputs = { app: { image: 'image:img2', memory: 64 * int(1, 8), network: { ip: '10.250.30.5/24', gateway: '10.250.30.1' } } };
+  return { bridges, volumes, services, forwards, images, pods };
 }
 
 describe('round trips of the host-side kinds and images through the real CLI', () => {
@@ -123,7 +126,8 @@ describe('round trips of the host-side kinds and images through the real CLI', (
     const img = buildImage({ layers: [{ tar: await makeTar([{ name: 'bin/', type: 'directory' }, { name: 'bin/app', content: '#!/bin/sh\n', mode: 0o755 }]) }], runtime: { Entrypoint: ['/bin/app'] } });
     const layout = path.join(dir, 'layout');
     const archive = path.join(dir, 'image.tar');
-    await writeLayout(layout, [{ image: img, tag: 'v1' }]);
+    const v2 = buildImage({ layers: [{ tar: await makeTar([{ name: 'bin/', type: 'directory' }, { name: 'bin/app', content: '#!/bin/sh\necho v2\n', mode: 0o755 }]) }], runtime: { Entrypoint: ['/bin/app'] } });
+    await writeLayout(layout, [{ image: img, tag: 'v1' }, { image: v2, tag: 'v2' }]);
     await writeArchive(archive, [{ image: img, tag: 'v1' }]);
     emu = await startEmulator({ nodes: 1, httpPort: false, taskDurationMs: 5, hostBackend: bridgesInNetns(node) });
     pve = PveClient.create(parseConnectionConfig({ endpoint: emu.url, apiToken: emu.token, tlsFingerprint: emu.fingerprint }));
@@ -221,7 +225,15 @@ describe('round trips of the host-side kinds and images through the real CLI', (
     await ws.mustRun(['preview', '--expect-no-changes']);
   });
 
-  test('an image: the tag dropped beside its digest is no change; its template deleted through the API is gone on refresh and made again by up', async () => {
+  test('images: a pod moved to another image is replaced (delete first) for its image alone; the tag dropped beside its digest is no change; a template deleted through the API is gone on refresh and made again by up', async () => {
+    // The pod runs img2 and has a fixed address: moved to img0, the preview deletes it first and lists only `image`.
+    await ws.setConfig('pods', JSON.stringify({ app: { ...program.pods.app, image: 'image:img0' } }));
+    const moved = (await previewSteps(ws, ['--show-replacement-steps'])).filter((s) => stepName(s) === 'app');
+    expect(moved.map((s) => s.op)).toEqual(['delete-replaced', 'replace', 'create-replacement']);
+    expect(moved[1]!.replaceReasons).toEqual(['image']);
+    expect(inputChanges(moved[1]!)).toEqual(['~image']);
+    await ws.setConfig('pods', JSON.stringify(program.pods));
+
     const images = withStore('images', structuredClone(program.images), path.join(dir, 'store'));
     const tagged = String(images.img0!.reference);
     expect(tagged).toMatch(/:v1@sha256:/);
@@ -229,8 +241,8 @@ describe('round trips of the host-side kinds and images through the real CLI', (
     await ws.setConfig('images', JSON.stringify(images));
     expect(changing(await previewSteps(ws, ['--expect-no-changes']))).toEqual([]);
 
-    // Both images are the same manifest, so they share one template (each with its own claim).
-    const volid = String((await pve.storageContent('pve', 'local', 'vztmpl')).map((c) => c.volid).find((v) => /vztmpl\/oci-[0-9a-f]{16}\.tar$/.test(v)));
+    // img0 and img1 are the same manifest, so they share one template (each with its own claim); img2's stays.
+    const volid = String(((await ws.outputs()).values as Record<string, unknown>)['template-img0']);
     await pve.deleteContent('pve', 'local', volid);
     const refresh = await ws.mustRun(['refresh', '--yes', '--skip-preview']);
     expect(refresh.stdout).toMatch(/- 2 deleted/);

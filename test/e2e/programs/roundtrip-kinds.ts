@@ -20,6 +20,7 @@ const images: Record<string, OciImage> = {};
 for (const [name, args] of map<OciImageArgs>('images')) {
   images[name] = new OciImage(name, args);
   out[`image-${name}`] = images[name].pinnedReference;
+  out[`template-${name}`] = images[name].templateVolid;
 }
 for (const [name, { image, ...args }] of map<PodArgs & { image: string }>('pods')) {
   const source = image.startsWith('image:') ? images[image.slice('image:'.length)]! : image;
