@@ -10,12 +10,12 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { startEmulator, type RunningEmulator } from '../../emulator';
 import { PulumiWorkspace } from '../../cli/pulumi-workspace';
-import { PveClient } from '../../provider/proxmox/client';
-import { parseConnectionConfig } from '../../provider/proxmox/config';
+import type { PveClient } from '../../provider/proxmox/client';
 import { buildImage, makeTar, writeArchive, writeLayout } from '../../provider/oci/layout/writer';
 import { Netns } from '../helpers/netns';
 import { bridgesInNetns } from '../helpers/node-host';
 import { programPath, requirePulumiCli } from '../helpers/pulumi';
+import { emulatorClient, emulatorStackConfig } from '../helpers/emulator-stack';
 import { drawer } from '../helpers/rng';
 import { changing, inputChanges, plannedOps, previewSteps, stepName } from '../helpers/preview-json';
 import { withZfsPool, type ZfsPool } from '../oci/helpers-zfs';
@@ -130,15 +130,13 @@ describe('round trips of the host-side kinds and images through the real CLI', (
     await writeLayout(layout, [{ image: img, tag: 'v1' }, { image: v2, tag: 'v2' }]);
     await writeArchive(archive, [{ image: img, tag: 'v1' }]);
     emu = await startEmulator({ nodes: 1, httpPort: false, taskDurationMs: 5, hostBackend: bridgesInNetns(node) });
-    pve = PveClient.create(parseConnectionConfig({ endpoint: emu.url, apiToken: emu.token, tlsFingerprint: emu.fingerprint }));
+    pve = emulatorClient(emu);
     program = generateKinds(SEED, pool.name, { layout, archive, digest: img.root.digest });
     ws = await PulumiWorkspace.create({
       program: programPath('roundtrip-kinds'),
       project: 'e2e-roundtrip-kinds',
       config: {
-        'proxmox-pods:endpoint': emu.url,
-        'proxmox-pods:tlsFingerprint': emu.fingerprint,
-        'proxmox-pods:apiToken': { secret: emu.token },
+        ...emulatorStackConfig(emu),
         'proxmox-pods:hosts': JSON.stringify({ pve: { netns: node } }),
         'proxmox-pods:volumeDataset': `${pool.name}/volumes`,
         'proxmox-pods:dnsStateDir': path.join(dir, 'dns'),

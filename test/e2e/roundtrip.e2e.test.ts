@@ -3,10 +3,10 @@
 // property and `up` puts it back; a change to one pod does not make a dependent's derived values unknown.
 import { startEmulator, type RunningEmulator } from '../../emulator';
 import { PulumiWorkspace } from '../../cli/pulumi-workspace';
-import { PveClient } from '../../provider/proxmox/client';
-import { parseConnectionConfig } from '../../provider/proxmox/config';
+import type { PveClient } from '../../provider/proxmox/client';
 import { parseDescription } from '../../provider/resources/pod/pve-config';
 import { programPath, requirePulumiCli } from '../helpers/pulumi';
+import { emulatorClient, emulatorStackConfig } from '../helpers/emulator-stack';
 import { rng } from '../helpers/rng';
 import { changing, inputChanges, plannedOps, previewSteps, stepName } from '../helpers/preview-json';
 
@@ -52,14 +52,12 @@ describe('round trips through the real CLI', () => {
   beforeAll(async () => {
     requirePulumiCli();
     emu = await startEmulator({ nodes: 1, httpPort: false, taskDurationMs: 5 });
-    pve = PveClient.create(parseConnectionConfig({ endpoint: emu.url, apiToken: emu.token, tlsFingerprint: emu.fingerprint }));
+    pve = emulatorClient(emu);
     ws = await PulumiWorkspace.create({
       program: programPath('roundtrip'),
       project: 'e2e-roundtrip',
       config: {
-        'proxmox-pods:endpoint': emu.url,
-        'proxmox-pods:tlsFingerprint': emu.fingerprint,
-        'proxmox-pods:apiToken': { secret: emu.token },
+        ...emulatorStackConfig(emu),
         'proxmox-pods:storage': 'local-zfs',
         pods: JSON.stringify(generatePods(7, 12)),
         sets: JSON.stringify({ db: { replicas: 3, template: { image: TEMPLATE, memory: 256, tags: ['db', 'a'], network: { bridge: 'vmbr0', cidr: '10.78.0.0/24', gateway: '10.78.0.1' } } } }),
