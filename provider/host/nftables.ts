@@ -113,8 +113,36 @@ export function forwardRules(input: ForwardInput): string[] {
 const requiredChains = (s: ForwardSpec): Chain[] => (s.masquerade ? ['prerouting', 'output', 'postrouting'] : ['prerouting', 'output']);
 
 const nftListSchema = z.object({
-  nftables: z.array(z.object({ rule: z.object({ chain: z.string(), handle: z.number().int(), comment: z.string().optional() }).loose().optional() }).loose()),
+  nftables: z.array(z.object({ rule: z.object({ chain: z.string(), handle: z.number().int(), comment: z.string().optional(), expr: z.array(z.unknown()).optional() }).loose().optional() }).loose()),
 });
+
+/**
+ * What a DNAT rule (prerouting/output) really does, read from its expressions in `nft -j` form (the address and
+ * port it matches, where it sends them), laid over the spec its comment records: a rule edited by hand under our
+ * comment then reads as the forward it now is, and refresh shows the changed field (`~ targetIp`). Pure.
+ */
+export function effectiveSpec(chain: string, spec: ForwardSpec, expr: readonly unknown[] | undefined): ForwardSpec {
+  if (!expr || (chain !== 'prerouting' && chain !== 'output')) return spec;
+  const out: ForwardSpec = { ...spec };
+  let dnat = false;
+  let daddr: string | undefined;
+  for (const e of expr as Array<Record<string, any>>) {
+    const left = e.match?.left;
+    if (left?.payload?.field === 'daddr' && typeof e.match.right === 'string') daddr = e.match.right;
+    if (left?.payload?.field === 'dport' && typeof e.match.right === 'number' && (left.payload.protocol === 'tcp' || left.payload.protocol === 'udp')) {
+      out.protocol = left.payload.protocol;
+      out.listenPort = e.match.right;
+    }
+    if (e.dnat && typeof e.dnat.addr === 'string') {
+      dnat = true;
+      out.targetIp = e.dnat.addr;
+      if (typeof e.dnat.port === 'number') out.targetPort = e.dnat.port;
+    }
+  }
+  out.listenAddress = daddr;
+  // Not a DNAT rule any more (or not one we can read): judged by its comment alone.
+  return dnat && forwardSpecSchema.safeParse(out).success ? out : spec;
+}
 
 interface RuleRef {
   chain: string;
@@ -130,7 +158,11 @@ async function listRules(exec: Executor): Promise<RuleRef[] | undefined> {
     throw new ProxmoxPodsError(`node ${exec.node}: nft list table ip ${TABLE} failed: ${r.stderr.trim()}`, 'E_HOST_COMMAND');
   }
   const doc = nftListSchema.parse(JSON.parse(r.stdout));
-  return doc.nftables.flatMap((i) => (i.rule ? [{ chain: i.rule.chain, handle: i.rule.handle, spec: i.rule.comment ? decodeComment(i.rule.comment) : undefined }] : []));
+  return doc.nftables.flatMap((i) => {
+    if (!i.rule) return [];
+    const recorded = i.rule.comment ? decodeComment(i.rule.comment) : undefined;
+    return [{ chain: i.rule.chain, handle: i.rule.handle, spec: recorded && effectiveSpec(i.rule.chain, recorded, i.rule.expr) }];
+  });
 }
 
 /** Groups rules by forward id; `complete` is false when a rule was removed behind our back (drift). Pure. */

@@ -3,25 +3,16 @@
 // property and `up` puts it back; a change to one pod does not make a dependent's derived values unknown.
 import { startEmulator, type RunningEmulator } from '../../emulator';
 import { PulumiWorkspace } from '../../cli/pulumi-workspace';
-import { PveClient } from '../../provider/proxmox/client';
-import { parseConnectionConfig } from '../../provider/proxmox/config';
+import type { PveClient } from '../../provider/proxmox/client';
 import { parseDescription } from '../../provider/resources/pod/pve-config';
 import { programPath, requirePulumiCli } from '../helpers/pulumi';
+import { emulatorClient, emulatorStackConfig } from '../helpers/emulator-stack';
+import { rng } from '../helpers/rng';
+import { changing, inputChanges, plannedOps, previewSteps, stepName } from '../helpers/preview-json';
 
 jest.setTimeout(900_000);
 
 const TEMPLATE = 'local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst';
-
-/** mulberry32, so a failing generation can be replayed from its seed. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Valid pod inputs drawn from the schema's range: unsorted tags, env, DNS, static or DHCP, stopped pods, ... */
 function generatePods(seed: number, count: number): Record<string, Record<string, unknown>> {
@@ -61,14 +52,12 @@ describe('round trips through the real CLI', () => {
   beforeAll(async () => {
     requirePulumiCli();
     emu = await startEmulator({ nodes: 1, httpPort: false, taskDurationMs: 5 });
-    pve = PveClient.create(parseConnectionConfig({ endpoint: emu.url, apiToken: emu.token, tlsFingerprint: emu.fingerprint }));
+    pve = emulatorClient(emu);
     ws = await PulumiWorkspace.create({
       program: programPath('roundtrip'),
       project: 'e2e-roundtrip',
       config: {
-        'proxmox-pods:endpoint': emu.url,
-        'proxmox-pods:tlsFingerprint': emu.fingerprint,
-        'proxmox-pods:apiToken': { secret: emu.token },
+        ...emulatorStackConfig(emu),
         'proxmox-pods:storage': 'local-zfs',
         pods: JSON.stringify(generatePods(7, 12)),
         sets: JSON.stringify({ db: { replicas: 3, template: { image: TEMPLATE, memory: 256, tags: ['db', 'a'], network: { bridge: 'vmbr0', cidr: '10.78.0.0/24', gateway: '10.78.0.1' } } } }),
@@ -106,6 +95,49 @@ describe('round trips through the real CLI', () => {
     expect(emu.state.containers().find((c) => c.vmid === g0.vmid)!.config.cores).not.toBe(7);
     expect(emu.state.containers().find((c) => c.vmid === member.vmid)!.config.memory).toBe(256);
     await ws.mustRun(['refresh', '--yes', '--skip-preview', '--expect-no-changes']);
+  });
+
+  test('preview --json: a hostname change is an update of hostname; a replacement deletes first and lists only its cause; restartPlanned plans nothing after its restart', async () => {
+    const pods: Record<string, Record<string, unknown>> = generatePods(7, 12);
+    const isStatic = (k: string) => (pods[k]!.network as { ip: string }).ip !== 'dhcp';
+    const names = Object.keys(pods);
+    const replaced = names.find(isStatic)!;
+    const renamed = names.find((k) => k !== replaced && pods[k]!.hostname === undefined)!;
+    const restarted = names.find((k) => k !== replaced && k !== renamed && pods[k]!.running !== false)!;
+    const wanted = structuredClone(pods);
+    wanted[renamed]!.hostname = 'renamed-by-preview';
+    wanted[replaced]!.unprivileged = false;
+    wanted[restarted]!.env = { ...(pods[restarted]!.env as Record<string, string> | undefined), ADDED: 'yes' };
+    await ws.setConfig('pods', JSON.stringify(wanted));
+    // The replacement's own steps (delete-replaced, create-replacement), in the order the engine plans them.
+    const steps = await previewSteps(ws, ['--show-replacement-steps']);
+    const of = (name: string) => steps.filter((s) => stepName(s) === name);
+    // The hostname the pod had (its name) is in its recorded inputs: `~ hostname`, not `+ hostname`.
+    expect(of(renamed).map((s) => s.op)).toEqual(['update']);
+    expect(inputChanges(of(renamed)[0]!)).toEqual(['~hostname']);
+    // A fixed address cannot exist twice: the old container goes before the new one is made.
+    expect(of(replaced).map((s) => s.op)).toEqual(['delete-replaced', 'replace', 'create-replacement']);
+    const replace = of(replaced).find((s) => s.op === 'replace')!;
+    expect(replace.replaceReasons).toEqual(['unprivileged']);
+    // Unchanged defaults (cores, swap, running, ...) are in both old and new inputs: not listed as removed.
+    expect(inputChanges(replace)).toEqual(['~unprivileged']);
+    // The restart the env change needs is planned, visibly.
+    expect(of(restarted).map((s) => s.op)).toEqual(['update']);
+    expect(inputChanges(of(restarted)[0]!)).toEqual(['~env', '+restartPlanned']);
+    expect(plannedOps(steps).filter((o) => !o.startsWith(`${replaced}:`)).sort()).toEqual([`${renamed}:update`, `${restarted}:update`]);
+    await ws.mustRun(['up', '--yes', '--skip-preview']);
+
+    // After the restart, `restartPlanned` is not in the pod's outputs, and plans nothing: the next change is only
+    // that change. Pulumi itself recorded check()'s inputs of that `up`, which held the reason, so the CLI prints it
+    // once more as removed beside the next change (no provider call can rewrite recorded inputs but refresh's read,
+    // which is given only the outputs).
+    wanted[restarted]!.memory = 576;
+    await ws.setConfig('pods', JSON.stringify(wanted));
+    const next = changing(await previewSteps(ws));
+    expect(plannedOps(next)).toEqual([`${restarted}:update`]);
+    expect(next[0]!.oldState?.outputs).not.toHaveProperty('restartPlanned');
+    expect(next[0]!.newState?.inputs).not.toHaveProperty('restartPlanned');
+    expect(inputChanges(next[0]!)).toEqual(['~memory', '-restartPlanned']);
   });
 
   test('a change to one pod leaves a pod whose env reads its static address alone in the preview', async () => {

@@ -8,6 +8,7 @@ import { startEmulator, type RunningEmulator } from '../../emulator';
 import { PulumiWorkspace, REPO_ROOT } from '../../cli/pulumi-workspace';
 import { Netns } from '../helpers/netns';
 import { requirePulumiCli } from '../helpers/pulumi';
+import { bridgesInNetns } from '../helpers/node-host';
 import { withZfsPool } from '../oci/helpers-zfs';
 
 type TestPool = Awaited<ReturnType<typeof withZfsPool>>;
@@ -33,18 +34,7 @@ describe('examples/web with the real CLI and real host tools', () => {
     await chmod(dnsDir, 0o755); // dnsmasq runs as nobody and must read its zone files
     emu = await startEmulator({
       nodes: 1, httpPort: false, taskDurationMs: 10,
-      hostBackend: {
-        async applyNetwork(_n, before, after) {
-          const bridges = (l: ReadonlyArray<Record<string, unknown>>) => new Map(l.filter((i) => i.type === 'bridge' && i.iface !== 'vmbr0').map((i) => [String(i.iface), i]));
-          const a = bridges(after), b = bridges(before);
-          for (const [name, i] of a) if (!b.has(name)) {
-            await execa('ip', ['-n', node, 'link', 'add', name, 'type', 'bridge']);
-            if (i.cidr) await execa('ip', ['-n', node, 'addr', 'add', String(i.cidr), 'dev', name]);
-            await execa('ip', ['-n', node, 'link', 'set', name, 'up']);
-          }
-          for (const name of b.keys()) if (!a.has(name)) await execa('ip', ['-n', node, 'link', 'del', name]);
-        },
-      },
+      hostBackend: bridgesInNetns(node),
     });
     ws = await PulumiWorkspace.create({
       program: path.join(REPO_ROOT, 'dist', 'examples', 'web', 'index.js'),

@@ -154,6 +154,16 @@ describe('nftables port forward (real traffic through namespaces)', () => {
     expect(String(await ourTable()).match(/pp\|web-http\|/g)).toHaveLength(3);
   });
 
+  test('a DNAT rule edited by hand under our comment reads as the forward it now is, and the next add restores it', async () => {
+    const list = JSON.parse(String((await ns.exec(node, 'nft', ['-j', 'list', 'chain', 'ip', TABLE, 'prerouting'])).stdout)) as { nftables: Array<{ rule?: { handle: number; comment?: string } }> };
+    const rule = list.nftables.find((i) => i.rule?.comment?.startsWith('pp|web-http|'))!.rule!;
+    await ns.exec(node, 'nft', ['replace', 'rule', 'ip', TABLE, 'prerouting', 'handle', String(rule.handle), 'fib', 'daddr', 'type', 'local', 'tcp', 'dport', '8080', 'dnat', 'to', '10.88.2.9:81', 'comment', `"${rule.comment!}"`]);
+    expect((await listForwards(exec)).find((f) => f.id === 'web-http')).toEqual({ ...spec({ targetIp: '10.88.2.9', targetPort: 81 }), complete: false });
+    await addForward(exec, spec());
+    expect((await listForwards(exec)).find((f) => f.id === 'web-http')).toEqual({ ...spec(), complete: true });
+    expect(await fromClient(TCP_CLIENT)).toBe('tcp:hi:10.88.2.1');
+  });
+
   test('a changed spec replaces the rules; without masquerade the pod sees the client (given a route back)', async () => {
     await addForward(exec, spec({ masquerade: false }));
     expect(await fromClient(TCP_CLIENT)).toMatch(/ECONNREFUSED|timeout/); // the pod cannot answer 10.88.1.2 yet

@@ -2,7 +2,7 @@
 // members come and go and ports change.
 import { execa } from 'execa';
 import { withOperation } from '../../provider/diagnostics';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { headlessServiceModule as m } from '../../provider/resources/headless-service';
@@ -58,9 +58,16 @@ describe('HeadlessService with real dnsmasq', () => {
     expect(await dig('SRV', '_http._tcp.web.default.svc.cluster.local')).toEqual(['0 0 8080 web-0.web.default.svc.cluster.local.', '0 0 8080 web-1.web.default.svc.cluster.local.', '0 0 8080 web-3.web.default.svc.cluster.local.']);
     expect(o3.srvTarget).toBe('pods');
 
-    // Drift: a record edited on the node is seen by refresh.
-    const read = (await m.read!(id, o2))!;
-    expect(read.inputs?.pods.map((p) => p.name)).toEqual(['web-0', 'web-1', 'web-3']);
+    // Untouched, refresh hands back no inputs (Pulumi keeps its own): also with ports in another order than the zone
+    // file's sorted one.
+    const { outs: o4 } = await m.update!(id, o3, { ...v2, srvTarget: 'pods', ports: [{ name: 'web', port: 8081, protocol: 'tcp' }, { name: 'http', port: 8080, protocol: 'tcp' }] });
+    expect((await m.read!(id, o4))!.inputs).toBeUndefined();
+    // A record removed on the node is seen as that member not ready, the rest as recorded.
+    const hostsFile = path.join(stateDir, '127.0.0.53_5353', 'hosts', o4.zone);
+    await writeFile(hostsFile, (await readFile(hostsFile, 'utf8')).split('\n').filter((l) => !l.includes(' web-1.')).join('\n'));
+    const read = (await m.read!(id, o4))!;
+    expect(read.inputs?.pods).toEqual([{ name: 'web-0', ip: '10.40.0.10', ready: true }, { name: 'web-1', ip: '10.40.0.11', ready: false }, { name: 'web-3', ip: '10.40.0.13', ready: true }]);
+    expect(read.inputs).not.toHaveProperty('node');
 
     await m.delete(id, o2);
     await m.delete(id, o2); // idempotent

@@ -40,7 +40,15 @@ describe('PersistentVolume on zfs-fuse', () => {
 
     const { outs: bigger } = await m.update!(id, outs, await checked({ sizeGiB: 2 }));
     expect(await zget('refquota', bigger.dataset)).toBe(String(2 * 1024 ** 3));
-    expect((await m.read!(id, bigger))!.inputs).toMatchObject({ sizeGiB: 2 });
+    // Untouched, refresh hands back no inputs; a quota or root owner changed on the node reads as that input.
+    expect((await m.read!(id, bigger))!.inputs).toBeUndefined();
+    await execa('zfs', ['set', 'refquota=3G', bigger.dataset]);
+    await execa('chown', ['4242:4242', bigger.hostPath]);
+    const drifted = (await m.read!(id, bigger))!;
+    expect(drifted.inputs).toMatchObject({ sizeGiB: 3, ownerUid: 4242 });
+    await m.update!(id, drifted.props, await checked({ sizeGiB: 2 }));
+    expect(await zget('refquota', bigger.dataset)).toBe(String(2 * 1024 ** 3));
+    expect(String((await execa('stat', ['-c', '%u:%g', bigger.hostPath])).stdout)).toBe('100000:100000');
 
     await m.delete(id, bigger); // Retain: released, not destroyed
     expect(await zget('pods:released', bigger.dataset)).toMatch(/^\d{4}-/);

@@ -8,6 +8,7 @@ import { parseNet } from '../../proxmox/properties';
 import { pveClient } from '../common/connection';
 import { hostExecutor } from '../common/hosts';
 import { PartialCreateError } from '../common/partial';
+import { refreshedInputs } from '../common/refresh';
 import type { ReadOutcome } from '../types';
 import { NotOwnedError, ownerId, scopedOwnerKey, type OwnerKey } from '../common/owner';
 import { commentFor, commentOwner, commentOwnerId, isManagedComment, type DeploymentBridgeInputs, type DeploymentBridgeOutputs } from './schema';
@@ -31,8 +32,12 @@ function otherOwners(comments: unknown, mine: OwnerKey | undefined): boolean {
   return !isManagedComment(comments) || (!!recorded && !!mine && recorded !== ownerId(mine));
 }
 
+// No `bridge_ports`: a bridge without ports is what PVE writes as `bridge-ports none` itself (pve-common INotify.pm
+// __interface_to_string). Sent as the word "none", PVE's create_network takes it for a port name
+// (pve-manager API2/Network.pm $check_duplicate_ports), and a second such bridge on the node fails
+// "none is already used on interface …".
 function networkParams(i: DeploymentBridgeInputs): Record<string, string | number> {
-  const p: Record<string, string | number> = { autostart: 1, bridge_ports: 'none', comments: commentFor(i, bridgeOwner(i)) };
+  const p: Record<string, string | number> = { autostart: 1, comments: commentFor(i, bridgeOwner(i)) };
   if (i.cidr) p.cidr = i.cidr;
   if (i.mtu !== undefined) p.mtu = i.mtu;
   if (i.vlanAware) p.bridge_vlan_aware = 1;
@@ -116,17 +121,15 @@ export async function readDeploymentBridge(id: string, props: DeploymentBridgeOu
   if (!iface || otherOwners(iface.comments, bridgeOwner(props))) return undefined;
   const live = await readBridgeSettings(await hostExecutor(props.node), props.name);
   if (!live) return { id, props };
-  const inputs: DeploymentBridgeInputs = {
-    name: props.name, stp: live.stp, multicastSnooping: live.multicastSnooping,
+  // What the node has now: the address from PVE's network config, the rest from the bridge itself.
+  const now: Partial<DeploymentBridgeInputs> = {
+    stp: live.stp, multicastSnooping: live.multicastSnooping,
     isolatePorts: props.isolatePorts && live.openPodPorts.length === 0,
-    vlanAware: props.vlanAware, vlanFallback: props.vlanFallback,
-    ...(props.cidr ? { cidr: typeof iface.cidr === 'string' ? iface.cidr : props.cidr } : {}),
+    cidr: typeof iface.cidr === 'string' && iface.cidr ? iface.cidr : undefined,
     ...(props.mtu !== undefined ? { mtu: live.mtu } : {}),
-    ...(props.timeouts ? { timeouts: props.timeouts } : {}),
-    ...(props.owner ? { owner: props.owner } : {}),
-    ...(props.node ? { node: props.node } : {}),
   };
-  return { id, props: { ...props, ...inputs, node: props.node }, inputs };
+  const inputs = refreshedInputs<DeploymentBridgeOutputs, DeploymentBridgeInputs>(props, ['bridge', 'applied', 'warnings'], now);
+  return { id, props: { ...props, ...now }, ...(inputs ? { inputs } : {}) };
 }
 
 export async function updateDeploymentBridge(olds: DeploymentBridgeOutputs, news: DeploymentBridgeInputs): Promise<{ outs: DeploymentBridgeOutputs }> {

@@ -2,6 +2,8 @@
 // zone this resource owns is changed or removed.
 import { pveClient, stackSetting } from '../common/connection';
 import { hostExecutor } from '../common/hosts';
+import { canonical } from '../common/definition';
+import { refreshedInputs } from '../common/refresh';
 import type { ReadOutcome } from '../types';
 import { DnsmasqZones, ZoneOwnerMismatchError } from '../../host/dnsmasq';
 import { NotOwnedError, ownerId, parseOwnerId, scopedOwnerKey } from '../common/owner';
@@ -60,13 +62,19 @@ export async function readHeadlessService(id: string, props: HeadlessServiceOutp
   if (recorded && mine && recorded !== mine) return undefined;
   // Drift: records or ports changed on the node show up as changed inputs.
   const byName = new Map(live.pods.map((r) => [r.hostname, r.ip]));
+  // A member is served when it is ready and has an address (servedRecords): one without either is as asked when
+  // it has no record, and a served one whose record is gone reads as not ready.
   const pods = props.pods.map((p) => {
     const ip = byName.get(p.name);
-    return { ...p, ready: ip !== undefined, ...(ip ? { ip } : {}) };
+    if (ip !== undefined) return { ...p, ready: true, ip };
+    return p.ready && p.ip !== undefined ? { ...p, ready: false } : p;
   });
-  const inputs: HeadlessServiceInputs = { ...props, pods, ports: live.ports };
-  const { zone: _z, records: _r, srv: _s, ...rest } = { ...props, ...inputs };
-  return { id, props: { ...props, ...inputs }, inputs: rest as HeadlessServiceInputs };
+  // The zone file lists ports sorted (dnsmasq.ts renderZoneConf): the same set in the program's order is no change.
+  const samePorts = live.ports.length === props.ports.length && live.ports.every((p) => props.ports.some((q) => canonical(q) === canonical(p)));
+  const now: Partial<HeadlessServiceInputs> = { pods, ports: samePorts ? props.ports : live.ports };
+  const inputs = refreshedInputs<HeadlessServiceOutputs, HeadlessServiceInputs>(props, ['zone', 'records', 'srv'], now);
+  const records = servedRecords({ ...props, pods }).map((r) => ({ name: `${r.hostname}.${props.zone}`, ip: r.ip }));
+  return { id, props: { ...props, ...now, records }, ...(inputs ? { inputs } : {}) };
 }
 
 export async function updateHeadlessService(olds: HeadlessServiceOutputs, news: HeadlessServiceInputs): Promise<{ outs: HeadlessServiceOutputs }> {

@@ -10,7 +10,22 @@ import { nodeZfs } from '../common/node-zfs';
 import { NotOwnedError, ownerId, parseOwnerId, scopedOwnerKey, type OwnerKey } from '../common/owner';
 import { spreadNode } from '../statefulset-pod/identity';
 import type { ReadOutcome } from '../types';
+import { refreshedInputs } from '../common/refresh';
+import { HostCommandError } from '../../host/executor';
 import type { PersistentVolumeInputs, PersistentVolumeOutputs } from './schema';
+
+/**
+ * The uid that owns the volume's root on the node; undefined when there is no root to ask (a dataset without a
+ * mountpoint, or not mounted). Any other failure of `stat` (the node unreachable) is an error, never "as recorded".
+ */
+async function rootOwner(zfs: Zfs, mountpoint: string): Promise<number | undefined> {
+  if (!mountpoint.startsWith('/')) return undefined;
+  const args = ['-c', '%u', '--', mountpoint];
+  const r = await zfs.exec.run('stat', args, { allowFailure: true });
+  if (r.exitCode === 0 && /^\d+$/.test(r.stdout.trim())) return Number(r.stdout.trim());
+  if (/No such file or directory/.test(r.stderr)) return undefined;
+  throw new HostCommandError(zfs.exec.node, 'stat', args, r);
+}
 
 function parentOf(inputs: PersistentVolumeInputs): string {
   const parent = inputs.parentDataset ?? stackSetting('volumeDataset');
@@ -86,9 +101,9 @@ export async function readPersistentVolume(id: string, props: PersistentVolumeOu
     return undefined;
   }
   if (!info || info.released) return undefined;
-  const sizeGiB = Math.round(info.refquotaGiB ?? props.sizeGiB);
-  const { dataset: _d, hostPath: _h, reused: _r, ...inputs } = props;
-  return { id, props: { ...props, sizeGiB, hostPath: info.mountpoint }, inputs: { ...inputs, sizeGiB } };
+  const now: Partial<PersistentVolumeInputs> = { sizeGiB: Math.round(info.refquotaGiB ?? props.sizeGiB), ownerUid: (await rootOwner(zfs, info.mountpoint)) ?? props.ownerUid };
+  const inputs = refreshedInputs<PersistentVolumeOutputs, PersistentVolumeInputs>(props, ['dataset', 'hostPath', 'reused'], now);
+  return { id, props: { ...props, ...now, hostPath: info.mountpoint }, ...(inputs ? { inputs } : {}) };
 }
 
 export async function updatePersistentVolume(olds: PersistentVolumeOutputs, news: PersistentVolumeInputs): Promise<{ outs: PersistentVolumeOutputs }> {
@@ -107,6 +122,10 @@ export async function updatePersistentVolume(olds: PersistentVolumeOutputs, news
       throw new InputError('sizeGiB', `volume ${olds.name} already holds ${(info.usedBytes / 1024 ** 3).toFixed(1)} GiB`, 'free space in the pod first or keep a larger size');
     }
     await zfs.set(olds.dataset, 'refquota', `${news.sizeGiB}G`);
+  }
+  // The volume root's owner, as createVolume sets it (a chown by hand shows on refresh and is put back here).
+  if (news.ownerUid !== olds.ownerUid || (await rootOwner(zfs, olds.hostPath)) !== news.ownerUid) {
+    await zfs.exec.run('chown', [`${news.ownerUid}:${news.ownerUid}`, '--', olds.hostPath]);
   }
   return { outs: { ...olds, ...news, node: olds.node, dataset: olds.dataset, hostPath: olds.hostPath, reused: olds.reused } };
 }

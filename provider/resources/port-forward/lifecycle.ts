@@ -4,6 +4,7 @@ import { addForward, listForwards, pruneTable, removeForward, sameForward } from
 import { pveClient } from '../common/connection';
 import { hostExecutor } from '../common/hosts';
 import { ownerKey, ownerTag } from '../common/owner';
+import { refreshedInputs } from '../common/refresh';
 import type { ReadOutcome } from '../types';
 import type { PortForwardInputs, PortForwardOutputs } from './schema';
 
@@ -28,10 +29,10 @@ export async function readPortForward(id: string, props: PortForwardOutputs): Pr
   // Ours only: another stack's forward of the same name on this node is not this resource.
   const found = (await listForwards(await hostExecutor(props.node))).find((f) => sameForward(f, { id: props.name, owner: ruleOwner(props) }));
   if (!found) return undefined;
-  const live = { listenAddress: found.listenAddress, listenPort: found.listenPort, protocol: found.protocol, targetIp: found.targetIp, targetPort: found.targetPort, masquerade: found.masquerade };
-  const { listen: _l, complete: _c, ...recorded } = props;
-  const inputs: PortForwardInputs = { ...recorded, ...live };
-  return { id, props: { ...props, ...live, listen: listenOf(inputs), complete: found.complete }, inputs };
+  const now: Partial<PortForwardInputs> = { listenAddress: found.listenAddress, listenPort: found.listenPort, protocol: found.protocol, targetIp: found.targetIp, targetPort: found.targetPort, masquerade: found.masquerade };
+  const inputs = refreshedInputs<PortForwardOutputs, PortForwardInputs>(props, ['listen', 'complete'], now);
+  const outs = { ...props, ...now };
+  return { id, props: { ...outs, listen: listenOf(outs), complete: found.complete }, ...(inputs ? { inputs } : {}) };
 }
 
 export async function updatePortForward(olds: PortForwardOutputs, news: PortForwardInputs): Promise<{ outs: PortForwardOutputs }> {
