@@ -116,6 +116,12 @@ const nftListSchema = z.object({
   nftables: z.array(z.object({ rule: z.object({ chain: z.string(), handle: z.number().int(), comment: z.string().optional(), expr: z.array(z.unknown()).optional() }).loose().optional() }).loose()),
 });
 
+// The two expression shapes of our DNAT rules in `nft -j` (libnftables-json(5)): a payload match and the dnat.
+const payloadMatchSchema = z.object({
+  match: z.object({ left: z.object({ payload: z.object({ protocol: z.string().optional(), field: z.string() }).loose() }).loose(), right: z.unknown() }).loose(),
+}).loose();
+const dnatSchema = z.object({ dnat: z.object({ addr: z.string(), port: z.number().int().optional() }).loose() }).loose();
+
 /**
  * What a DNAT rule (prerouting/output) really does, read from its expressions in `nft -j` form (the address and
  * port it matches, where it sends them), laid over the spec its comment records: a rule edited by hand under our
@@ -126,17 +132,21 @@ export function effectiveSpec(chain: string, spec: ForwardSpec, expr: readonly u
   const out: ForwardSpec = { ...spec };
   let dnat = false;
   let daddr: string | undefined;
-  for (const e of expr as Array<Record<string, any>>) {
-    const left = e.match?.left;
-    if (left?.payload?.field === 'daddr' && typeof e.match.right === 'string') daddr = e.match.right;
-    if (left?.payload?.field === 'dport' && typeof e.match.right === 'number' && (left.payload.protocol === 'tcp' || left.payload.protocol === 'udp')) {
-      out.protocol = left.payload.protocol;
-      out.listenPort = e.match.right;
+  for (const e of expr) {
+    const match = payloadMatchSchema.safeParse(e);
+    if (match.success) {
+      const { left, right } = match.data.match;
+      if (left.payload.field === 'daddr' && typeof right === 'string') daddr = right;
+      if (left.payload.field === 'dport' && typeof right === 'number' && (left.payload.protocol === 'tcp' || left.payload.protocol === 'udp')) {
+        out.protocol = left.payload.protocol;
+        out.listenPort = right;
+      }
     }
-    if (e.dnat && typeof e.dnat.addr === 'string') {
+    const target = dnatSchema.safeParse(e);
+    if (target.success) {
       dnat = true;
-      out.targetIp = e.dnat.addr;
-      if (typeof e.dnat.port === 'number') out.targetPort = e.dnat.port;
+      out.targetIp = target.data.dnat.addr;
+      if (target.data.dnat.port !== undefined) out.targetPort = target.data.dnat.port;
     }
   }
   out.listenAddress = daddr;
