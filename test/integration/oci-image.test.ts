@@ -260,4 +260,27 @@ d('OciImage against docker-registry and the emulator', () => {
     expect(claims()).toEqual([]);
     expect(emu.state.storageContent('pve', 'local').map((v) => v.volid)).not.toContain(legacy.outs.templateVolid);
   });
+
+  test('a claim deleted through the API shows on refresh and the next update records it again', async () => {
+    const owner = { project: 'shop', stack: 'dev', resource: 'reclaimed' };
+    const made = await createOciImage(await checked({}, { reference: ref(), store: join(dir, 'store-reclaim'), owner }), ctx());
+    const claim = `local:vztmpl/${claimFileName(made.outs.templateVolid.replace(/^local:vztmpl\//, ''), { project: 'shop', stack: 'dev', kind: 'OciImage', name: 'reclaimed' })}`;
+    const onStorage = () => emu.state.storageContent('pve', 'local').map((v) => String(v.volid));
+    expect(onStorage()).toContain(claim);
+    // Untouched: read reports it claimed, and the diff has nothing to do.
+    const same = (await readOciImage(made.id, made.outs, ctx()))!;
+    expect(same.props.claimed).toBeUndefined();
+    const inputs = await checked(made.outs as unknown as Record<string, unknown>, { reference: ref(), store: join(dir, 'store-reclaim'), owner });
+    expect(ociImageModule.diff(made.id, same.props, inputs)).toMatchObject({ changes: false });
+    // The claim goes behind our back: refresh reads it, the diff plans an update (no replacement), update claims again.
+    await pve.deleteContent('pve', 'local', claim);
+    const drifted = (await readOciImage(made.id, made.outs, ctx()))!;
+    expect(drifted.props.claimed).toBe(false);
+    expect(ociImageModule.diff(made.id, drifted.props, inputs)).toMatchObject({ changes: true, replaces: [] });
+    const { outs } = await updateOciImage(drifted.props, inputs, ctx());
+    expect(onStorage()).toContain(claim);
+    expect(outs.claimed).toBeUndefined();
+    await deleteOciImage(made.id, outs, ctx());
+    expect(onStorage()).not.toContain(claim);
+  });
 });

@@ -46,6 +46,8 @@ export const ociImageDefinition: ResourceDefinition<OciImageInputs, OciImageOutp
     // A new owner (first run with owner records, a renamed stack) is an update: it moves the claims on the cluster.
     owner: 'live',
   },
+  // A claim deleted behind our back (refresh reads `claimed: false`) is recorded again by an update.
+  repairs: { claimed: (olds) => olds.claimed === false },
   // Nothing of an image is unique to it (templates and chains are content-addressed and shared by claims): the
   // replacement is made before the old image goes.
   deleteBeforeReplace: false,

@@ -20,10 +20,10 @@ import { Readable } from 'node:stream';
 import { nodeChains } from '../common/node-zfs';
 import { messageOf, warn } from '../../diagnostics';
 import { pinnedReference } from '../../oci/reference';
-import { ownerId, scopedOwnerKey, type OwnerKey } from '../common/owner';
+import { ownerId, ownerTag, scopedOwnerKey, type OwnerKey } from '../common/owner';
 import { chainClaimProps, dropClaims, reclaimChain, releaseChain, sweepChains } from './chain-claims';
 import { READY } from '../../host/zfs';
-import { claimTemplate, releaseTemplate, templateClaims, type TemplateRef } from './claims';
+import { claimTags, claimTemplate, releaseTemplate, templateClaims, type TemplateRef } from './claims';
 import type { ReadOutcome } from '../types';
 
 export interface OciImageContext {
@@ -218,6 +218,9 @@ export async function readOciImage(id: string, props: OciImageOutputs, ctxIn?: P
   const ctx = ctxOrDefault(ctxIn);
   const content = await ctx.pve.storageContent(props.node, props.templateStorage, 'vztmpl');
   if (!content.some((c) => c.volid === props.templateVolid)) return undefined;
+  // The template is there; is our claim on it? (The same listing holds both: claims.ts.)
+  const owner = imageOwner(props);
+  const claimed = owner ? claimTags(templateRef(props).file, content.map((c) => c.volid)).includes(ownerTag(owner)) : true;
   if (props.zfsSnapshot && props.zfs) {
     // The chain was destroyed behind Pulumi's back: gone too, so the next `up` builds it again (same ChainID names,
     // so pods of this image keep their inputs). Reading needs only `zfs list`, over SSH as well.
@@ -230,7 +233,8 @@ export async function readOciImage(id: string, props: OciImageOutputs, ctxIn?: P
     await store.setRef({ name: id, reference: props.reference, digest: props.digest, manifestDigest: props.manifestDigest, zfsParent: props.zfs?.parentDataset ?? null });
   }
   // States written before pinnedReference existed get it from what they recorded.
-  return { id, props: props.pinnedReference ? props : { ...props, pinnedReference: pinnedReference(props.reference, props.digest) } };
+  const { claimed: _was, ...rest } = props;
+  return { id, props: { ...rest, pinnedReference: props.pinnedReference ?? pinnedReference(props.reference, props.digest), ...(claimed ? {} : { claimed: false }) } };
 }
 
 /**
@@ -240,9 +244,14 @@ export async function readOciImage(id: string, props: OciImageOutputs, ctxIn?: P
 export async function updateOciImage(olds: OciImageOutputs, news: OciImageInputs, ctxIn?: Partial<OciImageContext>): Promise<{ outs: OciImageOutputs }> {
   const { credentials: _secret, ...kept } = news;
   const outs = { ...olds, ...kept, platform: olds.platform, node: olds.node, resolvedDigest: olds.digest };
+  delete outs.claimed;
   const before = imageOwner(olds);
   const after = imageOwner(outs);
-  if (after && (!before || ownerChanged(before, after))) {
+  if (after && before && !ownerChanged(before, after) && olds.claimed === false) {
+    // Refresh found our claim gone: record it again (claimTemplate keeps an existing one).
+    const deadline = new Deadline(`update OciImage ${olds.reference}`, timeoutMs(news.timeouts, 'update'));
+    await claimTemplate(ctxOrDefault(ctxIn).pve, templateRef(olds), after, deadline);
+  } else if (after && (!before || ownerChanged(before, after))) {
     const ctx = ctxOrDefault(ctxIn);
     const deadline = new Deadline(`update OciImage ${olds.reference}`, timeoutMs(news.timeouts, 'update'));
     await claimTemplate(ctx.pve, templateRef(olds), after, deadline);

@@ -130,4 +130,10 @@ export interface OciImageOutputs extends Omit<OciImageInputs, 'credentials'> {
   stopSignal?: string;
   sizes: OciImageSizes;
   podImage: PodImageValue;
+  /**
+   * Refresh's finding: false when the template is there but this image's claim on it is not (deleted through the API
+   * or the PVE UI). Without its claim another stack's destroy would delete a template this stack still uses, so the
+   * next `up` records it again. Absent means claimed (every create and update claims).
+   */
+  claimed?: boolean;
 }
