@@ -1,18 +1,17 @@
 // The OciImage kind, wired: check (schema, then the tag resolved to its current digest: a manifest request, so a
 // moved tag shows as a replacement in `pulumi preview`), diff (definition.ts), the preview's cluster checks
 // (preflight.ts) and the lifecycle (lifecycle.ts).
+import { defineKind } from '../common/kind';
 import { checkWithSchema } from '../common/check';
-import { declaredDiff } from '../common/definition';
 import { containsUnknown } from '../common/unknowns';
-import type { ResourceModule } from '../types';
 import { ociImageDefinition } from './definition';
 import { canonicalPlatform, createOciImage, currentDigest, deleteOciImage, readOciImage, updateOciImage } from './lifecycle';
 import { ociImagePreflight } from './preflight';
 import { ociImageInputsSchema, type OciImageInputs, type OciImageOutputs } from './schema';
 
-export const ociImageModule: ResourceModule<OciImageInputs, OciImageOutputs> = {
-  kind: 'OciImage',
+export const ociImageModule = defineKind<OciImageInputs, OciImageOutputs>({
   schema: ociImageInputsSchema,
+  definition: ociImageDefinition,
   async check(_olds, news) {
     const result = checkWithSchema(ociImageInputsSchema, news);
     if (result.failures || !result.inputs) return result;
@@ -26,13 +25,12 @@ export const ociImageModule: ResourceModule<OciImageInputs, OciImageOutputs> = {
       return { inputs, failures: [{ property: 'reference', reason: `cannot resolve ${inputs.reference}: ${(err as Error).message}` }] };
     }
   },
-  diff: (_id, olds, news) => declaredDiff(ociImageDefinition, olds, news),
   preflight: ociImagePreflight,
   create: (inputs) => createOciImage(inputs),
   read: (id, props) => readOciImage(id, props),
   update: (_id, olds, news) => updateOciImage(olds, news),
   delete: (id, props) => deleteOciImage(id, props),
-};
+});
 
 export * from './schema';
 export { templateFileName, templateVolid, envRecord, podImageOf, pveArch } from './plan';

@@ -1,17 +1,16 @@
 // The Pod kind, wired: check (schema, then the restart an update makes and the outputs known from inputs), diff
 // (definition.ts), the preview's cluster checks (preflight.ts) and the lifecycle (lifecycle.ts).
+import { defineKind } from '../common/kind';
 import { checkWithSchema } from '../common/check';
-import { declaredDiff } from '../common/definition';
-import type { ResourceModule } from '../types';
 import { podDefinition } from './definition';
 import { createPod, deletePod, readPod, updatePod } from './lifecycle';
 import { derivedOutputs, restartReason } from './plan';
 import { podPreflight } from './preflight';
 import { podInputsSchema, type PodInputs, type PodOutputs } from './schema';
 
-export const podModule: ResourceModule<PodInputs, PodOutputs> = {
-  kind: 'Pod',
+export const podModule = defineKind<PodInputs, PodOutputs>({
   schema: podInputsSchema,
+  definition: podDefinition,
   check(olds, news) {
     const result = checkWithSchema(podInputsSchema, news);
     if (result.failures || !result.inputs) return result;
@@ -21,12 +20,11 @@ export const podModule: ResourceModule<PodInputs, PodOutputs> = {
     const withDerived: PodInputs = { ...inputs, ...derivedOutputs(inputs) };
     return { inputs: reason ? { ...withDerived, restartPlanned: reason } : withDerived };
   },
-  diff: (_id, olds, news) => declaredDiff(podDefinition, olds, news),
   preflight: podPreflight,
   create: (inputs) => createPod(inputs),
   read: (id, props) => readPod(id, props),
   update: (id, olds, news) => updatePod(id, olds, news),
   delete: (id, props) => deletePod(id, props),
-};
+});
 
 export * from './schema';
