@@ -26,7 +26,7 @@ import { nodeInfoRoutes } from './routes/node-info';
 import { Router } from './router';
 import { createHandler } from './server';
 import { TaskManager } from './tasks';
-import { attachRuntime, type RuntimeKind } from './runtime';
+import { attachRuntime, checkLxcHost, type RuntimeKind } from './runtime';
 
 export type { FaultRule, ChaosOptions } from './faults';
 export type { AclEntry } from './permissions';
@@ -145,6 +145,8 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Running
     tokens.push({ ...def, privsep: 1 });
     perms.addPrivsepToken(`${def.user}!${def.tokenid}`, p.acl ?? []);
   }
+  // Before anything else is made (a certificate, a listener): where containers cannot run, say so at once.
+  if (opts.runtime === 'lxc') await checkLxcHost();
   const rootPassword = opts.rootPassword ?? randomBytes(12).toString('base64url');
   const nodes = nodeNames(opts.nodes ?? 1);
   const cert = await createSelfSigned(host);
