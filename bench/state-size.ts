@@ -2,7 +2,7 @@
 // resource, and how much of it is the serialized provider (`__provider`, stored in inputs and outputs).
 //   node dist/bench/state-size.js [pods] [program.js | installed]
 // A program path runs another build's program (e.g. an older checkout's dist/test/e2e/programs/pods.js) to compare
-// serialized providers; `installed` runs this build's program from a copy of the package placed under
+// serialized providers; `installed` runs a user's program against a copy of the package placed under
 // node_modules, as `npm install proxmox-pods` would (a linked checkout is not under node_modules, which changes how
 // Pulumi serializes the provider: sdk/provider.ts). The provider implementation is this checkout's either way.
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -12,7 +12,24 @@ import { startEmulator } from '../emulator';
 import { PulumiWorkspace, REPO_ROOT, type ExportedResource } from '../cli/pulumi-workspace';
 import { programPath } from '../test/helpers/pulumi';
 
-/** A project directory whose node_modules holds a copy of the package (sdk + the pods program) and links to the rest. */
+/**
+ * A user's program, as the README's Install section has it: pods from stack config (the same as
+ * test/e2e/programs/pods.ts), `require('proxmox-pods')` resolved through the package's own `exports`.
+ */
+const USER_PROGRAM = `const pulumi = require('@pulumi/pulumi');
+const { Pod } = require('proxmox-pods');
+const specs = JSON.parse(new pulumi.Config().require('pods'));
+const out = {};
+for (const [name, args] of Object.entries(specs)) {
+  const pod = new Pod(name, args);
+  out[name + 'Vmid'] = pod.vmid;
+  out[name + 'Ip'] = pod.ip;
+  out[name + 'Status'] = pod.status;
+}
+exports.pods = out;
+`;
+
+/** A project directory whose node_modules holds a copy of the package (what it ships: sdk, provider) and links to the rest. */
 function installedProgram(): { program: string; cleanup: () => void } {
   const root = mkdtempSync(join(tmpdir(), 'pp-installed-'));
   const modules = join(root, 'node_modules');
@@ -21,12 +38,11 @@ function installedProgram(): { program: string; cleanup: () => void } {
     if (entry !== 'proxmox-pods' && !entry.startsWith('.')) symlinkSync(join(REPO_ROOT, 'node_modules', entry), join(modules, entry));
   }
   const pkg = join(modules, 'proxmox-pods');
-  mkdirSync(join(pkg, 'dist', 'test', 'e2e'), { recursive: true });
+  mkdirSync(join(pkg, 'dist'), { recursive: true });
   cpSync(join(REPO_ROOT, 'package.json'), join(pkg, 'package.json'));
   for (const part of ['sdk', 'provider']) cpSync(join(REPO_ROOT, 'dist', part), join(pkg, 'dist', part), { recursive: true });
-  cpSync(join(REPO_ROOT, 'dist', 'test', 'e2e', 'programs'), join(pkg, 'dist', 'test', 'e2e', 'programs'), { recursive: true });
   const program = join(root, 'index.js');
-  writeFileSync(program, "module.exports = require('proxmox-pods/dist/test/e2e/programs/pods.js');\n");
+  writeFileSync(program, USER_PROGRAM);
   return { program, cleanup: () => rmSync(root, { recursive: true, force: true }) };
 }
 
