@@ -68,8 +68,8 @@ export class LxcRuntime {
     this.zfs = opts.zfs ? zfsVolumeBackend() : undefined;
   }
 
+  /** The caller has run checkLxcHost (startEmulator does, before it makes anything). */
   static async start(nodes: ReadonlyArray<{ name: string; network: readonly Iface[] }>, opts: LxcRuntimeOptions = {}): Promise<LxcRuntime> {
-    await checkLxcHost();
     const rt = new LxcRuntime(opts);
     try {
       if (opts.stateDir) {
