@@ -8,7 +8,7 @@
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEmulator } from '../emulator';
+import { stackConfig, startEmulator } from '../emulator';
 import { PulumiWorkspace, REPO_ROOT, type ExportedResource } from '../cli/pulumi-workspace';
 import { programPath } from '../test/helpers/pulumi';
 
@@ -61,9 +61,7 @@ async function main(): Promise<void> {
     program,
     project: 'bench-state-size',
     config: {
-      'proxmox-pods:endpoint': emu.url,
-      'proxmox-pods:tlsFingerprint': emu.fingerprint,
-      'proxmox-pods:apiToken': { secret: emu.token },
+      ...stackConfig(emu),
       pods: JSON.stringify(pods),
     },
   });

@@ -7,17 +7,12 @@ import { checkLxcHost } from '../emulator/runtime';
 import { APP_PORT, BUSYBOX, busyboxAppImage, writeAppLayout } from './busybox-image';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { startEmulator, type RunningEmulator } from '../emulator';
+import { stackConfig, startEmulator } from '../emulator';
 import { buildImage, makeTar, writeLayout } from '../provider/oci/layout/writer';
 import { InputError } from '../provider/errors';
 import { PulumiWorkspace, REPO_ROOT } from './pulumi-workspace';
 
 const QUICKSTART = path.join(REPO_ROOT, 'dist', 'index.js');
-
-/** How the demo's stacks reach the emulator: its HTTPS endpoint, pinned certificate and API token (a secret). */
-function connectionConfig(emu: RunningEmulator): Record<string, string | { secret: string }> {
-  return { 'proxmox-pods:endpoint': emu.url, 'proxmox-pods:tlsFingerprint': emu.fingerprint, 'proxmox-pods:apiToken': { secret: emu.token } };
-}
 
 const step = (s: string) => process.stdout.write(`\n\x1b[1m==> ${s}\x1b[0m\n`);
 
@@ -85,7 +80,7 @@ async function runtimeDemo(dir: string): Promise<number> {
       stack: 'demo',
       echo: true,
       config: {
-        ...connectionConfig(emu),
+        ...stackConfig(emu),
         'proxmox-pods:hosts': JSON.stringify(emu.hosts),
         image,
         imageStore: path.join(dir, 'store'),
@@ -138,7 +133,7 @@ async function demo(dir: string): Promise<number> {
       stack: 'demo',
       echo: true,
       config: {
-        ...connectionConfig(emu),
+        ...stackConfig(emu),
         'proxmox-pods:storage': 'local-zfs',
         image,
         imageStore: path.join(dir, 'store'),

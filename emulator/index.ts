@@ -106,6 +106,14 @@ export interface RunningEmulator {
   close(): Promise<void>;
 }
 
+/**
+ * The stack config that points a proxmox-pods program at this emulator: its HTTPS endpoint, its pinned certificate and
+ * its API token (a Pulumi secret). Spread it into a stack's config, e.g. with the Automation API.
+ */
+export function stackConfig(emu: Pick<RunningEmulator, 'url' | 'fingerprint' | 'token'>): Record<string, string | { secret: string }> {
+  return { 'proxmox-pods:endpoint': emu.url, 'proxmox-pods:tlsFingerprint': emu.fingerprint, 'proxmox-pods:apiToken': { secret: emu.token } };
+}
+
 function listen(server: Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);

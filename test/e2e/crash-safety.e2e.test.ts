@@ -1,7 +1,7 @@
 // Crash safety through the real Pulumi CLI on the emulator: random PVE failures on every step a pod takes, and the
 // CLI killed at several points of an `up` of 20 pods. Whatever happens, every pod ends with exactly one container of
 // its own (no orphan, no duplicate, no container rewritten to another pod's settings) and `destroy` ends empty.
-import { startEmulator, type RunningEmulator } from '../../emulator';
+import { stackConfig, startEmulator, type RunningEmulator } from '../../emulator';
 import { PulumiWorkspace } from '../../cli/pulumi-workspace';
 import { parseDescription } from '../../provider/resources/pod/pve-config';
 import { programPath, requirePulumiCli, upAfterKill } from '../helpers/pulumi';
@@ -31,9 +31,7 @@ async function workspace(emu: RunningEmulator, project: string): Promise<PulumiW
     program: programPath('pods'),
     project,
     config: {
-      'proxmox-pods:endpoint': emu.url,
-      'proxmox-pods:tlsFingerprint': emu.fingerprint,
-      'proxmox-pods:apiToken': { secret: emu.token },
+      ...stackConfig(emu),
       'proxmox-pods:storage': 'local-zfs',
       pods: JSON.stringify(spec),
     },

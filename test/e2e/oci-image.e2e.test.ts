@@ -6,7 +6,7 @@
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEmulator, type RunningEmulator } from '../../emulator';
+import { stackConfig, startEmulator, type RunningEmulator } from '../../emulator';
 import { PulumiWorkspace } from '../../cli/pulumi-workspace';
 import { RegistryClient } from '../../provider/oci/registry/client';
 import { pushImage } from '../../provider/oci/registry/push';
@@ -64,9 +64,7 @@ describe.each([{ zfs: false }, { zfs: true }])('OciImage and Pod through the rea
       program: programPath('oci-image'),
       project: 'e2e-oci-image',
       config: {
-        'proxmox-pods:endpoint': emu.url,
-        'proxmox-pods:tlsFingerprint': emu.fingerprint,
-        'proxmox-pods:apiToken': { secret: emu.token },
+        ...stackConfig(emu),
         registry: reg.host,
         reference: `${reg.host}/shop/web:live`,
         store: join(dir, 'store'),

@@ -1,6 +1,6 @@
 // The real Pulumi CLI (local file backend) driving the Pod resource against the emulator over HTTPS with a pinned
 // fingerprint and an API token: up, preview --diff, update, drift on refresh, bad input, destroy, state size.
-import { startEmulator, type RunningEmulator } from '../../emulator';
+import { stackConfig, startEmulator, type RunningEmulator } from '../../emulator';
 import { PulumiWorkspace } from '../../cli/pulumi-workspace';
 import { Readable } from 'node:stream';
 import { PveClient } from '../../provider/proxmox/client';
@@ -33,9 +33,7 @@ describe('Pod through the real pulumi CLI', () => {
       program: programPath('pods'),
       project: 'e2e-pods',
       config: {
-        'proxmox-pods:endpoint': emu.url,
-        'proxmox-pods:tlsFingerprint': emu.fingerprint,
-        'proxmox-pods:apiToken': { secret: emu.token },
+        ...stackConfig(emu),
         'proxmox-pods:storage': 'local-zfs',
         pods: JSON.stringify(base),
       },

@@ -1,7 +1,7 @@
 // `pulumi preview --json` through the real CLI against the emulator: what a green preview promises, `up` can do.
 // Wrong settings and names the cluster does not have fail the preview with messages that name the field and the
 // fix; nested values are printed (never `{<nil>}`), long ones cut; offlinePreview opts out of the cluster.
-import { startEmulator, type RunningEmulator } from '../../emulator';
+import { stackConfig, startEmulator, type RunningEmulator } from '../../emulator';
 import { PulumiWorkspace } from '../../cli/pulumi-workspace';
 import { programPath, requirePulumiCli } from '../helpers/pulumi';
 
@@ -25,9 +25,7 @@ describe('preview checks through the real pulumi CLI', () => {
       program: programPath('pods'),
       project: 'e2e-preview-checks',
       config: {
-        'proxmox-pods:endpoint': emu.url,
-        'proxmox-pods:tlsFingerprint': emu.fingerprint,
-        'proxmox-pods:apiToken': { secret: emu.token },
+        ...stackConfig(emu),
         pods: JSON.stringify({ web: { image: T, rootfs: { storage: 'local-zfs', sizeGiB: 2 }, network: { ip: '10.5.0.10/24', gateway: '10.5.0.1' } } }),
       },
     });

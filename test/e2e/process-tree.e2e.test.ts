@@ -4,7 +4,7 @@
 // (scripts/langhost/exit-with-parent.js, provider/engine-liveness.ts) and are gone within a few seconds, and no
 // container is created after that. Real Pulumi CLI, the emulator as PVE with slow tasks so the kill lands mid-run.
 import { readdirSync, readFileSync } from 'node:fs';
-import { startEmulator, type RunningEmulator } from '../../emulator';
+import { stackConfig, startEmulator, type RunningEmulator } from '../../emulator';
 import { PulumiWorkspace } from '../../cli/pulumi-workspace';
 import { programPath, requirePulumiCli, upAfterKill } from '../helpers/pulumi';
 
@@ -52,9 +52,7 @@ describe('a pulumi up killed with SIGKILL', () => {
       program: programPath('pods'),
       project: 'e2e-kill',
       config: {
-        'proxmox-pods:endpoint': emu.url,
-        'proxmox-pods:tlsFingerprint': emu.fingerprint,
-        'proxmox-pods:apiToken': { secret: emu.token },
+        ...stackConfig(emu),
         pods: JSON.stringify(pods),
       },
     });

@@ -4,7 +4,7 @@
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEmulator, type RunningEmulator } from '../../emulator';
+import { stackConfig, startEmulator, type RunningEmulator } from '../../emulator';
 import { PulumiWorkspace, REPO_ROOT } from '../../cli/pulumi-workspace';
 import { buildImage, makeTar, writeLayout } from '../../provider/oci/layout/writer';
 import { requireTools } from '../oci/helpers/tools';
@@ -44,10 +44,8 @@ describe('examples/promotion: dev verifies a tag, prod runs what dev verified', 
     v2 = await appImage('v2');
     await writeLayout(layout, [{ image: v1, tag: 'release' }]);
     emu = await startEmulator({ nodes: 2, httpPort: false, taskDurationMs: 10 });
-    const connection = {
-      'proxmox-pods:endpoint': emu.url,
-      'proxmox-pods:tlsFingerprint': emu.fingerprint,
-      'proxmox-pods:apiToken': { secret: emu.token },
+    const connection: Record<string, string | { secret: string }> = {
+      ...stackConfig(emu),
       'proxmox-pods:storage': 'local-zfs',
     };
     ws = await PulumiWorkspace.create({

@@ -8,14 +8,14 @@ import { execa } from 'execa';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { startEmulator, type RunningEmulator } from '../../emulator';
+import { stackConfig, startEmulator, type RunningEmulator } from '../../emulator';
 import { PulumiWorkspace } from '../../cli/pulumi-workspace';
 import type { PveClient } from '../../provider/proxmox/client';
 import { buildImage, makeTar, writeArchive, writeLayout } from '../../provider/oci/layout/writer';
 import { Netns } from '../helpers/netns';
 import { bridgesInNetns } from '../helpers/node-host';
 import { programPath, requirePulumiCli } from '../helpers/pulumi';
-import { emulatorClient, emulatorStackConfig } from '../helpers/emulator-stack';
+import { emulatorClient } from '../helpers/emulator-stack';
 import { drawer } from '../helpers/rng';
 import { changing, inputChanges, plannedOps, previewSteps, stepName } from '../helpers/preview-json';
 import { withZfsPool, type ZfsPool } from '../oci/helpers-zfs';
@@ -136,7 +136,7 @@ describe('round trips of the host-side kinds and images through the real CLI', (
       program: programPath('roundtrip-kinds'),
       project: 'e2e-roundtrip-kinds',
       config: {
-        ...emulatorStackConfig(emu),
+        ...stackConfig(emu),
         'proxmox-pods:hosts': JSON.stringify({ pve: { netns: node } }),
         'proxmox-pods:volumeDataset': `${pool.name}/volumes`,
         'proxmox-pods:dnsStateDir': path.join(dir, 'dns'),

@@ -1,12 +1,12 @@
 // Round trips through the real CLI: for generated pods and StatefulSets, `up` → `refresh` reports no change →
 // `preview --expect-no-changes` → `up --expect-no-changes`; drift made through the API shows as exactly that
 // property and `up` puts it back; a change to one pod does not make a dependent's derived values unknown.
-import { startEmulator, type RunningEmulator } from '../../emulator';
+import { stackConfig, startEmulator, type RunningEmulator } from '../../emulator';
 import { PulumiWorkspace } from '../../cli/pulumi-workspace';
 import type { PveClient } from '../../provider/proxmox/client';
 import { parseDescription } from '../../provider/resources/pod/pve-config';
 import { programPath, requirePulumiCli } from '../helpers/pulumi';
-import { emulatorClient, emulatorStackConfig } from '../helpers/emulator-stack';
+import { emulatorClient } from '../helpers/emulator-stack';
 import { rng } from '../helpers/rng';
 import { changing, inputChanges, plannedOps, previewSteps, stepName } from '../helpers/preview-json';
 
@@ -57,7 +57,7 @@ describe('round trips through the real CLI', () => {
       program: programPath('roundtrip'),
       project: 'e2e-roundtrip',
       config: {
-        ...emulatorStackConfig(emu),
+        ...stackConfig(emu),
         'proxmox-pods:storage': 'local-zfs',
         pods: JSON.stringify(generatePods(7, 12)),
         sets: JSON.stringify({ db: { replicas: 3, template: { image: TEMPLATE, memory: 256, tags: ['db', 'a'], network: { bridge: 'vmbr0', cidr: '10.78.0.0/24', gateway: '10.78.0.1' } } } }),

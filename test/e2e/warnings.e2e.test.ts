@@ -1,7 +1,7 @@
 // The warning channel through the real Pulumi CLI: a PVE call the provider had to retry (the emulator fails it once)
 // shows as a warning in `pulumi up` and `pulumi preview --refresh` output, named after the resource, and the run
 // still succeeds.
-import { startEmulator, type RunningEmulator } from '../../emulator';
+import { stackConfig, startEmulator, type RunningEmulator } from '../../emulator';
 import { PulumiWorkspace } from '../../cli/pulumi-workspace';
 import { programPath, requirePulumiCli } from '../helpers/pulumi';
 
@@ -20,9 +20,7 @@ describe('warnings through the real pulumi CLI', () => {
       program: programPath('pods'),
       project: 'e2e-warnings',
       config: {
-        'proxmox-pods:endpoint': emu.url,
-        'proxmox-pods:tlsFingerprint': emu.fingerprint,
-        'proxmox-pods:apiToken': { secret: emu.token },
+        ...stackConfig(emu),
         'proxmox-pods:storage': 'local-zfs',
         pods: JSON.stringify({ web: { image: TEMPLATE, memory: 256, network: { ip: 'dhcp' } } }),
       },
