@@ -3,7 +3,7 @@
 // stop and destroy (already running / not running / gone count as success). A create is retried by its caller, and
 // only after an owner-key lookup has shown that nothing was made.
 import { DeadlineError, InputError } from '../../errors';
-import { CreateOutcomeUnknownError, PveApiError, PveConnectionError, RetriesExhaustedError, TaskFailedError } from '../../proxmox/errors';
+import { CreateOutcomeUnknownError, isLockMessage, PveApiError, PveConnectionError, RetriesExhaustedError, TaskFailedError } from '../../proxmox/errors';
 import { backoffDelay, sleep as defaultSleep, type Deadline } from '../../proxmox/retry';
 import { NotOwnedError } from './owner';
 import { PartialCreateError } from './partial';
@@ -24,6 +24,29 @@ export function isTransient(err: unknown): boolean {
   return false;
 }
 
+/**
+ * Another task holds the CT's lock (`lock_config` timing out after 10 s, pve-guest-common `src/PVE/AbstractConfig.pm` `lock_config`; or a `lock` key left by a running
+ * backup, migration or snapshot). It clears when that task ends, which can take minutes, so it is waited out until
+ * the resource's deadline rather than for a fixed number of attempts.
+ */
+export function isLockContention(err: unknown): boolean {
+  if (err instanceof RetriesExhaustedError) return isLockContention(err.last);
+  if (err instanceof TaskFailedError) return isLockMessage(err.exitstatus);
+  if (err instanceof PveApiError) return err.isLockError;
+  return false;
+}
+
+/** Whether a failed attempt may be made again: transient, and attempts left (lock contention is bounded by time only). */
+export function mayRetry(err: unknown, attempt: number, attempts = DEFAULT_ATTEMPTS): boolean {
+  return isTransient(err) && (attempt < attempts || isLockContention(err));
+}
+
+/** The pause before the next attempt; a held lock gets at least half a second, so the holder can finish. */
+export function retryDelay(err: unknown, attempt: number, attempts = DEFAULT_ATTEMPTS): number {
+  const delay = backoffDelay(Math.min(attempt, attempts), { maxAttempts: attempts, baseDelayMs: 250, maxDelayMs: 4000 });
+  return isLockContention(err) ? Math.max(500, delay) : delay;
+}
+
 export interface TransientRetryOptions {
   attempts?: number;
   onRetry?: (err: unknown, attempt: number) => void;
@@ -40,8 +63,8 @@ export async function retryTransient<T>(deadline: Deadline, fn: (attempt: number
     try {
       return await fn(attempt);
     } catch (err) {
-      if (!isTransient(err) || attempt >= attempts) throw err;
-      const delay = backoffDelay(attempt, { maxAttempts: attempts, baseDelayMs: 250, maxDelayMs: 4000 });
+      if (!mayRetry(err, attempt, attempts)) throw err;
+      const delay = retryDelay(err, attempt, attempts);
       if (deadline.remaining() <= delay + 100) throw err;
       opts.onRetry?.(err, attempt);
       await pause(delay);

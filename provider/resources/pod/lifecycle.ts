@@ -5,14 +5,14 @@
 import type { PveClient } from '../../proxmox/client';
 import { InputError, ProxmoxPodsError } from '../../errors';
 import { CreateOutcomeUnknownError, CreateTaskError, TaskFailedError } from '../../proxmox/errors';
-import { sleep, backoffDelay } from '../../proxmox/retry';
+import { sleep } from '../../proxmox/retry';
 import { parseMount } from '../../proxmox/properties';
 import { Deadline, timeoutMs } from '../common/duration';
 import { defaultStorage, pveClient } from '../common/connection';
 import { PartialCreateError } from '../common/partial';
 import { reapplyPortIsolation } from '../common/isolation';
 import { describeOwner, type OwnerKey } from '../common/owner';
-import { DEFAULT_ATTEMPTS, isTransient, retryTransient } from '../common/transient';
+import { mayRetry, retryDelay, retryTransient } from '../common/transient';
 import { prepareZfsRootfs, type ZfsRootfs } from './zfs-rootfs';
 import { configUpdate, createParams, inputsFromConfig, managedConfig, parseDescription, type PodIdentity } from './pve-config';
 import { findOwned, findOwnedSettled, locateOwned, locateVmid, ownerOfConfig, ownershipOf, podOwner, waitCreateEnded, type FoundContainer } from './ownership';
@@ -170,8 +170,8 @@ export async function createPod(inputs: PodInputs, ctxIn?: Partial<PodContext>):
       const made = single(await findOwnedSettled(pve, owner, deadline), owner);
       if (made) return finishCreate(ctx, inputs, made, clone, deadline);
       // Nothing exists: a new attempt cannot duplicate anything.
-      if (!isTransient(err) || attempt >= DEFAULT_ATTEMPTS) throw err;
-      const delay = backoffDelay(attempt, { maxAttempts: DEFAULT_ATTEMPTS, baseDelayMs: 250, maxDelayMs: 4000 });
+      if (!mayRetry(err, attempt)) throw err;
+      const delay = retryDelay(err, attempt);
       if (deadline.remaining() <= delay + 1000) throw err;
       ctx.note(`pod ${inputs.name}: create failed (${(err as Error).message}); nothing was left behind, creating again (attempt ${attempt + 1})`);
       await sleep(delay);

@@ -1,0 +1,81 @@
+// Which PVE failures are retried, how often, and how long a held CT lock is waited out (common/transient.ts).
+import { isLockContention, mayRetry, retryDelay, retryTransient } from '../../provider/resources/common/transient';
+import { PveApiError, RetriesExhaustedError, TaskFailedError } from '../../provider/proxmox/errors';
+import { Deadline } from '../../provider/proxmox/retry';
+
+const lockTask = () => new TaskFailedError('UPID:pve:1:2:3:vzdestroy:102:root@pam:', "can't lock file '/run/lock/lxc/pve-config-102.lock' - got timeout", []);
+const lockedConf = () => new PveApiError({ status: 500, method: 'PUT', path: '/nodes/pve/lxc/102/config', pveMessage: 'CT is locked (backup)' });
+const busy = () => new PveApiError({ status: 500, method: 'GET', path: '/nodes/pve/lxc/102/status/current', pveMessage: 'got timeout' });
+const wrong = () => new PveApiError({ status: 400, method: 'PUT', path: '/nodes/pve/lxc/102/config', pveMessage: 'Parameter verification failed.', errors: { memory: 'invalid' } });
+
+describe('isLockContention', () => {
+  test('a lock timeout in a task, a lock key on the config, and either behind exhausted retries', () => {
+    expect(isLockContention(lockTask())).toBe(true);
+    expect(isLockContention(lockedConf())).toBe(true);
+    expect(isLockContention(new RetriesExhaustedError('PUT config', 3, lockedConf()))).toBe(true);
+  });
+
+  test('other failures are not', () => {
+    expect(isLockContention(busy())).toBe(false);
+    expect(isLockContention(new TaskFailedError('UPID:x', 'startup for container failed', []))).toBe(false);
+    expect(isLockContention(new Error("can't lock file '/x' - got timeout"))).toBe(false);
+  });
+});
+
+describe('mayRetry', () => {
+  test('a transient failure is retried up to the attempt limit', () => {
+    expect(mayRetry(busy(), 4)).toBe(true);
+    expect(mayRetry(busy(), 5)).toBe(false);
+  });
+
+  test('lock contention is retried past the limit: only the deadline ends it', () => {
+    expect(mayRetry(lockTask(), 5)).toBe(true);
+    expect(mayRetry(lockedConf(), 50)).toBe(true);
+  });
+
+  test('a request PVE refused as wrong is never retried', () => {
+    expect(mayRetry(wrong(), 1)).toBe(false);
+  });
+});
+
+describe('retryDelay', () => {
+  test('a held lock waits at least half a second; other failures may retry sooner', () => {
+    for (let i = 0; i < 50; i++) expect(retryDelay(lockTask(), 1 + (i % 8))).toBeGreaterThanOrEqual(500);
+    const delays = Array.from({ length: 200 }, () => retryDelay(busy(), 1));
+    expect(Math.min(...delays)).toBeLessThan(500);
+    expect(Math.max(...delays)).toBeLessThanOrEqual(500);
+  });
+});
+
+describe('retryTransient', () => {
+  test('waits out a lock held for more attempts than the limit, within the deadline', async () => {
+    let calls = 0;
+    const result = await retryTransient(new Deadline('destroy', 60_000), async () => {
+      if (++calls <= 8) throw lockTask();
+      return 'destroyed';
+    }, { sleep: async () => undefined });
+    expect(result).toBe('destroyed');
+    expect(calls).toBe(9);
+  });
+
+  test('gives up on a held lock when the deadline has no room for another pause', async () => {
+    let now = 0;
+    const deadline = new Deadline('destroy', 5_000, () => now);
+    let calls = 0;
+    await expect(retryTransient(deadline, async () => {
+      calls++;
+      throw lockTask();
+    }, { sleep: async (ms) => void (now += ms) })).rejects.toBeInstanceOf(TaskFailedError);
+    expect(calls).toBeGreaterThan(1);
+    expect(now).toBeLessThanOrEqual(5_000);
+  });
+
+  test('other transient failures stop at the attempt limit', async () => {
+    let calls = 0;
+    await expect(retryTransient(new Deadline('status', 60_000), async () => {
+      calls++;
+      throw busy();
+    }, { sleep: async () => undefined })).rejects.toBeInstanceOf(PveApiError);
+    expect(calls).toBe(5);
+  });
+});
