@@ -27,8 +27,9 @@ export interface MatchedFault {
 }
 
 /**
- * Random faults for convergence tests: each call that matches one of `rules` fails with probability `rate`, drawn
- * from a PRNG seeded with `seed` so that a failing run can be replayed.
+ * Random faults for convergence tests: each call that matches one of `rules` fails with probability `rate`, as one
+ * of the rules it matches picked at random; both draws come from a PRNG seeded with `seed`, so that a run with the
+ * same calls in the same order replays.
  */
 export interface ChaosOptions {
   seed: number;
@@ -78,8 +79,11 @@ export class FaultTable {
     const matches = (r: Omit<FaultRule, 'times'>) => (!r.method || r.method.toUpperCase() === method) && (typeof r.path === 'string' ? r.path === path : r.path.test(path));
     const rule = this.rules.find((r) => r.left > 0 && matches(r));
     if (!rule) {
-      const i = this.chaosRules.findIndex(matches);
-      if (i < 0 || this.random() >= this.chaosRate) return undefined;
+      // Every rule that matches gets its share: several rules for one call (a 500, or a task that fails) are all
+      // exercised, not only the first.
+      const candidates = this.chaosRules.flatMap((r, i) => (matches(r) ? [i] : []));
+      if (candidates.length === 0 || this.random() >= this.chaosRate) return undefined;
+      const i = candidates[Math.floor(this.random() * candidates.length)]!;
       this.chaosHits[i] = (this.chaosHits[i] ?? 0) + 1;
       const { status, message, taskError, taskWarnings, latencyMs, dropConnection } = this.chaosRules[i]!;
       return { status, message, taskError, taskWarnings, latencyMs, dropConnection };
