@@ -179,6 +179,23 @@ d('emulator --runtime lxc', () => {
     expect(await task(await c.data('DELETE', '/nodes/pve/lxc/153'))).toBe('OK');
   });
 
+  test('host-managed ip=dhcp with no DHCP server: the start still succeeds, with vm_start\'s "DHCP failed" warning', async () => {
+    // dhclient -1 gives up after dhclient.conf's default 60 s; PVE only warns (LXC.pm vm_start), the CT stays up.
+    const create = await c.data('POST', '/nodes/pve/lxc', {
+      form: { vmid: '155', ostemplate: 'local:vztmpl/app.tar', rootfs: 'local-lvm:1', hostname: 'dhcp-none', net0: 'name=eth0,bridge=vmbr0,ip=dhcp' },
+    });
+    expect(await task(create)).toBe('OK');
+    const upid = await c.data('POST', '/nodes/pve/lxc/155/status/start');
+    expect(await task(upid, 110_000)).toBe('WARNINGS: 1');
+    const log = (await c.data('GET', `/nodes/pve/tasks/${encodeURIComponent(upid)}/log`)) as Array<{ t: string }>;
+    expect(log.map((l) => l.t)).toEqual(expect.arrayContaining([expect.stringMatching(/^WARN: DHCP failed - command '.*dhclient -1 -4 .* eth0' failed: exit code \d+$/)]));
+    expect((await c.data('GET', '/nodes/pve/lxc/155/status/current')).status).toBe('running');
+    const eth0 = (await c.data('GET', '/nodes/pve/lxc/155/interfaces')).find((i: { name: string }) => i.name === 'eth0');
+    expect(eth0.inet).toBeUndefined();
+    expect(await task(await c.data('POST', '/nodes/pve/lxc/155/status/stop'))).toBe('OK');
+    expect(await task(await c.data('DELETE', '/nodes/pve/lxc/155'))).toBe('OK');
+  }, 180_000);
+
   test('lxc.init.groups reaches the init of a privileged CT only: LXC sets init groups only without a user namespace', async () => {
     // The control for the unprivileged case above (groups=1000 only): same image, same lxc.init.groups, no id map.
     const create = await c.data('POST', '/nodes/pve/lxc', {
