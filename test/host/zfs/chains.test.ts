@@ -131,9 +131,10 @@ d('ZFS layer chains and the rootfs swap (zfs-fuse)', () => {
     // Fail each mutating step in turn: the disk is back as it was (same content, no origin), no leftovers.
     for (const [i, failing] of [['clone'], ['rename', 'first'], ['rename', 'second']].entries()) {
       const ds = disk(`${pool.name}/swap/data/subvol-${201 + i}-disk-0`);
-      let renames = 0;
+      // Chosen by what is renamed, not by count: a rename zfs-fuse refuses as busy is repeated (command.ts).
+      const { incoming, outgoing } = swapNames(ds);
       const flaky = new Zfs(new ScriptedExecutor((args) => {
-        if (args[0] === 'rename' && ++renames === (failing[1] === 'first' ? 1 : 2)) return 'injected failure';
+        if (args[0] === 'rename' && (failing[1] === 'first' ? args.at(-1) === outgoing : args.at(-2) === incoming)) return 'injected failure';
         if (failing[0] === 'clone' && args[0] === 'clone') return 'injected failure';
         return undefined;
       }));
@@ -153,9 +154,9 @@ d('ZFS layer chains and the rootfs swap (zfs-fuse)', () => {
     const img = await chains.ensureChain([await layer([{ name: 'f', data: 'f' }])]);
     const ds = disk(`${pool.name}/undo/data/subvol-210-disk-0`);
     const { incoming, outgoing } = swapNames(ds);
-    let renames = 0;
-    // The second rename (clone → disk name) fails, and so does renaming the disk back.
-    const flaky = new Zfs(new ScriptedExecutor((args) => (args[0] === 'rename' && ++renames >= 2 ? 'cannot rename: injected failure' : undefined)));
+    // The second rename (clone → disk name) fails, and so does renaming the disk back: every rename onto the disk's
+    // name (chosen by name, not by count: a rename zfs-fuse refuses as busy is repeated, command.ts).
+    const flaky = new Zfs(new ScriptedExecutor((args) => (args[0] === 'rename' && args.at(-1) === ds ? 'cannot rename: injected failure' : undefined)));
     const err = await replaceWithClone(flaky, img.snapshot, ds).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ZfsError);
     expect((err as Error).message).toMatch(/injected failure; undoing it failed too, fix by hand: rename .*-pods-out back to .*subvol-210-disk-0: .*injected failure/);
