@@ -41,6 +41,11 @@ export class OciImage extends pulumi.dynamic.Resource implements PodImageSource 
   declare readonly scaffoldVolid: pulumi.Output<string | undefined>;
   /** The image's StopSignal; PVE's OCI create makes it the CT's halt signal (SIGTERM when absent). */
   declare readonly stopSignal: pulumi.Output<string | undefined>;
+  /**
+   * This image's instance in its claims on the shared template and layer chains: when it was made. The delete of an
+   * image that a replacement replaced takes only its own and older claims, never the replacement's.
+   */
+  declare readonly claimInstance: pulumi.Output<string | undefined>;
   /** The value a Pod's `image` takes; `new Pod(name, { image: thisImage })` uses it. */
   declare readonly podImage: pulumi.Output<PodImageValue>;
 
@@ -48,7 +53,7 @@ export class OciImage extends pulumi.dynamic.Resource implements PodImageSource 
     const outputs = {
       digest: undefined, manifestDigest: undefined, resolvedReference: undefined, pinnedReference: undefined, entrypoint: undefined, cmd: undefined, env: undefined,
       workdir: undefined, user: undefined, exposedPorts: undefined, templateVolid: undefined, sizes: undefined, podImage: undefined,
-      zfsSnapshot: undefined, scaffoldVolid: undefined, stopSignal: undefined,
+      zfsSnapshot: undefined, scaffoldVolid: undefined, stopSignal: undefined, claimInstance: undefined,
     };
     // The registry password stays a secret in state whatever the program passed.
     const credentials = args.credentials ? pulumi.secret(args.credentials) : undefined;

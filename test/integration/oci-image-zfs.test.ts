@@ -177,7 +177,18 @@ d('OciImage ZFS layer chains (zfs-fuse)', () => {
     expect(afterReplace).toContain(r.outs.zfsSnapshot!.replace(/@ready$/, ''));
     expect((await readOciImage(r.id, r.outs, ctx()))?.id).toBe(r.id);
 
+    // A replacement on the very same chain and template (a changed templateStorage or platform): the old image's
+    // delete leaves the new one's claims, so its chain and template stay.
+    const r2 = await createOciImage(await inputs3('r', 'q'), ctx());
+    expect(r2.outs.zfsSnapshot).toBe(r.outs.zfsSnapshot);
+    expect(r2.outs.claimInstance! > r.outs.claimInstance!).toBe(true);
     await deleteOciImage(r.id, r.outs, ctx());
+    expect(await chainsLeft()).toHaveLength(3);
+    const reread = await readOciImage(r2.id, r2.outs, ctx());
+    expect(reread?.id).toBe(r2.id);
+    expect(reread?.props.claimed).toBeUndefined();
+
+    await deleteOciImage(r2.id, r2.outs, ctx());
     expect(await chainsLeft()).toEqual([]);
   });
 
@@ -192,7 +203,7 @@ d('OciImage ZFS layer chains (zfs-fuse)', () => {
     // still has the image (a delete is recorded only when it returns), so the next destroy runs it again.
     const a = await createOciImage(await inputs3('p', 'p'), ctx());
     const topA = a.outs.zfsSnapshot!;
-    await dropClaims('pve', await chainsLeft(), { project: 'shop', stack: 'dev', kind: 'OciImage', name: 'p' }, topA);
+    await dropClaims('pve', await chainsLeft(), { project: 'shop', stack: 'dev', kind: 'OciImage', name: 'p' }, topA, { upTo: a.outs.claimInstance! });
     // Through the project's Zfs: zfs-fuse answers "dataset is busy" for a moment after an unmount; it retries that.
     await new Zfs(new LocalExecutor('pve')).destroy(topA.replace(/@ready$/, ''));
     expect(await chainsLeft()).toHaveLength(2); // base and middle: no top left to walk down from

@@ -219,7 +219,7 @@ d('OciImage against docker-registry and the emulator', () => {
     const onStorage = () => emu.state.storageContent('pve', 'local').map((v) => String(v.volid));
     const base = volid.replace(/^local:vztmpl\//, '').replace(/\.tar\.zst$/, '');
     const claims = () => onStorage().filter((v) => v.startsWith(`local:vztmpl/${base}.claim.`)).sort();
-    expect(claims()).toEqual([`local:vztmpl/${claimFileName(`${base}.tar.zst`, { ...dev, kind: 'OciImage', name: 'app' })}`, `local:vztmpl/${claimFileName(`${base}.tar.zst`, { ...staging, kind: 'OciImage', name: 'app' })}`].sort());
+    expect(claims()).toEqual([`local:vztmpl/${claimFileName(`${base}.tar.zst`, { ...dev, kind: 'OciImage', name: 'app' }, a.outs.claimInstance)}`, `local:vztmpl/${claimFileName(`${base}.tar.zst`, { ...staging, kind: 'OciImage', name: 'app' }, b.outs.claimInstance)}`].sort());
     // A claim names its owner inside, for whoever looks at the storage.
     const claimBytes = emu.state.volumeData('pve', claims()[0]!)!;
     await fs.writeFile(join(dir, 'claim.tar.zst'), claimBytes);
@@ -229,7 +229,7 @@ d('OciImage against docker-registry and the emulator', () => {
     await deleteOciImage(a.id, a.outs, ctx());
     expect(onStorage()).toContain(volid);
     expect(claims()).toHaveLength(1);
-    expect(logs.join('\n')).toMatch(/is kept: 1 other owner still claims it/);
+    expect(logs.join('\n')).toMatch(/is kept: 1 other image still claims it/);
     expect((await readOciImage(b.id, b.outs, ctx()))!.id).toBe(b.id);
 
     // State from before owner records (no owner): another owner's claim still keeps the template.
@@ -255,16 +255,38 @@ d('OciImage against docker-registry and the emulator', () => {
     expect(claims()).toHaveLength(1);
     const renamed = await checked(outs as unknown as Record<string, unknown>, { reference: ref(), store: join(dir, 'store-upgrade'), owner: { project: 'shop', stack: 'qa', resource: 'app' } });
     const moved = await updateOciImage(outs, renamed, ctx());
-    expect(claims()).toEqual([`local:vztmpl/${claimFileName(`${base}.tar.zst`, { project: 'shop', stack: 'qa', kind: 'OciImage', name: 'app' })}`]);
+    expect(moved.outs.claimInstance).toBe(outs.claimInstance);
+    expect(claims()).toEqual([`local:vztmpl/${claimFileName(`${base}.tar.zst`, { project: 'shop', stack: 'qa', kind: 'OciImage', name: 'app' }, outs.claimInstance)}`]);
     await deleteOciImage(legacy.id, moved.outs, ctx());
     expect(claims()).toEqual([]);
     expect(emu.state.storageContent('pve', 'local').map((v) => v.volid)).not.toContain(legacy.outs.templateVolid);
   });
 
+  test('a replacement that shares the template (same owner, same digest) keeps it and its claim when the old image goes', async () => {
+    // Pulumi replaces create-before-delete: the new image is made, then the old one deleted. Both belong to one
+    // resource, so one owner; the old one's delete must not take the claim the new one relies on.
+    const owner = { project: 'shop', stack: 'dev', resource: 'replaced' };
+    const store = join(dir, 'store-replaced');
+    const old = await createOciImage(await checked({}, { reference: ref(), store, owner }), ctx());
+    const news = await checked(old.outs as unknown as Record<string, unknown>, { reference: ref(), store, owner, platform: 'linux/arm64' });
+    expect(ociImageModule.diff(old.id, old.outs, news).replaces).toEqual(['platform']);
+    // (The image has one platform, so the replacement here is made with the old one: what matters is the shared template.)
+    const made = await createOciImage({ ...news, platform: old.outs.platform }, ctx());
+    expect(made.outs.templateVolid).toBe(old.outs.templateVolid);
+    await deleteOciImage(old.id, old.outs, ctx());
+    const onStorage = () => emu.state.storageContent('pve', 'local').map((v) => String(v.volid));
+    expect(onStorage()).toContain(made.outs.templateVolid);
+    const read = (await readOciImage(made.id, made.outs, ctx()))!;
+    expect(read.props.claimed).toBeUndefined();
+    await deleteOciImage(made.id, made.outs, ctx());
+    expect(onStorage()).not.toContain(made.outs.templateVolid);
+    expect(onStorage().filter((v) => v.includes('.claim.'))).toEqual([]);
+  });
+
   test('a claim deleted through the API shows on refresh and the next update records it again', async () => {
     const owner = { project: 'shop', stack: 'dev', resource: 'reclaimed' };
     const made = await createOciImage(await checked({}, { reference: ref(), store: join(dir, 'store-reclaim'), owner }), ctx());
-    const claim = `local:vztmpl/${claimFileName(made.outs.templateVolid.replace(/^local:vztmpl\//, ''), { project: 'shop', stack: 'dev', kind: 'OciImage', name: 'reclaimed' })}`;
+    const claim = `local:vztmpl/${claimFileName(made.outs.templateVolid.replace(/^local:vztmpl\//, ''), { project: 'shop', stack: 'dev', kind: 'OciImage', name: 'reclaimed' }, made.outs.claimInstance)}`;
     const onStorage = () => emu.state.storageContent('pve', 'local').map((v) => String(v.volid));
     expect(onStorage()).toContain(claim);
     // Untouched: read reports it claimed, and the diff has nothing to do.

@@ -1,9 +1,10 @@
 // Claims on ZFS layer chains. An image's chain is a line of datasets, each a clone of the one below (chains.ts); images
 // with common lower layers share those datasets. Who uses a dataset is recorded on the dataset itself, so that any
 // machine, any stack, and a destroy that was killed half-way all see the same answer:
-//  - `proxmox-pods:claim.<tag>` = owner id on EVERY dataset of a chain the owner uses, where the tag names the owner
-//    AND the chain's top (`chainClaimTag`): two images of one resource (a replace from v1 to v2 keeps the resource
-//    name, so the owner) are two claims, and releasing the old chain never drops the new one's claim on a shared layer;
+//  - `proxmox-pods:claim.<owner tag>.<instance>` = owner id on EVERY dataset of a chain an image uses, where the
+//    instance is the image's (claim-instance.ts): two images of one resource (a replace keeps the resource name, so
+//    the owner) are two claims, and the old image's release never drops the new one's claims, on a shared layer or
+//    on the very same chain;
 //  - `proxmox-pods:chain` = `claimed` once a dataset has been claimed: from then on "no claim left" means garbage.
 //    Datasets built before claims existed never carry it and are never swept (they keep the old top-only rule).
 // A dataset goes when it is marked, no claim is left on it and nothing is cloned from it (pods, other chains); that is
@@ -21,28 +22,45 @@ import { ChainInUseError, ZfsError, type PropertyValue, type Zfs } from '../../h
 import { messageOf } from '../../diagnostics';
 import { nodeChains, nodeZfs } from '../common/node-zfs';
 import { ownerId, ownerTag, type OwnerKey } from '../common/owner';
+import { releases, type ReleaseScope } from './claim-instance';
 
 /** Set on a chain dataset the first time it is claimed; never removed. */
 export const CHAIN_MARK_PROPERTY = 'proxmox-pods:chain';
 const CHAIN_MARK = 'claimed';
 
-/** `pp-<16 hex>` of the owner and the chain's top snapshot: one claim per (owner, chain). Pure. */
+/**
+ * The tag of the claims written before instances existed: `pp-<16 hex>` of the owner and the chain's top snapshot.
+ * Still released (as the oldest claims of their owner), never written. Pure.
+ */
 export function chainClaimTag(owner: OwnerKey, topSnapshot: string): string {
   return `pp-${createHash('sha256').update(`${ownerId(owner)}\n${topSnapshot}`).digest('hex').slice(0, 16)}`;
 }
 
-const claimProperty = (owner: OwnerKey, topSnapshot: string) => `${CLAIM_PROPERTY_PREFIX}${chainClaimTag(owner, topSnapshot)}`;
-/** Claims written before this version: one per owner, whatever the chain. Released like ours, never written. */
-const legacyClaimProperty = (owner: OwnerKey) => `${CLAIM_PROPERTY_PREFIX}${ownerTag(owner)}`;
+/** `proxmox-pods:claim.<owner tag>.<instance>`: the claim of one image (claim-instance.ts) on a dataset. */
+const claimProperty = (owner: OwnerKey, instance: string) => `${CLAIM_PROPERTY_PREFIX}${ownerTag(owner)}.${instance}`;
+const INSTANCE_CLAIM_RE = /^proxmox-pods:claim\.(pp-[0-9a-f]{16})\.([0-9a-z]{9})$/;
+/** Claims written before instances: one per (owner, chain top), and before that one per owner. */
+const legacyClaimProperties = (owner: OwnerKey, topSnapshot: string) => [`${CLAIM_PROPERTY_PREFIX}${chainClaimTag(owner, topSnapshot)}`, `${CLAIM_PROPERTY_PREFIX}${ownerTag(owner)}`];
 
-/** The user properties that claim a chain for `owner` (given to ensureChain, set on every dataset). Pure. */
-export function chainClaimProps(owner: OwnerKey, topSnapshot: string): Record<string, string> {
-  return { [CHAIN_MARK_PROPERTY]: CHAIN_MARK, [claimProperty(owner, topSnapshot)]: ownerId(owner) };
+/** The user properties that claim a chain for one image of `owner` (given to ensureChain, set on every dataset). Pure. */
+export function chainClaimProps(owner: OwnerKey, instance: string): Record<string, string> {
+  return { [CHAIN_MARK_PROPERTY]: CHAIN_MARK, [claimProperty(owner, instance)]: ownerId(owner) };
 }
 
-export async function claimChain(node: string, datasets: readonly string[], owner: OwnerKey, topSnapshot: string): Promise<void> {
+/** Which of a dataset's claim properties `scope` takes for `owner` on the chain topped by `topSnapshot`. Pure. */
+export function claimsReleased(properties: readonly string[], owner: OwnerKey, topSnapshot: string, scope: ReleaseScope): string[] {
+  const tag = ownerTag(owner);
+  const legacy = legacyClaimProperties(owner, topSnapshot);
+  return properties.filter((p) => {
+    const m = INSTANCE_CLAIM_RE.exec(p);
+    if (m) return m[1] === tag && releases(scope, m[2]!);
+    return legacy.includes(p) && releases(scope, '');
+  });
+}
+
+export async function claimChain(node: string, datasets: readonly string[], owner: OwnerKey, instance: string): Promise<void> {
   const zfs = await nodeZfs(node);
-  for (const ds of datasets) for (const [k, v] of Object.entries(chainClaimProps(owner, topSnapshot))) await setUserProperty(zfs, ds, k, v);
+  for (const ds of datasets) for (const [k, v] of Object.entries(chainClaimProps(owner, instance))) await setUserProperty(zfs, ds, k, v);
 }
 
 /** The chain's datasets from `topSnapshot` down to its base, following each dataset's `origin`; those that exist. */
@@ -59,11 +77,14 @@ export async function chainDatasets(node: string, parent: string, topSnapshot: s
   return out;
 }
 
-/** Moves the claims on a chain from one owner to another (an owner recorded for the first time, a renamed stack). */
-export async function reclaimChain(node: string, parent: string, topSnapshot: string, from: OwnerKey | undefined, to: OwnerKey): Promise<void> {
+/**
+ * Moves an image's claims on its chain from one owner to another (an owner recorded for the first time, a renamed
+ * stack): the new owner's claim for `instance` first, then the old owner's claims that `from.scope` names.
+ */
+export async function reclaimChain(node: string, parent: string, topSnapshot: string, from: { owner: OwnerKey; scope: ReleaseScope } | undefined, to: OwnerKey, instance: string): Promise<void> {
   const datasets = await chainDatasets(node, parent, topSnapshot);
-  await claimChain(node, datasets, to, topSnapshot);
-  if (from && ownerId(from) !== ownerId(to)) await dropClaims(node, datasets, from, topSnapshot);
+  await claimChain(node, datasets, to, instance);
+  if (from && ownerId(from.owner) !== ownerId(to)) await dropClaims(node, datasets, from.owner, topSnapshot, from.scope);
 }
 
 /** The claims on one chain dataset (property → owner id); undefined when the dataset is gone. */
@@ -84,16 +105,15 @@ async function originDataset(zfs: Zfs, dataset: string, parent: string): Promise
 }
 
 /**
- * Drops `owner`'s claim on the chain `topSnapshot` (and its claim of before this version) from each of `datasets`
- * that exists; each dataset it held a claim on is marked first, so once unclaimed it is the sweep's.
+ * Drops the claims of `owner` that `scope` takes (claim-instance.ts) from each of `datasets` that exists; each dataset
+ * it held a claim on is marked first, so once unclaimed it is the sweep's.
  */
-export async function dropClaims(node: string, datasets: readonly string[], owner: OwnerKey, topSnapshot: string): Promise<void> {
+export async function dropClaims(node: string, datasets: readonly string[], owner: OwnerKey, topSnapshot: string, scope: ReleaseScope): Promise<void> {
   const zfs = await nodeZfs(node);
-  const mine = [claimProperty(owner, topSnapshot), legacyClaimProperty(owner)];
   for (const ds of datasets) {
     const claims = await chainClaims(zfs, ds);
     if (!claims) continue; // gone already
-    const held = mine.filter((p) => p in claims);
+    const held = claimsReleased(Object.keys(claims), owner, topSnapshot, scope);
     if (!held.length) continue;
     await setUserProperty(zfs, ds, CHAIN_MARK_PROPERTY, CHAIN_MARK);
     for (const p of held) await clearUserProperty(zfs, ds, p);
@@ -160,15 +180,16 @@ export async function sweepChains(node: string, parent: string, log: (m: string)
 }
 
 /**
- * Releases `owner`'s claims on the chain whose top snapshot is `topSnapshot`, then sweeps the parent (sweepChains).
+ * Releases the claims of `owner` that `scope` takes on the chain whose top snapshot is `topSnapshot`, then sweeps the
+ * parent (sweepChains).
  * Reports, for each dataset of this chain that stays, why. `owner` undefined (state written before owner records):
  * claims are left alone and only an unclaimed top dataset is destroyed, as older versions did, then the sweep runs.
  */
-export async function releaseChain(node: string, parent: string, topSnapshot: string, owner: OwnerKey | undefined, log: (m: string) => void): Promise<void> {
+export async function releaseChain(node: string, parent: string, topSnapshot: string, owner: OwnerKey | undefined, scope: ReleaseScope, log: (m: string) => void): Promise<void> {
   const zfs = await nodeZfs(node);
   const datasets = await chainDatasets(node, parent, topSnapshot);
   if (owner) {
-    await dropClaims(node, datasets, owner, topSnapshot);
+    await dropClaims(node, datasets, owner, topSnapshot, scope);
   } else if (datasets[0] && !Object.keys((await chainClaims(zfs, datasets[0])) ?? {}).length) {
     try {
       await (await nodeChains(node, parent)).destroyChain(datasets[0]);

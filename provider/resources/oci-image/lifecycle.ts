@@ -22,8 +22,9 @@ import { messageOf, warn } from '../../diagnostics';
 import { pinnedReference } from '../../oci/reference';
 import { ownerId, ownerTag, scopedOwnerKey, type OwnerKey } from '../common/owner';
 import { chainClaimProps, dropClaims, reclaimChain, releaseChain, sweepChains } from './chain-claims';
+import { releaseOnDelete, type ReleaseScope } from './claim-instance';
 import { READY } from '../../host/zfs';
-import { claimTags, claimTemplate, releaseTemplate, templateClaims, type TemplateRef } from './claims';
+import { claimsIn, claimText, claimTemplate, releaseTemplate, templateClaims, type TemplateRef } from './claims';
 import type { ReadOutcome } from '../types';
 
 export interface OciImageContext {
@@ -88,7 +89,7 @@ const templateRef = (o: Pick<OciImageOutputs, 'node' | 'templateStorage' | 'mani
  * Builds the image's layer chain, every dataset claimed for `owner` before it is relied on (chain-claims.ts), then
  * sweeps the parent: what an interrupted destroy of any owner left unclaimed goes now.
  */
-async function buildChains(node: string, parent: string, store: ContentStore, pulled: PulledImage, owner: OwnerKey | undefined, log: (m: string) => void): Promise<string> {
+async function buildChains(node: string, parent: string, store: ContentStore, pulled: PulledImage, claim: { owner: OwnerKey; instance: string } | undefined, log: (m: string) => void): Promise<string> {
   const chains = await nodeChains(node, parent, { localOnly: true });
   const opts = ApplyOptionsSchema.parse({ idmap: PVE_UNPRIVILEGED_IDMAP });
   const top = `${chains.topDatasetFor(pulled.layers.map((l) => l.diffId))}@${READY}`;
@@ -100,17 +101,17 @@ async function buildChains(node: string, parent: string, store: ContentStore, pu
         await applyLayer(mountpoint, { stream: createReadStream(store.blobPath(l.digest)), mediaType: l.mediaType, digest: l.digest, diffId: l.diffId, compressedSize: l.size }, opts);
       },
     })),
-    owner ? chainClaimProps(owner, top) : {},
+    claim ? chainClaimProps(claim.owner, claim.instance) : {},
   );
   await sweepChains(node, parent, log);
   return result.snapshot;
 }
 
 /** A failed create takes back the claims its chain build may have placed (on the datasets that exist), then sweeps. */
-async function unclaimChains(node: string, parent: string, pulled: PulledImage, owner: OwnerKey, log: (m: string) => void): Promise<void> {
+async function unclaimChains(node: string, parent: string, pulled: PulledImage, owner: OwnerKey, instance: string, log: (m: string) => void): Promise<void> {
   const chains = await nodeChains(node, parent);
   const diffIds = pulled.layers.map((l) => l.diffId);
-  await dropClaims(node, chains.datasetsFor(diffIds), owner, `${chains.topDatasetFor(diffIds)}@${READY}`);
+  await dropClaims(node, chains.datasetsFor(diffIds), owner, `${chains.topDatasetFor(diffIds)}@${READY}`, { exactly: instance });
   await sweepChains(node, parent, log);
 }
 
@@ -125,16 +126,14 @@ export async function createOciImage(inputs: OciImageInputs, ctxIn?: Partial<Oci
   const pulled = await pullImage(inputs.reference, { store, platform, refName: id, ...sourceOptions(inputs), ...(ctx.onProgress ? { onProgress: ctx.onProgress } : {}) });
   const owner = imageOwner(inputs);
   const ref: TemplateRef = { node, storage, file: templateFileName(pulled.manifestDigest) };
-  let claimed = false;
+  // This image's claims (claim-instance.ts); set once the template claim is recorded.
+  let instance: string | undefined;
   let uploadedHere = false;
   try {
     deadline.check();
     const volid = templateVolid(storage, pulled.manifestDigest);
     // Claim before looking: a destroy racing this create then sees the claim and keeps the template (claims.ts).
-    if (owner) {
-      await claimTemplate(ctx.pve, ref, owner, deadline);
-      claimed = true;
-    }
+    if (owner) instance = await claimTemplate(ctx.pve, ref, owner, deadline);
     const existing = (await ctx.pve.storageContent(node, storage, 'vztmpl')).find((c) => c.volid === volid);
     const sizes: OciImageSizes = { compressed: pulled.totalSize, template: existing?.size ?? 0 };
     if (existing) {
@@ -158,7 +157,7 @@ export async function createOciImage(inputs: OciImageInputs, ctxIn?: Partial<Oci
         await rm(dir, { recursive: true, force: true });
       }
     }
-    const zfsSnapshot = inputs.zfs ? await buildChains(node, inputs.zfs.parentDataset, store, pulled, owner, ctx.log) : undefined;
+    const zfsSnapshot = inputs.zfs ? await buildChains(node, inputs.zfs.parentDataset, store, pulled, owner && instance ? { owner, instance } : undefined, ctx.log) : undefined;
     // ZFS-clone pods are created from the image's own OCI scaffold (its config, /etc/passwd and /etc/group).
     const scaffoldVolid = inputs.zfs ? await uploadScaffold(ctx, node, storage, store, pulled, deadline) : undefined;
     // A destroy elsewhere that listed the claims just before ours was recorded may have deleted the template we found.
@@ -185,6 +184,7 @@ export async function createOciImage(inputs: OciImageInputs, ctxIn?: Partial<Oci
       templateVolid: volid,
       ...(zfsSnapshot ? { zfsSnapshot } : {}),
       ...(scaffoldVolid ? { scaffoldVolid } : {}),
+      ...(instance ? { claimInstance: instance } : {}),
       ...(pulled.config.stopSignal ? { stopSignal: pulled.config.stopSignal } : {}),
       sizes,
     };
@@ -192,15 +192,15 @@ export async function createOciImage(inputs: OciImageInputs, ctxIn?: Partial<Oci
   } catch (err) {
     // The image was not created: its ref must not keep the blobs alive, nor its claim the template; a template this
     // attempt uploaded goes too when no one else claims it. Best effort: a leftover ref only keeps blobs until the next
-    // gc that finds it, a leftover claim is adopted by the next create of this owner; so a failing clean-up is
+    // gc that finds it, a leftover claim is released by the delete of this owner's next image (claim-instance.ts); so a failing clean-up is
     // reported, not raised over the error that matters.
     await store.deleteRef(id).catch((cleanup: unknown) => ctx.log(`store ref ${id} of the failed create was left (its blobs stay until it is removed): ${messageOf(cleanup)}`));
-    if (inputs.zfs && owner) {
-      await unclaimChains(node, inputs.zfs.parentDataset, pulled, owner, ctx.log).catch((cleanup: unknown) => ctx.log(`could not take back the claims on the layer chain of the failed create (the next create of this image adopts them): ${messageOf(cleanup)}`));
+    if (inputs.zfs && owner && instance) {
+      await unclaimChains(node, inputs.zfs.parentDataset, pulled, owner, instance, ctx.log).catch((cleanup: unknown) => ctx.log(`could not take back the claims on the layer chain of the failed create (the delete of this resource's next image releases them): ${messageOf(cleanup)}`));
     }
-    if (claimed && owner) {
+    if (instance && owner) {
       try {
-        const left = await releaseTemplate(ctx.pve, ref, owner, deadline);
+        const left = await releaseTemplate(ctx.pve, ref, owner, { exactly: instance }, deadline);
         if (uploadedHere && left.length === 0) await ctx.pve.deleteContent(node, storage, `${storage}:vztmpl/${ref.file}`, { deadlineMs: deadline.remaining() });
       } catch (cleanup) {
         ctx.log(`could not take back the claim on ${ref.file} after the failed create: ${messageOf(cleanup)}`);
@@ -220,7 +220,8 @@ export async function readOciImage(id: string, props: OciImageOutputs, ctxIn?: P
   if (!content.some((c) => c.volid === props.templateVolid)) return undefined;
   // The template is there; is our claim on it? (The same listing holds both: claims.ts.)
   const owner = imageOwner(props);
-  const claimed = owner ? claimTags(templateRef(props).file, content.map((c) => c.volid)).includes(ownerTag(owner)) : true;
+  const mine = owner ? ownerTag(owner) : undefined;
+  const claimed = mine ? claimsIn(templateRef(props).file, content.map((c) => c.volid)).some((c) => c.tag === mine && c.instance === (props.claimInstance ?? '')) : true;
   if (props.zfsSnapshot && props.zfs) {
     // The chain was destroyed behind Pulumi's back: gone too, so the next `up` builds it again (same ChainID names,
     // so pods of this image keep their inputs). Reading needs only `zfs list`, over SSH as well.
@@ -243,20 +244,24 @@ export async function readOciImage(id: string, props: OciImageOutputs, ctxIn?: P
  */
 export async function updateOciImage(olds: OciImageOutputs, news: OciImageInputs, ctxIn?: Partial<OciImageContext>): Promise<{ outs: OciImageOutputs }> {
   const { credentials: _secret, ...kept } = news;
-  const outs = { ...olds, ...kept, platform: olds.platform, node: olds.node, resolvedDigest: olds.digest };
+  const outs: OciImageOutputs = { ...olds, ...kept, platform: olds.platform, node: olds.node, resolvedDigest: olds.digest };
   delete outs.claimed;
   const before = imageOwner(olds);
   const after = imageOwner(outs);
+  // The claims the image had: its instance's, or from before instances (claim-instance.ts).
+  const had: ReleaseScope = olds.claimInstance ? { exactly: olds.claimInstance } : { legacy: true };
   if (after && before && !ownerChanged(before, after) && olds.claimed === false) {
-    // Refresh found our claim gone: record it again (claimTemplate keeps an existing one).
+    // Refresh found our claim gone: record it again (claimTemplate keeps an existing one). State from before
+    // instances gets one now.
     const deadline = new Deadline(`update OciImage ${olds.reference}`, timeoutMs(news.timeouts, 'update'));
-    await claimTemplate(ctxOrDefault(ctxIn).pve, templateRef(olds), after, deadline);
+    outs.claimInstance = await claimTemplate(ctxOrDefault(ctxIn).pve, templateRef(olds), after, deadline, olds.claimInstance);
   } else if (after && (!before || ownerChanged(before, after))) {
     const ctx = ctxOrDefault(ctxIn);
     const deadline = new Deadline(`update OciImage ${olds.reference}`, timeoutMs(news.timeouts, 'update'));
-    await claimTemplate(ctx.pve, templateRef(olds), after, deadline);
-    if (olds.zfsSnapshot && olds.zfs) await reclaimChain(olds.node, olds.zfs.parentDataset, olds.zfsSnapshot, before, after);
-    if (before) await releaseTemplate(ctx.pve, templateRef(olds), before, deadline);
+    const instance = await claimTemplate(ctx.pve, templateRef(olds), after, deadline, olds.claimInstance);
+    outs.claimInstance = instance;
+    if (olds.zfsSnapshot && olds.zfs) await reclaimChain(olds.node, olds.zfs.parentDataset, olds.zfsSnapshot, before ? { owner: before, scope: had } : undefined, after, instance);
+    if (before) await releaseTemplate(ctx.pve, templateRef(olds), before, had, deadline);
   }
   return { outs };
 }
@@ -276,10 +281,11 @@ export async function deleteOciImage(id: string, props: OciImageOutputs, ctxIn?:
   if (props.templateVolid && props.node && props.manifestDigest) {
     const owner = imageOwner(props);
     const ref = templateRef(props);
-    const left = owner ? await releaseTemplate(ctx.pve, ref, owner, deadline) : await templateClaims(ctx.pve, ref);
+    const scope = releaseOnDelete(props.claimInstance);
+    const left = (owner ? await releaseTemplate(ctx.pve, ref, owner, scope, deadline) : await templateClaims(ctx.pve, ref)).map(claimText);
     const sharing = owner ? [] : (await store.listRefs()).filter((r) => r.name.startsWith(REF_PREFIX) && r.manifestDigest === props.manifestDigest).map((r) => r.name);
     if (left.length) {
-      ctx.log(`template ${props.templateVolid} is kept: ${left.length} other owner${left.length === 1 ? '' : 's'} still claim${left.length === 1 ? 's' : ''} it (${left.join(', ')})`);
+      ctx.log(`template ${props.templateVolid} is kept: ${left.length} other image${left.length === 1 ? '' : 's'} still claim${left.length === 1 ? 's' : ''} it (${left.join(', ')})`);
     } else if (sharing.length) {
       ctx.log(`template ${props.templateVolid} is kept: ${sharing.join(', ')} still use it`);
     } else {
@@ -290,7 +296,7 @@ export async function deleteOciImage(id: string, props: OciImageOutputs, ctxIn?:
     // A chain is judged on its own claims (the other owners of the template may not use ZFS); pods cloned from it keep
     // it too (ZFS refuses, and we say so). Without an owner record, as in older versions: only with the template.
     const templateKept = left.length > 0 || sharing.length > 0;
-    if (props.zfsSnapshot && props.zfs && (owner || !templateKept)) await releaseChain(props.node, props.zfs.parentDataset, props.zfsSnapshot, owner, ctx.log);
+    if (props.zfsSnapshot && props.zfs && (owner || !templateKept)) await releaseChain(props.node, props.zfs.parentDataset, props.zfsSnapshot, owner, scope, ctx.log);
   }
   await store.gc();
 }

@@ -136,4 +136,10 @@ export interface OciImageOutputs extends Omit<OciImageInputs, 'credentials'> {
    * next `up` records it again. Absent means claimed (every create and update claims).
    */
   claimed?: boolean;
+  /**
+   * This image's instance in its claims on the template and layer chains (claim-instance.ts): when it was made, so
+   * that the delete of the image a replacement replaced leaves the replacement's claims alone. Absent in state
+   * written before instances and for images without an owner.
+   */
+  claimInstance?: string;
 }
