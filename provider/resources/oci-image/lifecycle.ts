@@ -92,7 +92,6 @@ const templateRef = (o: Pick<OciImageOutputs, 'node' | 'templateStorage' | 'mani
 async function buildChains(node: string, parent: string, store: ContentStore, pulled: PulledImage, claim: { owner: OwnerKey; instance: string } | undefined, log: (m: string) => void): Promise<string> {
   const chains = await nodeChains(node, parent, { localOnly: true });
   const opts = ApplyOptionsSchema.parse({ idmap: PVE_UNPRIVILEGED_IDMAP });
-  const top = `${chains.topDatasetFor(pulled.layers.map((l) => l.diffId))}@${READY}`;
   const result = await chains.ensureChain(
     pulled.layers.map((l) => ({
       digest: l.digest,
