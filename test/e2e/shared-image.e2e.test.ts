@@ -32,7 +32,10 @@ describe('two stacks sharing an image through the real pulumi CLI', () => {
     reg = await startRegistry();
     const client = new RegistryClient({ host: reg.host, insecureRegistries: [reg.host] });
     const rootfs = await makeTar([{ name: 'bin/', type: 'directory' }, { name: 'bin/server', content: '#!/bin/sh\n', mode: 0o755 }]);
-    await pushImage(client, 'shop/web', 'live', buildImage({ layers: [{ tar: rootfs }], runtime: { Entrypoint: ['/bin/server'] } }));
+    const image = buildImage({ layers: [{ tar: rootfs }], runtime: { Entrypoint: ['/bin/server'] } });
+    await pushImage(client, 'shop/web', 'live', image);
+    // The same image under a second tag: another reference, so a replacement, with the same template.
+    await pushImage(client, 'shop/web', 'alias', image);
     await client.close();
     emu = await startEmulator({ nodes: 1, httpPort: false, taskDurationMs: 20 });
     for (const [stack, ip] of [['dev', '10.3.0.21/24'], ['staging', '10.3.0.22/24']] as const) {
@@ -78,6 +81,19 @@ describe('two stacks sharing an image through the real pulumi CLI', () => {
     const preview = await stacks.staging!.mustRun(['preview', '--diff', '--expect-no-changes']);
     expect(preview.stdout).not.toMatch(/to replace|to create|to update/);
     expect(templates()).toEqual([template]);
+  });
+
+  test('staging\'s image replaced by the same image under another tag: the replacement keeps the template they share', async () => {
+    // Pulumi makes the replacement, then deletes the old image; staging is the template's only owner now, so the old
+    // image's delete must leave the replacement's claim (before claims per image, it deleted the template).
+    const template = templates()[0]!;
+    await stacks.staging!.setConfig('reference', `${reg.host}/shop/web:alias`);
+    const up = await stacks.staging!.mustRun(['up', '--yes']);
+    expect(up.stdout).toMatch(/OciImage app replaced|replaced/);
+    expect(templates()).toEqual([template]);
+    expect(claims()).toHaveLength(1);
+    await stacks.staging!.mustRun(['refresh', '--yes', '--expect-no-changes']);
+    await stacks.staging!.mustRun(['preview', '--expect-no-changes']);
   });
 
   test('destroying staging, the last owner, removes the template and every claim', async () => {
