@@ -5,17 +5,19 @@ import { Deadline } from '../../provider/proxmox/retry';
 
 const lockTask = () => new TaskFailedError('UPID:pve:1:2:3:vzdestroy:102:root@pam:', "can't lock file '/run/lock/lxc/pve-config-102.lock' - got timeout", []);
 const lockedConf = () => new PveApiError({ status: 500, method: 'PUT', path: '/nodes/pve/lxc/102/config', pveMessage: 'CT is locked (backup)' });
+const flockApi = () => new PveApiError({ status: 500, method: 'PUT', path: '/nodes/pve/lxc/102/config', pveMessage: "can't lock file '/run/lock/lxc/pve-config-102.lock' - got timeout" });
 const busy = () => new PveApiError({ status: 500, method: 'GET', path: '/nodes/pve/lxc/102/status/current', pveMessage: 'got timeout' });
 const wrong = () => new PveApiError({ status: 400, method: 'PUT', path: '/nodes/pve/lxc/102/config', pveMessage: 'Parameter verification failed.', errors: { memory: 'invalid' } });
 
 describe('isLockContention', () => {
-  test('a lock timeout in a task, a lock key on the config, and either behind exhausted retries', () => {
+  test('an flock timeout, in a task or an API answer, and behind exhausted retries', () => {
     expect(isLockContention(lockTask())).toBe(true);
-    expect(isLockContention(lockedConf())).toBe(true);
-    expect(isLockContention(new RetriesExhaustedError('PUT config', 3, lockedConf()))).toBe(true);
+    expect(isLockContention(flockApi())).toBe(true);
+    expect(isLockContention(new RetriesExhaustedError('PUT config', 3, flockApi()))).toBe(true);
   });
 
-  test('other failures are not', () => {
+  test('a lock key in the config (maybe left by a crashed task) is not, nor are other failures', () => {
+    expect(isLockContention(lockedConf())).toBe(false);
     expect(isLockContention(busy())).toBe(false);
     expect(isLockContention(new TaskFailedError('UPID:x', 'startup for container failed', []))).toBe(false);
     expect(isLockContention(new Error("can't lock file '/x' - got timeout"))).toBe(false);
@@ -28,9 +30,14 @@ describe('mayRetry', () => {
     expect(mayRetry(busy(), 5)).toBe(false);
   });
 
-  test('lock contention is retried past the limit: only the deadline ends it', () => {
+  test('a held flock is retried past the limit: only the deadline ends it', () => {
     expect(mayRetry(lockTask(), 5)).toBe(true);
-    expect(mayRetry(lockedConf(), 50)).toBe(true);
+    expect(mayRetry(flockApi(), 50)).toBe(true);
+  });
+
+  test('a lock key keeps the limit, so its advice (pct unlock) comes in seconds', () => {
+    expect(mayRetry(lockedConf(), 4)).toBe(true);
+    expect(mayRetry(lockedConf(), 5)).toBe(false);
   });
 
   test('a request PVE refused as wrong is never retried', () => {

@@ -3,7 +3,7 @@
 // stop and destroy (already running / not running / gone count as success). A create is retried by its caller, and
 // only after an owner-key lookup has shown that nothing was made.
 import { DeadlineError, InputError } from '../../errors';
-import { CreateOutcomeUnknownError, isLockMessage, PveApiError, PveConnectionError, RetriesExhaustedError, TaskFailedError } from '../../proxmox/errors';
+import { CreateOutcomeUnknownError, PveApiError, PveConnectionError, RetriesExhaustedError, TaskFailedError } from '../../proxmox/errors';
 import { backoffDelay, sleep as defaultSleep, type Deadline } from '../../proxmox/retry';
 import { NotOwnedError } from './owner';
 import { PartialCreateError } from './partial';
@@ -24,15 +24,19 @@ export function isTransient(err: unknown): boolean {
   return false;
 }
 
+/** The flock on the CT's config timed out (pve-guest-common `src/PVE/AbstractConfig.pm` `lock_config`: 10 s). */
+const FLOCK_TIMEOUT = /can't lock file '[^']*' - got timeout/;
+
 /**
- * Another task holds the CT's lock (`lock_config` timing out after 10 s, pve-guest-common `src/PVE/AbstractConfig.pm` `lock_config`; or a `lock` key left by a running
- * backup, migration or snapshot). It clears when that task ends, which can take minutes, so it is waited out until
- * the resource's deadline rather than for a fixed number of attempts.
+ * Another task holds the CT's config flock right now. An flock ends with the process that holds it, so this clears
+ * when that task ends (a backup or migration can take minutes): it is waited out until the resource's deadline, not
+ * for a fixed number of attempts. A `lock` key in the config (`CT is locked (backup)`) is not: it stays after a
+ * crashed task, so it keeps the attempt limit and the error's advice (`pct unlock`) reaches the user in seconds.
  */
 export function isLockContention(err: unknown): boolean {
   if (err instanceof RetriesExhaustedError) return isLockContention(err.last);
-  if (err instanceof TaskFailedError) return isLockMessage(err.exitstatus);
-  if (err instanceof PveApiError) return err.isLockError;
+  if (err instanceof TaskFailedError) return FLOCK_TIMEOUT.test(err.exitstatus);
+  if (err instanceof PveApiError) return FLOCK_TIMEOUT.test(err.pveMessage);
   return false;
 }
 
@@ -41,7 +45,7 @@ export function mayRetry(err: unknown, attempt: number, attempts = DEFAULT_ATTEM
   return isTransient(err) && (attempt < attempts || isLockContention(err));
 }
 
-/** The pause before the next attempt; a held lock gets at least half a second, so the holder can finish. */
+/** The pause before the next attempt; a held flock gets at least half a second, so the holder can finish. */
 export function retryDelay(err: unknown, attempt: number, attempts = DEFAULT_ATTEMPTS): number {
   const delay = backoffDelay(Math.min(attempt, attempts), { maxAttempts: attempts, baseDelayMs: 250, maxDelayMs: 4000 });
   return isLockContention(err) ? Math.max(500, delay) : delay;
