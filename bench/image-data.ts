@@ -46,6 +46,16 @@ export const BENCH_LAYERS: LayerPlan[] = [
   { name: 'assets', files: 1000, fileBytes: 16 * 1024, dirs: 10 },
 ];
 
+/**
+ * The layers at `scale` (BENCH_SCALE; 1 is the figures the README reports): file counts and sizes shrink together,
+ * so a small run (npm test's smoke test) exercises every path of the full one in seconds.
+ */
+export function scaledLayers(scale: number): LayerPlan[] {
+  if (!(scale > 0 && scale <= 1)) throw new Error(`BENCH_SCALE must be in (0, 1], got ${scale}`);
+  const root = Math.sqrt(scale);
+  return BENCH_LAYERS.map((p) => ({ ...p, files: Math.max(1, Math.round(p.files * root)), fileBytes: Math.max(512, Math.round(p.fileBytes * root)), dirs: Math.max(1, Math.round(p.dirs * root)) }));
+}
+
 export function layerEntries(plan: LayerPlan, seed: number): TarEntrySpec[] {
   const rng = new Prng(seed);
   const entries: TarEntrySpec[] = [{ name: `${plan.name}/`, type: 'directory' }];

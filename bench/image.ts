@@ -2,16 +2,18 @@
 //   (a) our pull + verify + unpack, (b) skopeo copy + umoci raw unpack of the same image (ratio b/a; medians of
 //   BENCH_ROUNDS alternating rounds),
 //   (c) a cached re-pull, (d) ZFS: layer chains and the pod clone time as the image grows (zfs-fuse file pool),
-// plus the tar.zst template pack. Prints a table and writes bench/results/latest.json. Not part of `npm test`.
+// plus the tar.zst template pack. Prints a table and writes bench/results/latest.json (BENCH_RESULTS: elsewhere).
+// BENCH_SCALE (0, 1] shrinks the image; `npm test` runs it at a small scale as a smoke test (test/package), never
+// writing the committed results.
 import { promises as fs } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { buildImage, ContentStore, makeTar, pullImage, pushImage, RegistryClient } from '../provider/oci';
 import { unpackImage } from '../provider/oci/unpack';
 import { packTemplate } from '../provider/oci/convert/template';
 import { startRegistry } from '../test/oci/helpers/registry';
-import { BENCH_LAYERS, layerEntries } from './image-data';
+import { layerEntries, scaledLayers } from './image-data';
 import { freshExt4, type Scratch } from './fresh-fs';
 import { buildChains, cloneTime, createBenchPool, usedBytes, type ChainLayer } from './zfs-chain';
 
@@ -30,7 +32,9 @@ async function main(): Promise<number> {
   }
   const dir = await fs.mkdtemp(join(tmpdir(), 'pp-bench-image-'));
   const reg = await startRegistry();
-  const results: Record<string, unknown> = { date: new Date().toISOString(), cpus: cpus().length, node: process.version };
+  const scale = Number(process.env.BENCH_SCALE ?? 1);
+  const plans = scaledLayers(scale);
+  const results: Record<string, unknown> = { date: new Date().toISOString(), cpus: cpus().length, node: process.version, scale };
   const rows: [string, string][] = [];
   const scratches: Scratch[] = [];
   try {
@@ -38,13 +42,13 @@ async function main(): Promise<number> {
     process.stderr.write('building the image…\n');
     const built = await timed(async () => {
       const layers = [];
-      for (const [i, plan] of BENCH_LAYERS.entries()) layers.push({ tar: await makeTar(layerEntries(plan, 1000 + i)), compression: 'gzip' as const });
+      for (const [i, plan] of plans.entries()) layers.push({ tar: await makeTar(layerEntries(plan, 1000 + i)), compression: 'gzip' as const });
       return buildImage({ layers, runtime: { Entrypoint: ['/app/run'], Env: ['PATH=/usr/bin:/bin'] } });
     });
     const image = built.value;
-    const uncompressed = BENCH_LAYERS.reduce((n, p) => n + p.files * p.fileBytes, 0);
+    const uncompressed = plans.reduce((n, p) => n + p.files * p.fileBytes, 0);
     const compressed = image.layers.reduce((n, l) => n + l.size, 0);
-    const entries = BENCH_LAYERS.reduce((n, p) => n + p.files + p.dirs + 1, 0);
+    const entries = plans.reduce((n, p) => n + p.files + p.dirs + 1, 0);
     const client = new RegistryClient({ host: reg.host, insecureRegistries: [reg.host] });
     try { await pushImage(client, 'bench/big', 'v1', image); } finally { await client.close(); }
     const ref = `${reg.host}/bench/big:v1`;
@@ -183,10 +187,10 @@ async function main(): Promise<number> {
   const width = Math.max(...rows.map(([k]) => k.length));
   process.stdout.write(`\nproxmox-pods image benchmark (${cpus().length} CPUs, Node ${process.version})\n`);
   for (const [k, v] of rows) process.stdout.write(`  ${k.padEnd(width)}  ${v}\n`);
-  const outDir = resolve(__dirname, '..', '..', 'bench', 'results');
-  await fs.mkdir(outDir, { recursive: true });
-  await fs.writeFile(join(outDir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
-  process.stdout.write(`\nwrote ${join(outDir, 'latest.json')}\n`);
+  const out = process.env.BENCH_RESULTS ?? join(resolve(__dirname, '..', '..', 'bench', 'results'), 'latest.json');
+  await fs.mkdir(dirname(out), { recursive: true });
+  await fs.writeFile(out, `${JSON.stringify(results, null, 2)}\n`);
+  process.stdout.write(`\nwrote ${out}\n`);
   return 0;
 }
 
