@@ -144,10 +144,11 @@ describe('dnsmasq zones served from a node namespace (real dig queries)', () => 
     const r = await execa('ip', ['netns', 'exec', client, 'dig', '+tries=1', '+time=2', '-p', '53', '@10.89.1.1', 'A', name]);
     return /status: ([A-Z]+)/.exec(String(r.stdout))?.[1] ?? 'no answer';
   };
-  // SIGHUP is handled in dnsmasq's event loop, not before `kill` returns: poll briefly for the new answer.
+  // SIGHUP is handled in dnsmasq's event loop, not before `kill` returns: poll for the new answer (up to 10 s, for a
+  // loaded machine; an answer that is right returns at once).
   const eventually = async (fn: () => Promise<unknown>, want: unknown): Promise<void> => {
     let got: unknown;
-    for (let i = 0; i < 20; i++) {
+    for (let i = 0; i < 100; i++) {
       got = await fn();
       if (JSON.stringify(got) === JSON.stringify(want)) return;
       await new Promise((r) => setTimeout(r, 100));
@@ -316,8 +317,12 @@ describe('dnsmasq zones served from a node namespace (real dig queries)', () => 
   test('a stale pid file naming another process: that process is never signalled', async () => {
     await zones.removeZone('db.prod.svc.cluster.local');
     stray = execa('ip', ['netns', 'exec', node, 'sleep', '300'], { reject: false });
-    await new Promise((r) => setTimeout(r, 200));
-    const sleepPid = String((await execa('ip', ['netns', 'pids', node])).stdout).trim().split(/\s+/)[0]!;
+    // Wait for it to be in the namespace (a fixed pause was too short on a loaded machine).
+    let sleepPid = '';
+    for (let i = 0; i < 100 && !sleepPid; i++) {
+      sleepPid = String((await execa('ip', ['netns', 'pids', node])).stdout).trim().split(/\s+/)[0] ?? '';
+      if (!sleepPid) await new Promise((r) => setTimeout(r, 100));
+    }
     expect(sleepPid).toMatch(/^\d+$/);
     mkdirSync(zones.dir, { recursive: true });
     writeFileSync(join(zones.dir, 'dnsmasq.pid'), `${sleepPid}\n`);

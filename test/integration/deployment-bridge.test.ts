@@ -10,7 +10,7 @@ import { reapplyPortIsolation } from '../../provider/resources/common/isolation'
 import { CapabilityError } from '../../provider/errors';
 import { Netns } from '../helpers/netns';
 
-const LISTEN = (ip: string) => `require('net').createServer((s) => s.end('ok')).listen(7000, '${ip}')`;
+const LISTEN = (ip: string) => `require('net').createServer((s) => s.end('ok')).listen(7000, '${ip}', () => console.log('listening'))`;
 const CONNECT = (ip: string) => `const s = require('net').connect(7000, '${ip}'); s.setTimeout(800, () => { console.log('blocked'); process.exit(0); });
 s.on('data', (d) => { console.log(String(d)); process.exit(0); }); s.on('error', () => { console.log('blocked'); process.exit(0); });`;
 
@@ -20,6 +20,14 @@ describe('DeploymentBridge on a namespace node', () => {
   let emu: RunningEmulator;
   const servers: ResultPromise[] = [];
   const inNode = (...args: string[]) => execa('ip', ['-n', node, ...args]);
+  const listen = async (where: string, ip: string) => {
+    const server = execa('ip', ['netns', 'exec', where, process.execPath, '-e', LISTEN(ip)], { reject: false });
+    servers.push(server);
+    await new Promise<void>((resolve, reject) => {
+      server.stdout!.on('data', (d: Buffer) => { if (String(d).includes('listening')) resolve(); });
+      void server.then((r) => reject(new Error(`server on ${ip} in ${where} ended before listening: ${r.stderr}`)));
+    });
+  };
   const connect = async (from: string, ip: string) => String((await execa('ip', ['netns', 'exec', from, process.execPath, '-e', CONNECT(ip)])).stdout).trim();
   const checked = async (over: Record<string, unknown>) => {
     const r = await m.check({}, { name: 'vmbr10', node: 'pve', cidr: '10.50.0.1/24', ...over });
@@ -83,9 +91,9 @@ describe('DeploymentBridge on a namespace node', () => {
     await plugPod(podA, 101, '10.50.0.11');
     await plugPod(podB, 102, '10.50.0.12');
     await reapplyPortIsolation(pveClient(), 'pve', 'vmbr10'); // what the Pod does after each start
-    servers.push(execa('ip', ['netns', 'exec', podB, process.execPath, '-e', LISTEN('10.50.0.12')], { reject: false }));
-    servers.push(execa('ip', ['netns', 'exec', node, process.execPath, '-e', LISTEN('10.50.0.1')], { reject: false }));
-    await new Promise((r) => setTimeout(r, 400));
+    // Listening before any probe, so that 'blocked' below means isolated, not "not started yet" (a fixed pause was
+    // too short on a loaded machine).
+    await Promise.all([listen(podB, '10.50.0.12'), listen(node, '10.50.0.1')]);
     expect(await connect(podA, '10.50.0.1')).toBe('ok');
     expect(await connect(podA, '10.50.0.12')).toBe('blocked');
 
