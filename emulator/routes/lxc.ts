@@ -11,7 +11,7 @@ import {
 } from '../lxc-config';
 import { allocateDisk, freeVolume } from './storage';
 import { InjectedTaskError } from '../tasks';
-import { memoryBackend } from '../runtime/backend';
+import { memoryBackend, type RuntimeBackend } from '../runtime/backend';
 
 const base = { node: nodeProp, vmid: vmidProp };
 const nodeOnly: ParamSchema = { props: { node: nodeProp } };
@@ -282,16 +282,42 @@ async function configPut(ctx: Ctx): Promise<null> {
     checkRootOnly(ctx, sets, mergedConfig(ct));
     await allocateNewDisks(ctx, ct, sets);
     let r;
+    const netsBefore = netValues(ct.conf);
     try {
       r = updateConfig(ct, { sets, deletes, reverts }, ct.status === 'running', (b) => bridgeExists(core, node, b));
     } catch (e) {
       fail((e as Error).message);
     }
     for (const volid of r.toFree) await freeVolume(core, node, volid);
+    if (ct.status === 'running' && core.opts.runtime?.updateNet) await hotplugNets(core.opts.runtime.updateNet, ct, netsBefore, r.errors);
     return r;
   });
   if (Object.keys(result.errors).length) throw new ParamError(result.errors);
   return null;
+}
+
+const netValues = (conf: ConfigValues) => Object.fromEntries(Object.entries(conf).filter(([k]) => /^net\d+$/.test(k)).map(([k, v]) => [k, String(v)]));
+
+/**
+ * Config.pm `vmconfig_hotplug_pending` for NICs of a running CT with a runtime: each netN the update changed, added or
+ * removed goes to the real container (LXC.pm update_net / the hot-unplug branch). A failure is that key's hotplug
+ * error, as PVE adds it: the change goes back to pending and the call fails naming it.
+ */
+async function hotplugNets(update: NonNullable<RuntimeBackend['updateNet']>, ct: Container, before: Record<string, string>, errors: Record<string, string>): Promise<void> {
+  const after = netValues(ct.conf);
+  for (const key of [...new Set([...Object.keys(before), ...Object.keys(after)])].sort()) {
+    if (before[key] === after[key]) continue;
+    try {
+      await update(ct, key, before[key], after[key]);
+    } catch (err) {
+      if (after[key] !== undefined) ct.pending[key] = after[key]!;
+      else ct.pendingDelete.add(key);
+      if (before[key] !== undefined) ct.conf[key] = before[key]!;
+      else delete ct.conf[key];
+      commitConfig(ct);
+      errors[key] = `unable to hotplug ${key}: ${(err as Error).message}\n`;
+    }
+  }
 }
 
 /** `/sys/class/net/<bridge>` on the node: any active host interface of that name. */

@@ -19,6 +19,8 @@ export interface RuntimeBackend {
   /** The CT's real state: a running CT whose init exited is stopped (PVE reads lxc state the same way). */
   refresh?(ct: Container): Promise<void>;
   interfaces?(ct: Container): Promise<unknown>;
+  /** A running CT's `netN` changed (`before`/`after` undefined: added/removed): LXC.pm update_net on the container. */
+  updateNet?(ct: Container, key: string, before: string | undefined, after: string | undefined): Promise<void>;
   destroy?(ct: Container): Promise<void>;
   close?(): Promise<void>;
 }
@@ -93,6 +95,7 @@ export function lxcBackend(rt: LxcRuntime, state: ClusterState): RuntimeBackend 
       } else ct.pid = pid;
     },
     interfaces: (ct) => rt.interfaces(ct),
+    updateNet: (ct, key, before, after) => rt.updateNet(ct, Number(key.slice(3)), before === undefined ? undefined : parseKey(key, before), after === undefined ? undefined : parseKey(key, after)),
     destroy: (ct) => rt.destroy(ct),
     close: () => rt.close(),
   };

@@ -14,6 +14,7 @@ import { parseKey } from '../lxc-config';
 import { zfsVolumeBackend } from '../zfs-volumes';
 import { renderLxcConfig, StartError } from './lxc-config';
 import { dhclientArgv, killDhclients, managedDhcpNics, prepareHookDir } from './dhclient';
+import { unplugNet, updateNet, type NetEffects, type NetValues } from './net-hotplug';
 import { NodeNamespaces } from './node-netns';
 import type { LxcEntries, OciArchiveImage } from './oci-archive';
 
@@ -318,6 +319,45 @@ export class LxcRuntime {
     await killDhclients(this.ctDir(vmid));
     await this.cleanupCgroups(vmid);
     await this.umountAll(vmid);
+  }
+
+  /**
+   * A running CT's `netN` changed through the API (Config.pm vmconfig_hotplug_pending → LXC.pm update_net, or the
+   * hot-unplug of a removed NIC): net-hotplug.ts follows PVE's steps over this container. `after` undefined: removed.
+   * What PVE only warns about (a failed `ip` inside the CT) goes to pvedaemon's log there; here it is dropped with the
+   * same effect: the call succeeds.
+   */
+  async updateNet(ct: Container, netid: number, before: NetValues | undefined, after: NetValues | undefined): Promise<void> {
+    const node = ct.node;
+    const vmid = String(ct.vmid);
+    const dir = this.ctDir(ct.vmid);
+    const fx: NetEffects = {
+      hostIp: async (args) => void (await this.run(node, 'ip', args)),
+      // PVE runs `lxc-device add <dev> <name>`. LXC 5.0's lxc-device first looks for the device in PID 1's network
+      // namespace (lxc_device.c is_interface(dev, 1)), and here the node is a namespace of its own: the move is made
+      // the way lxc-device makes it underneath, one netlink move into the init's namespace under the new name.
+      addDevice: async (dev, name) => {
+        const pid = await this.pid(ct);
+        if (pid === undefined) throw new Error(`CT ${vmid} not running`);
+        await this.run(node, 'ip', ['link', 'set', 'dev', dev, 'netns', String(pid), 'name', name]);
+      },
+      inCt: async (cmd, args) => String((await this.run(node, 'lxc-attach', ['-P', this.lxcPath, '-n', vmid, '-s', 'NETWORK', '--', cmd, ...args])).stdout),
+      dhclient: async (action, version, eth) => {
+        const pid = await this.pid(ct);
+        if (pid === undefined) throw new Error(`CT ${vmid} not running`);
+        if (action === 'start') await prepareHookDir(dir);
+        const argv = dhclientArgv(action, { version, eth }, dir, `/proc/${pid}/root`);
+        await this.run(node, 'lxc-attach', ['-P', this.lxcPath, '-n', vmid, '-s', 'NETWORK|UTSNAME', '--', ...argv], { timeout: 90_000 });
+      },
+      killDhclients: (eth) => killDhclients(dir, eth),
+      bridgeMtu: async (bridge) => (await this.nodes.bridgeMtus(node)).get(bridge),
+      warn: () => undefined,
+    };
+    if (after === undefined) {
+      if (before) await unplugNet(fx, ct.vmid, netid, before);
+      return;
+    }
+    await updateNet(fx, ct.vmid, netid, before, after);
   }
 
   /** LXC.pm `get_interfaces`: `ip --json a` in the CT's network namespace. */

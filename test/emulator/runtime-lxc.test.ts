@@ -196,6 +196,52 @@ d('emulator --runtime lxc', () => {
     expect(await task(await c.data('DELETE', '/nodes/pve/lxc/155'))).toBe('OK');
   }, 180_000);
 
+  test('a running CT\'s NIC changed through the API moves on the real container (update_net, update_ipconfig)', async () => {
+    const create = await c.data('POST', '/nodes/pve/lxc', {
+      form: { vmid: '156', ostemplate: 'local:vztmpl/app.tar', rootfs: 'local-lvm:1', hostname: 'hot', net0: 'name=eth0,bridge=vmbr0,ip=192.168.100.60/24,gw=192.168.100.1' },
+    });
+    expect(await task(create)).toBe('OK');
+    expect(await task(await c.data('POST', '/nodes/pve/lxc/156/status/start'))).toBe('OK');
+    expect(await curl('http://192.168.100.60:8080/')).toContain('hostname=hot');
+    const eth0 = async () => (await c.data('GET', '/nodes/pve/lxc/156/interfaces')).find((i: { name: string }) => i.name === 'eth0');
+    const net0 = async () => String((await c.data('GET', '/nodes/pve/lxc/156/config')).net0);
+    const put = async (form: Record<string, string>) => {
+      const r = await c.call('PUT', '/nodes/pve/lxc/156/config', { form });
+      expect({ status: r.status, body: r.status === 200 ? undefined : r.text }).toEqual({ status: 200, body: undefined });
+    };
+    const answers = async (ip: string) => (await inNode('curl', ['-sf', '-m', '2', `http://${ip}:8080/`])).exitCode === 0;
+
+    // Another address: added inside the CT, the old one removed; the process answers at the new one only.
+    const mac = /hwaddr=([0-9A-F:]+)/i.exec(await net0())![1]!;
+    await put({ net0: `name=eth0,bridge=vmbr0,hwaddr=${mac},ip=192.168.100.61/24,gw=192.168.100.1,host-managed=1` });
+    expect((await eth0()).inet).toBe('192.168.100.61/24');
+    expect(await curl('http://192.168.100.61:8080/')).toContain('hostname=hot');
+    expect(await answers('192.168.100.60')).toBe(false);
+    expect(await net0()).toContain('ip=192.168.100.61/24');
+    // The default route moved with the gateway (ip route inside the CT).
+    const routes = async () => String((await execa('nsenter', ['-t', String((await c.data('GET', '/nodes/pve/lxc/156/status/current')).pid), '--net', '--', 'ip', '-4', 'route'])).stdout);
+    expect(await routes()).toMatch(/^default via 192\.168\.100\.1 dev eth0/m);
+    await put({ net0: `name=eth0,bridge=vmbr0,hwaddr=${mac},ip=192.168.100.61/24,gw=192.168.100.2,host-managed=1` });
+    expect(await routes()).toMatch(/^default via 192\.168\.100\.2 dev eth0/m);
+
+    // Another MAC: the NIC is re-created (veth_delete, hotplug_net) with it, and its address comes back.
+    const newMac = 'BC:24:11:00:15:60';
+    await put({ net0: `name=eth0,bridge=vmbr0,hwaddr=${newMac},ip=192.168.100.61/24,gw=192.168.100.1,host-managed=1` });
+    expect(String((await eth0()).hwaddr).toUpperCase()).toBe(newMac);
+    expect((await eth0()).inet).toBe('192.168.100.61/24');
+    expect(await curl('http://192.168.100.61:8080/')).toContain('hostname=hot');
+
+    // A second NIC added, then removed, while it runs.
+    await put({ net1: 'name=eth1,bridge=vmbr0,ip=192.168.100.62/24,host-managed=1' });
+    expect((await c.data('GET', '/nodes/pve/lxc/156/interfaces')).find((i: { name: string }) => i.name === 'eth1').inet).toBe('192.168.100.62/24');
+    await put({ delete: 'net1' });
+    expect((await c.data('GET', '/nodes/pve/lxc/156/interfaces')).some((i: { name: string }) => i.name === 'eth1')).toBe(false);
+    expect((await inNode('ip', ['link', 'show', 'veth156i1'])).exitCode).not.toBe(0);
+
+    expect(await task(await c.data('POST', '/nodes/pve/lxc/156/status/stop'))).toBe('OK');
+    expect(await task(await c.data('DELETE', '/nodes/pve/lxc/156'))).toBe('OK');
+  });
+
   test('lxc.init.groups reaches the init of a privileged CT only: LXC sets init groups only without a user namespace', async () => {
     // The control for the unprivileged case above (groups=1000 only): same image, same lxc.init.groups, no id map.
     const create = await c.data('POST', '/nodes/pve/lxc', {
