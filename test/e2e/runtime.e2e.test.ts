@@ -164,6 +164,19 @@ d('pods that really run: pulumi up on the lxc runtime', () => {
     expect((await api.data('GET', `/nodes/pve/lxc/${members[0]!.vmid}/status/current`)).pid).not.toBe(before);
   });
 
+  test('changing a pod\'s address is applied live, as PVE hot-plugs it: the same process answers at the new address', async () => {
+    const out = await outputs();
+    const vmid = out.soloVmid as number;
+    const before = (await api.data('GET', `/nodes/pve/lxc/${vmid}/status/current`)).pid;
+    expect(await get('http://192.168.100.60:8080/', /ROLE=solo/)).toContain('env ROLE=solo');
+    await ws.setConfig('soloIp', '192.168.100.64/24');
+    await ws.mustRun(['up', '--yes']);
+    expect((await outputs()).soloIp).toBe('192.168.100.64');
+    expect(await get('http://192.168.100.64:8080/', /ROLE=solo/)).toContain('env ROLE=solo');
+    expect((await inClient('curl', ['-sf', '-m', '2', 'http://192.168.100.60:8080/'])).exitCode).not.toBe(0);
+    expect((await api.data('GET', `/nodes/pve/lxc/${vmid}/status/current`)).pid).toBe(before);
+  });
+
   test('a member replaced with a new image keeps its name, MAC, IP, DNS name and volume data', async () => {
     const out = await outputs();
     const before = members[1]!;

@@ -35,7 +35,7 @@ const solo = new Pod('solo', {
   memory: 96,
   swap: 0,
   rootfs: { storage: 'local-lvm', sizeGiB: 1 },
-  network: { bridge: 'vmbr0', ip: '192.168.100.60/24', gateway: '192.168.100.1' },
+  network: { bridge: 'vmbr0', ip: cfg.get('soloIp') ?? '192.168.100.60/24', gateway: '192.168.100.1' },
   env: { ROLE: 'solo' },
 });
 
