@@ -155,8 +155,13 @@ export class RetriesExhaustedError extends ProxmoxPodsError {
   }
 }
 
+/** The flock on a guest's config timed out: another task holds it now (pve-guest-common AbstractConfig.pm lock_config). */
+export function isFlockTimeout(message: string): boolean {
+  return /can't lock file '[^']*' - got timeout/.test(message);
+}
+
 export function isLockMessage(message: string): boolean {
-  return /can't lock file '[^']*' - got timeout/.test(message) || /CT is locked \(/.test(message) || /VM is locked \(/.test(message);
+  return isFlockTimeout(message) || /CT is locked \(/.test(message) || /VM is locked \(/.test(message);
 }
 
 function codeFor(status: number): string {
@@ -182,7 +187,7 @@ function adviceFor(init: PveApiErrorInit): string {
   }
   if (init.status === 400) return 'fix the parameters named above';
   if (init.status === 501) return 'this PVE version does not offer the call; check the PVE version (9.1+ for OCI features) and the endpoint';
-  if (/can't lock file '[^']*' - got timeout/.test(msg)) return 'another task holds the CT lock; retry later or check the running tasks on the node';
+  if (isFlockTimeout(msg)) return 'another task holds the CT lock; retry later or check the running tasks on the node';
   const locked = /(?:CT|VM) is locked \(([^)]*)\)/.exec(msg);
   if (locked) return `the CT carries the lock '${locked[1]}' from an unfinished operation; wait for it, or run \`pct unlock <vmid>\` on the node if it is stale`;
   if (/detected modified configuration/.test(msg)) return 'the CT config changed since it was read; refresh and retry';

@@ -3,7 +3,7 @@
 // stop and destroy (already running / not running / gone count as success). A create is retried by its caller, and
 // only after an owner-key lookup has shown that nothing was made.
 import { DeadlineError, InputError } from '../../errors';
-import { CreateOutcomeUnknownError, PveApiError, PveConnectionError, RetriesExhaustedError, TaskFailedError } from '../../proxmox/errors';
+import { CreateOutcomeUnknownError, isFlockTimeout, PveApiError, PveConnectionError, RetriesExhaustedError, TaskFailedError } from '../../proxmox/errors';
 import { backoffDelay, sleep as defaultSleep, type Deadline } from '../../proxmox/retry';
 import { NotOwnedError } from './owner';
 import { PartialCreateError } from './partial';
@@ -24,19 +24,16 @@ export function isTransient(err: unknown): boolean {
   return false;
 }
 
-/** The flock on the CT's config timed out (pve-guest-common `src/PVE/AbstractConfig.pm` `lock_config`: 10 s). */
-const FLOCK_TIMEOUT = /can't lock file '[^']*' - got timeout/;
-
 /**
- * Another task holds the CT's config flock right now. An flock ends with the process that holds it, so this clears
- * when that task ends (a backup or migration can take minutes): it is waited out until the resource's deadline, not
- * for a fixed number of attempts. A `lock` key in the config (`CT is locked (backup)`) is not: it stays after a
+ * Another task holds the CT's config flock right now (its 10 s timeout in pve-guest-common `src/PVE/AbstractConfig.pm`
+ * `lock_config` ran out). An flock ends with the process that holds it, so this clears when that task ends (a backup
+ * or migration can take minutes): it is waited out until the resource's deadline, not for a fixed number of attempts. A `lock` key in the config (`CT is locked (backup)`) is not: it stays after a
  * crashed task, so it keeps the attempt limit and the error's advice (`pct unlock`) reaches the user in seconds.
  */
 export function isLockContention(err: unknown): boolean {
   if (err instanceof RetriesExhaustedError) return isLockContention(err.last);
-  if (err instanceof TaskFailedError) return FLOCK_TIMEOUT.test(err.exitstatus);
-  if (err instanceof PveApiError) return FLOCK_TIMEOUT.test(err.pveMessage);
+  if (err instanceof TaskFailedError) return isFlockTimeout(err.exitstatus);
+  if (err instanceof PveApiError) return isFlockTimeout(err.pveMessage);
   return false;
 }
 
