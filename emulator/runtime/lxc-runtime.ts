@@ -13,7 +13,7 @@ import type { HostBackend } from '../core';
 import { parseKey } from '../lxc-config';
 import { zfsVolumeBackend } from '../zfs-volumes';
 import { renderLxcConfig, StartError } from './lxc-config';
-import { dhclientArgv, killDhclients, managedDhcpNics, prepareHookDir } from './dhclient';
+import { dhclientArgv, killDhclients, managedDhcpNics, prepareHookDir, type DhcpNic } from './dhclient';
 import { unplugNet, updateNet, type NetEffects, type NetValues } from './net-hotplug';
 import { NodeNamespaces } from './node-netns';
 import type { LxcEntries, OciArchiveImage } from './oci-archive';
@@ -276,14 +276,25 @@ export class LxcRuntime {
 
   /** vm_start's tail: `manage_dhclient('start', …)` for each host-managed DHCP NIC; a failure is a warning only. */
   private async startDhcp(ct: Container, pid: number, warn: (line: string) => void): Promise<void> {
-    const dir = this.ctDir(ct.vmid);
     for (const nic of managedDhcpNics(ct.conf)) {
-      await prepareHookDir(dir);
-      const cmd = ['lxc-attach', '-P', this.lxcPath, '-n', String(ct.vmid), '-s', 'NETWORK|UTSNAME', '--', ...dhclientArgv('start', nic, dir, `/proc/${pid}/root`)];
-      // dhclient -1 gives up after its own timeout (60 s in dhclient.conf's default); the margin is run_command's.
-      const r = await this.run(ct.node, cmd[0]!, cmd.slice(1), { reject: false, timeout: 90_000 });
-      if (r.exitCode !== 0) warn(`DHCP failed - command '${cmd.join(' ')}' failed: exit code ${r.exitCode ?? 'none (timed out)'}`);
+      const { cmd, exitCode } = await this.manageDhclient(ct, pid, 'start', nic);
+      if (exitCode !== 0) warn(`DHCP failed - command '${cmd.join(' ')}' failed: exit code ${exitCode ?? 'none (timed out)'}`);
     }
+  }
+
+  /** `lxc-attach … -s <namespaces> -- <argv>` for this CT, as the node runs it. */
+  private attachArgs(ct: Container, namespaces: string, argv: readonly string[]): string[] {
+    return ['-P', this.lxcPath, '-n', String(ct.vmid), '-s', namespaces, '--', ...argv];
+  }
+
+  /** LXC.pm `manage_dhclient` for one NIC; the caller decides what a failure means (vm_start only warns). */
+  private async manageDhclient(ct: Container, pid: number, action: 'start' | 'stop', nic: DhcpNic): Promise<{ cmd: string[]; exitCode: number | undefined }> {
+    const dir = this.ctDir(ct.vmid);
+    if (action === 'start') await prepareHookDir(dir);
+    const cmd = ['lxc-attach', ...this.attachArgs(ct, 'NETWORK|UTSNAME', dhclientArgv(action, nic, dir, `/proc/${pid}/root`))];
+    // dhclient -1 gives up after its own timeout (60 s in dhclient.conf's default); the margin is run_command's.
+    const r = await this.run(ct.node, cmd[0]!, cmd.slice(1), { reject: false, timeout: 90_000 });
+    return { cmd, exitCode: r.exitCode };
   }
 
   /** `lxc-info -p`: the init's pid in the host's pid namespace; undefined when the CT does not run. */
@@ -329,27 +340,19 @@ export class LxcRuntime {
    */
   async updateNet(ct: Container, netid: number, before: NetValues | undefined, after: NetValues | undefined): Promise<void> {
     const node = ct.node;
-    const vmid = String(ct.vmid);
-    const dir = this.ctDir(ct.vmid);
     const fx: NetEffects = {
       hostIp: async (args) => void (await this.run(node, 'ip', args)),
       // PVE runs `lxc-device add <dev> <name>`. LXC 5.0's lxc-device first looks for the device in PID 1's network
       // namespace (lxc_device.c is_interface(dev, 1)), and here the node is a namespace of its own: the move is made
       // the way lxc-device makes it underneath, one netlink move into the init's namespace under the new name.
-      addDevice: async (dev, name) => {
-        const pid = await this.pid(ct);
-        if (pid === undefined) throw new Error(`CT ${vmid} not running`);
-        await this.run(node, 'ip', ['link', 'set', 'dev', dev, 'netns', String(pid), 'name', name]);
-      },
-      inCt: async (cmd, args) => String((await this.run(node, 'lxc-attach', ['-P', this.lxcPath, '-n', vmid, '-s', 'NETWORK', '--', cmd, ...args])).stdout),
+      addDevice: async (dev, name) => void (await this.run(node, 'ip', ['link', 'set', 'dev', dev, 'netns', String(await this.runningPid(ct)), 'name', name])),
+      inCt: async (cmd, args) => String((await this.run(node, 'lxc-attach', this.attachArgs(ct, 'NETWORK', [cmd, ...args]))).stdout),
+      // update_ipconfig calls manage_dhclient outside an eval: a failure is the hotplug's error.
       dhclient: async (action, version, eth) => {
-        const pid = await this.pid(ct);
-        if (pid === undefined) throw new Error(`CT ${vmid} not running`);
-        if (action === 'start') await prepareHookDir(dir);
-        const argv = dhclientArgv(action, { version, eth }, dir, `/proc/${pid}/root`);
-        await this.run(node, 'lxc-attach', ['-P', this.lxcPath, '-n', vmid, '-s', 'NETWORK|UTSNAME', '--', ...argv], { timeout: 90_000 });
+        const { cmd, exitCode } = await this.manageDhclient(ct, await this.runningPid(ct), action, { version, eth });
+        if (exitCode !== 0) throw new Error(`command '${cmd.join(' ')}' failed: exit code ${exitCode ?? 'none (timed out)'}`);
       },
-      killDhclients: (eth) => killDhclients(dir, eth),
+      killDhclients: (eth) => killDhclients(this.ctDir(ct.vmid), eth),
       bridgeMtu: async (bridge) => (await this.nodes.bridgeMtus(node)).get(bridge),
       warn: () => undefined,
     };
@@ -360,10 +363,16 @@ export class LxcRuntime {
     await updateNet(fx, ct.vmid, netid, before, after);
   }
 
-  /** LXC.pm `get_interfaces`: `ip --json a` in the CT's network namespace. */
-  async interfaces(ct: Container): Promise<Array<Record<string, unknown>>> {
+  /** The init's pid of a CT that must be running (PVE's find_lxc_pid dies otherwise). */
+  private async runningPid(ct: Container): Promise<number> {
     const pid = await this.pid(ct);
     if (pid === undefined) throw new Error(`CT ${ct.vmid} not running`);
+    return pid;
+  }
+
+  /** LXC.pm `get_interfaces`: `ip --json a` in the CT's network namespace. */
+  async interfaces(ct: Container): Promise<Array<Record<string, unknown>>> {
+    const pid = await this.runningPid(ct);
     const r = await execa('nsenter', ['-t', String(pid), '--net', '--', 'ip', '--json', 'a']);
     const list = JSON.parse(r.stdout) as Array<{ ifname: string; address?: string; addr_info?: Array<{ family: string; local: string; prefixlen: number }> }>;
     return list.map((i) => {

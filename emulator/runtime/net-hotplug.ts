@@ -16,6 +16,7 @@
 // Not here: VLAN tags, firewall bridges and rate limits (no bridge VLAN filtering on this kernel; see README), and the
 // network files PVE's Setup writes into system containers (`$lxc_setup->setup_network`).
 import { BlockList } from 'node:net';
+import { messageOf } from '../../provider/diagnostics';
 
 export type NetValues = Record<string, string | number | boolean | undefined>;
 
@@ -38,7 +39,6 @@ export interface NetEffects {
 const str = (v: NetValues[string]) => (v === undefined || v === '' ? undefined : String(v));
 const ne = (a: NetValues[string], b: NetValues[string]) => str(a) !== str(b);
 const flag = (v: NetValues[string]) => Number(v ?? 0) === 1;
-const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err)).trim();
 
 /** PVE::Network::is_ip_in_cidr: whether `ip` lies in the subnet of `cidr` (`addr/len`), either family. */
 export function ipInCidr(ip: string, cidr: string, version: 4 | 6): boolean {
@@ -58,6 +58,8 @@ export function ipInCidr(ip: string, cidr: string, version: 4 | 6): boolean {
 const SYSCTL = '/sbin/sysctl';
 
 const veth = (vmid: number, netid: number) => `veth${vmid}i${netid}`;
+/** The NIC's name inside the CT (`name` is required by PVE's schema; `eth<N>` only guards a config without it). */
+const ethOf = (net: NetValues, netid: number) => str(net['name']) ?? `eth${netid}`;
 
 /** PVE::Network::tap_plug for a Linux bridge: the host side into the bridge, up unless `link_down`. */
 async function tapPlug(fx: NetEffects, dev: string, net: NetValues): Promise<void> {
@@ -80,43 +82,47 @@ async function hotplugNet(fx: NetEffects, vmid: number, netid: number, net: NetV
   await fx.hostIp(['link', 'set', dev, 'up']);
   await fx.hostIp(['link', 'set', peer, 'up']);
   await tapPlug(fx, dev, net);
-  const eth = str(net['name']) ?? `eth${netid}`;
+  const eth = ethOf(net, netid);
   await fx.addDevice(peer, eth);
   await ctIp(fx, ['link', 'set', eth, 'up']);
+}
+
+/**
+ * PVE::Network::veth_delete: deletes the host side when it exists (the CT side goes with it). A veth that is not
+ * there is what was wanted (`ip` says "Cannot find device"); any other failure is an error, as run_command's in PVE.
+ */
+async function vethDelete(fx: NetEffects, dev: string): Promise<void> {
+  await fx.hostIp(['link', 'delete', 'dev', dev]).catch((err: unknown) => {
+    if (!/Cannot find device/.test(messageOf(err))) throw err;
+  });
 }
 
 /** Config.pm's hot-unplug of a removed netN. */
 export async function unplugNet(fx: NetEffects, vmid: number, netid: number, old: NetValues): Promise<void> {
   const eth = str(old['name']);
   if (flag(old['host-managed']) && eth) await fx.killDhclients(eth);
-  await fx.hostIp(['link', 'delete', 'dev', veth(vmid, netid)]).catch(() => undefined); // veth_delete: gone is fine
+  await vethDelete(fx, veth(vmid, netid));
 }
 
 /** LXC.pm `update_net` (then `update_ipconfig`) for a changed or added netN of a running CT. */
 export async function updateNet(fx: NetEffects, vmid: number, netid: number, old: NetValues | undefined, next: NetValues): Promise<void> {
   const dev = veth(vmid, netid);
-  let current = old;
-  if (old && (ne(old['hwaddr'], next['hwaddr']) || ne(old['name'], next['name']))) {
-    await fx.hostIp(['link', 'delete', 'dev', dev]).catch(() => undefined);
+  const recreate = old !== undefined && (ne(old['hwaddr'], next['hwaddr']) || ne(old['name'], next['name']));
+  if (!old || recreate) {
+    if (recreate) await vethDelete(fx, dev);
     await hotplugNet(fx, vmid, netid, next);
-    // hotplug_net writes the NIC back without its addresses: update_ipconfig adds them all.
-    current = Object.fromEntries(['type', 'bridge', 'tag', 'firewall', 'hwaddr', 'name', 'link_down'].filter((k) => next[k] !== undefined).map((k) => [k, next[k]]));
-  } else if (old) {
-    if (ne(old['bridge'], next['bridge']) || ne(old['tag'], next['tag']) || ne(old['firewall'], next['firewall']) || flag(old['link_down']) !== flag(next['link_down'])) {
-      await fx.hostIp(['link', 'set', dev, 'nomaster']); // tap_unplug
-      try {
-        await tapPlug(fx, dev, next);
-      } catch (err) {
-        await tapPlug(fx, dev, old).catch((e: unknown) => fx.warn(`restoring old network due to hot-plug failure for ${dev} failed - ${messageOf(e)}`));
-        throw err;
-      }
+  } else if (ne(old['bridge'], next['bridge']) || ne(old['tag'], next['tag']) || ne(old['firewall'], next['firewall']) || flag(old['link_down']) !== flag(next['link_down'])) {
+    await fx.hostIp(['link', 'set', dev, 'nomaster']); // tap_unplug
+    try {
+      await tapPlug(fx, dev, next);
+    } catch (err) {
+      await tapPlug(fx, dev, old).catch((e: unknown) => fx.warn(`restoring old network due to hot-plug failure for ${dev} failed - ${messageOf(e)}`));
+      throw err;
     }
-  } else {
-    await hotplugNet(fx, vmid, netid, next);
-    current = {};
   }
-  const eth = str(next['name']) ?? `eth${netid}`;
-  for (const version of [4, 6] as const) await updateIpconfig(fx, eth, current ?? {}, next, version);
+  // A NIC hotplug_net made is written back without addresses or host-managed: update_ipconfig adds them all.
+  const current = old && !recreate ? old : {};
+  for (const version of [4, 6] as const) await updateIpconfig(fx, ethOf(next, netid), current, next, version);
 }
 
 /** LXC.pm `update_ipconfig` for one family. */

@@ -108,6 +108,16 @@ describe('update_net', () => {
     expect(r.steps).toEqual(['host ip link set veth100i0 nomaster', 'host ip link set veth100i0 master vmbr0', 'host ip link set veth100i0 down']);
   });
 
+  test('a veth already gone is what a delete wants; any other failure of the delete is the error', async () => {
+    const gone = recorder();
+    gone.fx.hostIp = async (args) => { throw new Error(`Command failed: ip ${args.join(' ')}\nCannot find device "veth100i1"`); };
+    await expect(unplugNet(gone.fx, 100, 1, nic({ name: 'eth1' }))).resolves.toBeUndefined();
+    const refused = recorder();
+    refused.fx.hostIp = async () => { throw new Error('RTNETLINK answers: Operation not permitted'); };
+    await expect(unplugNet(refused.fx, 100, 1, nic({ name: 'eth1' }))).rejects.toThrow(/Operation not permitted/);
+    await expect(updateNet(refused.fx, 100, 0, nic(), nic({ hwaddr: 'BC:24:11:00:00:02' }))).rejects.toThrow(/Operation not permitted/);
+  });
+
   test('a removed host-managed NIC: its dhclients are killed and its veth deleted', async () => {
     const r = recorder();
     await unplugNet(r.fx, 100, 1, nic({ name: 'eth1', ip: 'dhcp' }));
