@@ -63,7 +63,9 @@ export function ownerTag(key: OwnerKey): string {
   return `pp-${createHash('sha256').update(ownerId(key)).digest('hex').slice(0, 16)}`;
 }
 
-export const OWNER_TAG_RE = /^pp-[0-9a-f]{16}$/;
+/** An owner tag as it appears inside longer names (claim files, ZFS property names). */
+export const OWNER_TAG_PATTERN = 'pp-[0-9a-f]{16}';
+export const OWNER_TAG_RE = new RegExp(`^${OWNER_TAG_PATTERN}$`);
 
 export function sameOwner(a: OwnerKey | undefined, b: OwnerKey | undefined): boolean {
   return !!a && !!b && ownerId(a) === ownerId(b);

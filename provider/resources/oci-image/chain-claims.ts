@@ -21,8 +21,8 @@ import { CLAIM_PROPERTY_PREFIX, clearUserProperty, setUserProperty, userProperti
 import { ChainInUseError, ZfsError, type PropertyValue, type Zfs } from '../../host/zfs';
 import { messageOf } from '../../diagnostics';
 import { nodeChains, nodeZfs } from '../common/node-zfs';
-import { ownerId, ownerTag, type OwnerKey } from '../common/owner';
-import { releases, type ReleaseScope } from './claim-instance';
+import { OWNER_TAG_PATTERN, ownerId, ownerTag, type OwnerKey } from '../common/owner';
+import { CLAIM_INSTANCE_PATTERN, releases, type ReleaseScope } from './claim-instance';
 
 /** Set on a chain dataset the first time it is claimed; never removed. */
 export const CHAIN_MARK_PROPERTY = 'proxmox-pods:chain';
@@ -38,7 +38,7 @@ export function chainClaimTag(owner: OwnerKey, topSnapshot: string): string {
 
 /** `proxmox-pods:claim.<owner tag>.<instance>`: the claim of one image (claim-instance.ts) on a dataset. */
 const claimProperty = (owner: OwnerKey, instance: string) => `${CLAIM_PROPERTY_PREFIX}${ownerTag(owner)}.${instance}`;
-const INSTANCE_CLAIM_RE = /^proxmox-pods:claim\.(pp-[0-9a-f]{16})\.([0-9a-z]{9})$/;
+const INSTANCE_CLAIM_RE = new RegExp(`^${CLAIM_PROPERTY_PREFIX.replace('.', '\\.')}(${OWNER_TAG_PATTERN})\\.(${CLAIM_INSTANCE_PATTERN})$`);
 /** Claims written before instances: one per (owner, chain top), and before that one per owner. */
 const legacyClaimProperties = (owner: OwnerKey, topSnapshot: string) => [`${CLAIM_PROPERTY_PREFIX}${chainClaimTag(owner, topSnapshot)}`, `${CLAIM_PROPERTY_PREFIX}${ownerTag(owner)}`];
 

@@ -7,8 +7,9 @@
 // instance and older ones (what an interrupted create of this owner left), and never a newer image's. Claims written
 // before instances existed count as the oldest. Pure.
 
-/** Fixed width, so that the text order of two instances is their time order. */
-export const CLAIM_INSTANCE_RE = /^[0-9a-z]{9}$/;
+/** Fixed width, so that the text order of two instances is their time order; as it appears inside claim names. */
+export const CLAIM_INSTANCE_PATTERN = '[0-9a-z]{9}';
+export const CLAIM_INSTANCE_RE = new RegExp(`^${CLAIM_INSTANCE_PATTERN}$`);
 
 /** An instance for an image made at `nowMs`, later than every instance of the same owner already on the cluster. */
 export function nextClaimInstance(nowMs: number, existing: readonly string[]): string {

@@ -19,11 +19,11 @@ import { Readable } from 'node:stream';
 import type { PveClient } from '../../proxmox/client';
 import { compressLayer, makeTar } from '../../oci/layout/writer';
 import type { Deadline } from '../common/duration';
-import { ownerId, ownerTag, type OwnerKey } from '../common/owner';
-import { nextClaimInstance, releases, type ReleaseScope } from './claim-instance';
+import { OWNER_TAG_PATTERN, ownerId, ownerTag, type OwnerKey } from '../common/owner';
+import { CLAIM_INSTANCE_PATTERN, nextClaimInstance, releases, type ReleaseScope } from './claim-instance';
 
 const TEMPLATE_EXT = /\.tar\.zst$/;
-const CLAIM_RE = /^(.+)\.claim\.(pp-[0-9a-f]{16})(?:\.([0-9a-z]{9}))?\.tar\.zst$/;
+const CLAIM_RE = new RegExp(`^(.+)\\.claim\\.(${OWNER_TAG_PATTERN})(?:\\.(${CLAIM_INSTANCE_PATTERN}))?\\.tar\\.zst$`);
 
 /**
  * `oci-0123….tar.zst` + owner + instance → `oci-0123….claim.pp-<16 hex>.<instance>.tar.zst` (claim-instance.ts);
