@@ -98,6 +98,12 @@ export interface RunningEmulator {
     setIgnoreShutdown(vmid: number, ignore: boolean): void;
     /** Set or clear a CT's config lock, as `pct set --lock` / `pct unlock` on the host would (the API cannot). */
     setLock(vmid: number, lock?: string): void;
+    /**
+     * Run a task that holds guests' config lock, as vzdump does on a node: each guest is locked with `lock` in turn for
+     * `perGuestMs`, then unlocked. One guest gives the task that guest's id; several give it none, as a backup job of
+     * several guests does (pve-manager `PVE/API2/VZDump.pm`). The task runs as root@pam, like a scheduled job.
+     */
+    lockingTask(opts: { node: string; guests: number[]; lock?: string; type?: string; perGuestMs: number }): { upid: string; done: Promise<void> };
     /** Register a QEMU guest, which only matters for VMID collisions. */
     addQemuGuest(node: string, vmid: number): void;
     /** Resolves when every task started so far has finished. */
@@ -227,6 +233,25 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Running
         if (!ct) return;
         if (lock === undefined) delete ct.conf['lock'];
         else ct.conf['lock'] = lock;
+      },
+      lockingTask: ({ node, guests, lock = 'backup', type = 'vzdump', perGuestMs }) => {
+        const upid = core.tasks.start({
+          node, type, id: guests.length === 1 ? String(guests[0]) : '', user: 'root@pam',
+          worker: async (task) => {
+            for (const vmid of guests) {
+              const ct = core.state.guests.get(vmid);
+              if (!ct) continue;
+              ct.conf['lock'] = lock;
+              task.log(`locked CT ${vmid} (${lock})`);
+              try {
+                await task.sleep(perGuestMs);
+              } finally {
+                delete ct.conf['lock'];
+              }
+            }
+          },
+        });
+        return { upid, done: core.tasks.get(upid).done };
       },
       addQemuGuest: (node, vmid) => void core.state.qemu.set(vmid, node),
       idle: async () => {

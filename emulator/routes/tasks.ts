@@ -26,6 +26,9 @@ function taskRow(t: TaskRecord): Record<string, unknown> {
   if (t.status === 'stopped') {
     row['endtime'] = t.endtime;
     row['status'] = t.exitstatus;
+  } else {
+    // pve-manager `PVE/API2/Tasks.pm` `node_tasks`: an active task with no status yet "would be archived otherwise".
+    row['status'] = 'RUNNING';
   }
   return row;
 }

@@ -36,6 +36,8 @@ import {
   type StorageContent,
   type StorageInfo,
   type TaskStatus,
+  taskListEntrySchema,
+  type TaskListEntry,
 } from './schemas';
 import { createDispatcher, tlsPolicyFrom } from './tls';
 import { warn } from '../diagnostics';
@@ -179,6 +181,17 @@ export class PveClient {
       pollMs: opts.pollMs ?? this.opts.pollMs,
       sleep: this.opts.sleep,
     });
+  }
+
+  /**
+   * The node's tasks that are running now, as far as this user may see them (others' tasks need Sys.Audit on
+   * /nodes/<node>). With `vmid`, only tasks whose id is that guest: a backup of several guests has no id and is left
+   * out by PVE's own filter (pve-manager `PVE/API2/Tasks.pm` `node_tasks`), so callers that care list without it.
+   */
+  async runningTasks(node: string, opts: { vmid?: number } = {}): Promise<TaskListEntry[]> {
+    const filter = opts.vmid === undefined ? {} : { vmid: checkVmid(opts.vmid) };
+    const rows = taskListEntrySchema.array().parse(await this.node(node).tasks.$get({ source: 'active', ...filter }));
+    return rows.filter((t) => t.endtime === undefined && (t.status === undefined || t.status === 'RUNNING'));
   }
 
   private async runTask(node: string, deadline: Deadline, start: () => Promise<string | null>): Promise<TaskStatus | undefined> {

@@ -37,6 +37,23 @@ export const taskStatusSchema = z.looseObject({
 });
 export type TaskStatus = z.infer<typeof taskStatusSchema>;
 
+/**
+ * One row of `GET /nodes/{node}/tasks`. With `source=active` PVE lists the node's active-task file, which still holds
+ * tasks that ended but are not archived yet (with their exit status); a running one reads `status: 'RUNNING'`
+ * (pve-manager `PVE/API2/Tasks.pm` `node_tasks`).
+ */
+export const taskListEntrySchema = z.looseObject({
+  upid: z.string(),
+  node: z.string(),
+  type: z.string(),
+  id: z.string().optional(),
+  user: z.string().optional(),
+  starttime: intLike.optional(),
+  endtime: intLike.optional(),
+  status: z.string().optional(),
+});
+export type TaskListEntry = z.infer<typeof taskListEntrySchema>;
+
 export const taskLogSchema = z.array(z.looseObject({ n: z.number(), t: z.string() }));
 
 export const containerStatusSchema = z.looseObject({

@@ -125,6 +125,20 @@ describe('tasks', () => {
     expect(pve2.length).toBeGreaterThan(0);
     expect(pve2.every((t: any) => t.node === 'pve2')).toBe(true);
   });
+
+  test("active tasks read status RUNNING (PVE's node_tasks); the vmid filter drops a backup job with no id", async () => {
+    await createCt(c, 150, {}, 'pve1');
+    await createCt(c, 151, {}, 'pve1');
+    const one = emu.state.lockingTask({ node: 'pve1', guests: [150], perGuestMs: 1_500 });
+    const job = emu.state.lockingTask({ node: 'pve1', guests: [150, 151], perGuestMs: 200 });
+    const active = await c.data('GET', '/nodes/pve1/tasks', { query: { source: 'active' } });
+    expect(active.map((t: any) => [t.upid, t.status, t.id])).toEqual(expect.arrayContaining([[one.upid, 'RUNNING', '150'], [job.upid, 'RUNNING', '']]));
+    expect(active.every((t: any) => t.endtime === undefined)).toBe(true);
+    const for150 = await c.data('GET', '/nodes/pve1/tasks', { query: { source: 'active', vmid: '150' } });
+    expect(for150.map((t: any) => t.upid)).toEqual([one.upid]);
+    await Promise.all([one.done, job.done]);
+    expect(await c.data('GET', '/nodes/pve1/tasks', { query: { source: 'active' } })).toEqual([]);
+  });
 });
 
 describe('cluster', () => {

@@ -85,4 +85,40 @@ describe('retryTransient', () => {
     }, { sleep: async () => undefined })).rejects.toBeInstanceOf(PveApiError);
     expect(calls).toBe(5);
   });
+
+  test('outlast: a lock key known to pass is tried past the attempt limit, until it clears', async () => {
+    let calls = 0;
+    const asked: unknown[] = [];
+    const result = await retryTransient(new Deadline('update', 60_000), async () => {
+      if (++calls <= 9) throw lockedConf();
+      return 'updated';
+    }, { sleep: async () => undefined, outlast: async (err) => (asked.push(err), true) });
+    expect(result).toBe('updated');
+    expect(calls).toBe(10);
+    expect(asked).toHaveLength(9);
+  });
+
+  test('outlast: false keeps the attempt limit; a thrown error ends the loop at once', async () => {
+    let calls = 0;
+    await expect(retryTransient(new Deadline('update', 60_000), async () => {
+      calls++;
+      throw lockedConf();
+    }, { sleep: async () => undefined, outlast: async () => false })).rejects.toBeInstanceOf(PveApiError);
+    expect(calls).toBe(5);
+    calls = 0;
+    const stale = new Error('stale');
+    await expect(retryTransient(new Deadline('update', 60_000), async () => {
+      calls++;
+      throw lockedConf();
+    }, { sleep: async () => undefined, outlast: async () => { throw stale; } })).rejects.toBe(stale);
+    expect(calls).toBe(1);
+  });
+
+  test('outlast is not asked about failures that are not transient', async () => {
+    let asked = 0;
+    await expect(retryTransient(new Deadline('update', 60_000), async () => {
+      throw wrong();
+    }, { sleep: async () => undefined, outlast: async () => (asked++, true) })).rejects.toBeInstanceOf(PveApiError);
+    expect(asked).toBe(0);
+  });
 });

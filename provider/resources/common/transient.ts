@@ -27,8 +27,9 @@ export function isTransient(err: unknown): boolean {
 /**
  * Another task holds the CT's config flock right now (its 10 s timeout in pve-guest-common `src/PVE/AbstractConfig.pm`
  * `lock_config` ran out). An flock ends with the process that holds it, so this clears when that task ends (a backup
- * or migration can take minutes): it is waited out until the resource's deadline, not for a fixed number of attempts. A `lock` key in the config (`CT is locked (backup)`) is not: it stays after a
- * crashed task, so it keeps the attempt limit and the error's advice (`pct unlock`) reaches the user in seconds.
+ * or migration can take minutes): it is waited out until the resource's deadline, not for a fixed number of attempts.
+ * A `lock` key in the config (`CT is locked (backup)`) is not: it stays after a crashed task, so only a caller that
+ * has seen the task holding it may wait it out (`outlast`, pod/config-lock.ts); otherwise it keeps the attempt limit.
  */
 export function isLockContention(err: unknown): boolean {
   if (err instanceof RetriesExhaustedError) return isLockContention(err.last);
@@ -52,6 +53,12 @@ export interface TransientRetryOptions {
   attempts?: number;
   onRetry?: (err: unknown, attempt: number) => void;
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * Asked about every transient failure: resolves true when its cause is known to pass (a lock that a running task
+   * holds), and the step is then tried until the deadline whatever the attempt count; false leaves the usual rules.
+   * It may throw a clearer error instead, which ends the loop (a lock that nothing will release).
+   */
+  outlast?: (err: unknown) => Promise<boolean>;
 }
 
 export const DEFAULT_ATTEMPTS = 5;
@@ -64,7 +71,8 @@ export async function retryTransient<T>(deadline: Deadline, fn: (attempt: number
     try {
       return await fn(attempt);
     } catch (err) {
-      if (!mayRetry(err, attempt, attempts)) throw err;
+      const passing = isTransient(err) && opts.outlast !== undefined && (await opts.outlast(err));
+      if (!passing && !mayRetry(err, attempt, attempts)) throw err;
       const delay = retryDelay(err, attempt, attempts);
       if (deadline.remaining() <= delay + 100) throw err;
       opts.onRetry?.(err, attempt);

@@ -13,6 +13,8 @@ import { PartialCreateError } from '../common/partial';
 import { reapplyPortIsolation } from '../common/isolation';
 import { describeOwner, type OwnerKey } from '../common/owner';
 import { mayRetry, retryDelay, retryTransient } from '../common/transient';
+import { configLockState, configLockOf, describeTask, LockHeldError } from './config-lock';
+import type { TaskListEntry } from '../../proxmox/schemas';
 import { prepareZfsRootfs, type ZfsRootfs } from './zfs-rootfs';
 import { configUpdate, createParams, inputsFromConfig, managedConfig, parseDescription, type PodIdentity } from './pve-config';
 import { findOwned, findOwnedSettled, locateOwned, locateVmid, ownerOfConfig, ownershipOf, podOwner, waitCreateEnded, type FoundContainer } from './ownership';
@@ -88,9 +90,33 @@ async function converge(ctx: PodContext, node: string, vmid: number, inputs: Pod
 
 /** Converge with retries of what PVE reports as transient; converge reads the live state first, so it can repeat. */
 function convergeRetrying(ctx: PodContext, node: string, vmid: number, inputs: PodInputs, deadline: Deadline): Promise<void> {
-  return retryTransient(deadline, () => converge(ctx, node, vmid, inputs, deadline), {
-    onRetry: (err, n) => ctx.note(`pod ${inputs.name}: CT ${vmid}: retrying after a transient failure (attempt ${n}): ${(err as Error).message}`),
-  });
+  return retryOnCt(ctx, node, vmid, deadline, `pod ${inputs.name}: CT ${vmid}`, () => converge(ctx, node, vmid, inputs, deadline));
+}
+
+/**
+ * retryTransient for a step on one CT. A config lock outlives the attempt limit only while a running task holds it
+ * (config-lock.ts): then the step waits for that task until the deadline and, if time runs out, says which task it
+ * was. A lock no task holds fails at once with what to do about it.
+ */
+async function retryOnCt<T>(ctx: PodContext, node: string, vmid: number, deadline: Deadline, what: string, step: () => Promise<T>): Promise<T> {
+  let holder: TaskListEntry | undefined;
+  try {
+    return await retryTransient(deadline, step, {
+      onRetry: (err, n) => ctx.note(`${what}: retrying after a transient failure (attempt ${n}): ${(err as Error).message}`),
+      outlast: async (err) => {
+        const state = await configLockState(ctx.pve, node, vmid, err);
+        if (state === undefined) return false;
+        if ('released' in state) return true;
+        if (state.held.upid !== holder?.upid) ctx.note(`${what}: locked by the running task ${describeTask(state.held)}; waiting for it to end`);
+        holder = state.held;
+        return true;
+      },
+    });
+  } catch (err) {
+    const lock = configLockOf(err);
+    if (holder && lock !== undefined) throw new LockHeldError(node, vmid, lock, holder, { cause: err });
+    throw err;
+  }
 }
 
 /**
@@ -279,12 +305,12 @@ export async function deletePod(id: string, props: PodOutputs, ctxIn?: Partial<P
   // Every container that carries this pod's owner key goes with it (normally the one above).
   if (owner) for (const f of await findOwned(ctx.pve, owner)) if (!targets.some((t) => t.vmid === f.vmid)) targets.push(f);
   for (const t of targets) {
-    await retryTransient(deadline, async () => {
+    await retryOnCt(ctx, t.node, t.vmid, deadline, `pod ${props.name ?? id}: destroying CT ${t.vmid}`, async () => {
       const status = (await ctx.pve.containerStatus(t.node, t.vmid))?.status;
       if (status === undefined) return; // gone meanwhile: that is what we wanted
       if (status === 'running') await ctx.pve.stopContainer(t.node, t.vmid, { deadlineMs: deadline.remaining() });
       deadline.check();
       await ctx.pve.destroyContainer(t.node, t.vmid, { purge: true, deadlineMs: deadline.remaining() });
-    }, { onRetry: (err, n) => ctx.note(`pod ${props.name ?? id}: destroying CT ${t.vmid}: retrying (attempt ${n}): ${(err as Error).message}`) });
+    });
   }
 }
