@@ -196,7 +196,7 @@ d('emulator --runtime lxc', () => {
     expect(await task(await c.data('DELETE', '/nodes/pve/lxc/155'))).toBe('OK');
   }, 180_000);
 
-  test('a running CT\'s NIC changed through the API moves on the real container (update_net, update_ipconfig)', async () => {
+  test('a running CT\'s NIC changed through the API moves on the real container (update_net, update_ipconfig), to another bridge too', async () => {
     const create = await c.data('POST', '/nodes/pve/lxc', {
       form: { vmid: '156', ostemplate: 'local:vztmpl/app.tar', rootfs: 'local-lvm:1', hostname: 'hot', net0: 'name=eth0,bridge=vmbr0,ip=192.168.100.60/24,gw=192.168.100.1' },
     });
@@ -230,6 +230,24 @@ d('emulator --runtime lxc', () => {
     expect(String((await eth0()).hwaddr).toUpperCase()).toBe(newMac);
     expect((await eth0()).inet).toBe('192.168.100.61/24');
     expect(await curl('http://192.168.100.61:8080/')).toContain('hostname=hot');
+
+    // Another bridge: the veth leaves vmbr0 for vmbr1 (tap_unplug, tap_plug) and the address moves to vmbr1's subnet.
+    await c.data('POST', '/nodes/pve/network', { form: { iface: 'vmbr1', type: 'bridge', cidr: '192.168.101.1/24', autostart: '1' } });
+    expect(await task(await c.data('PUT', '/nodes/pve/network'))).toBe('OK');
+    const masterOf = async (dev: string) => (JSON.parse((await inNode('ip', ['-j', 'link', 'show', dev])).stdout || '[{}]') as Array<{ master?: string }>)[0]?.master;
+    expect(await masterOf('veth156i0')).toBe('vmbr0');
+    await put({ net0: `name=eth0,bridge=vmbr1,hwaddr=${newMac},ip=192.168.101.61/24,gw=192.168.101.1,host-managed=1` });
+    expect(await masterOf('veth156i0')).toBe('vmbr1');
+    expect((await eth0()).inet).toBe('192.168.101.61/24');
+    expect(await curl('http://192.168.101.61:8080/')).toContain('hostname=hot');
+    expect(await answers('192.168.100.61')).toBe(false);
+    expect(await routes()).toMatch(/^default via 192\.168\.101\.1 dev eth0/m);
+    // And back, so the rest runs on vmbr0; vmbr1 is removed once no port is left on it.
+    await put({ net0: `name=eth0,bridge=vmbr0,hwaddr=${newMac},ip=192.168.100.61/24,gw=192.168.100.1,host-managed=1` });
+    expect(await masterOf('veth156i0')).toBe('vmbr0');
+    expect(await curl('http://192.168.100.61:8080/')).toContain('hostname=hot');
+    await c.data('DELETE', '/nodes/pve/network/vmbr1');
+    expect(await task(await c.data('PUT', '/nodes/pve/network'))).toBe('OK');
 
     // A second NIC added, then removed, while it runs.
     await put({ net1: 'name=eth1,bridge=vmbr0,ip=192.168.100.62/24,host-managed=1' });
