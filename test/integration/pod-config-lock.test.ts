@@ -103,6 +103,23 @@ describe('Pod steps on a CT with a config lock', () => {
     expect(memoryOf(Number(id))).toBe(1024);
   });
 
+  test('adopting a container during its backup waits for the backup, then takes it over; a stale lock is refused', async () => {
+    await ctx.pve.waitTask('pve', (await ctx.pve.createContainer('pve', { ostemplate: T, rootfs: 'local-zfs:2', hostname: 'legacy', memory: 256 }, { vmid: 300 })).upid);
+    const backup = emu.state.lockingTask({ node: 'pve', guests: [300], perGuestMs: 3_000 });
+    const { outs } = await createPod(spec({ name: 'legacy', adopt: true, vmid: 300 }), ctx);
+    expect(outs.vmid).toBe(300);
+    expect(memoryOf(300)).toBe(512);
+    expect(notes.some((n) => n.includes(backup.upid))).toBe(true);
+    await deletePod('300', outs, ctx);
+
+    await ctx.pve.waitTask('pve', (await ctx.pve.createContainer('pve', { ostemplate: T, rootfs: 'local-zfs:2', hostname: 'legacy', memory: 256 }, { vmid: 301 })).upid);
+    emu.state.setLock(301, 'snapshot');
+    const err = await createPod(spec({ name: 'legacy', adopt: true, vmid: 301 }), ctx).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StaleLockError);
+    expect(memoryOf(301)).toBe(256);
+    emu.state.setLock(301, undefined);
+  });
+
   test('destroy during a backup waits for it, then removes the CT', async () => {
     const { id, outs } = await createPod(spec(), ctx);
     const backup = emu.state.lockingTask({ node: 'pve', guests: [Number(id)], perGuestMs: 3_000 });

@@ -242,7 +242,8 @@ async function adoptPod(ctx: PodContext, inputs: PodInputs, deadline: Deadline):
   if (!found) throw new InputError('vmid', `no container ${vmid} exists${inputs.node ? ` on node ${inputs.node}` : ' in the cluster'}`, 'check the vmid, or remove adopt to create a new pod');
   if (inputs.node && found.node !== inputs.node) throw new InputError('node', `container ${vmid} runs on ${found.node}, not ${inputs.node}`, `set node to "${found.node}"`);
   if (found.config.template !== undefined && Number(found.config.template) === 1) throw new InputError('vmid', `container ${vmid} is a template`, 'adopt a regular container');
-  if (found.config.lock !== undefined) throw new InputError('vmid', `container ${vmid} is locked (${found.config.lock})`, 'wait for the running task or run `pct unlock` on the node');
+  // A locked container is not refused here: converging it meets the lock, and retryOnCt waits for the task that holds
+  // it or says that none does (config-lock.ts), as for any pod step.
   const owner = ownerFor(ctx, inputs);
   const ownership = ownershipOf(found.config, inputs.name, owner);
   if (ownership === 'foreign') {
