@@ -15,7 +15,7 @@ jest.setTimeout(900_000);
 const TEMPLATE = 'local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst';
 
 /** Valid pod inputs drawn from the schema's range: unsorted tags, env, DNS, static or DHCP, stopped pods, ... */
-function generatePods(seed: number, count: number): Record<string, Record<string, unknown>> {
+function generatePods(seed: number, count: number, subnet = 77): Record<string, Record<string, unknown>> {
   const r = rng(seed);
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)]!;
   const maybe = (p = 0.5) => r() < p;
@@ -28,7 +28,7 @@ function generatePods(seed: number, count: number): Record<string, Record<string
     if (maybe()) p.tags = [...new Set(Array.from({ length: 1 + Math.floor(r() * 4) }, () => pick(['zeta', 'alpha', 'web', 'db', 'm-1', 'x_y', 'v1.2'])))];
     if (maybe(0.3)) p.description = pick(['plain', 'two\nlines', 'with <html> & "quotes"']);
     p.network = maybe()
-      ? { ip: `10.77.${i}.${10 + Math.floor(r() * 200)}/24`, gateway: `10.77.${i}.1`, ...(maybe() ? { mtu: pick([1400, 1500]) } : {}), ...(maybe(0.3) ? { rateMbps: pick([12.5, 100]) } : {}) }
+      ? { ip: `10.${subnet}.${i}.${10 + Math.floor(r() * 200)}/24`, gateway: `10.${subnet}.${i}.1`, ...(maybe() ? { mtu: pick([1400, 1500]) } : {}), ...(maybe(0.3) ? { rateMbps: pick([12.5, 100]) } : {}) }
       : { ip: 'dhcp', ...(maybe(0.3) ? { vlan: 1 + Math.floor(r() * 4000) } : {}) };
     if (maybe(0.4)) p.env = Object.fromEntries(Array.from({ length: 1 + Math.floor(r() * 3) }, (_, k) => [`K${k}`, pick(['1', 'a b', 'x=y', "it's"])]));
     if (maybe(0.3)) p.entrypoint = pick([['/bin/sh', '-c', 'sleep infinity'], ['/usr/bin/app', '--flag=a b']]);
@@ -38,6 +38,8 @@ function generatePods(seed: number, count: number): Record<string, Record<string
     if (maybe(0.3)) p.onboot = maybe();
     if (maybe(0.2)) p.nesting = true;
     if (maybe(0.2)) p.hostname = `host-${i}`;
+    // Two nodes: some pods pinned to either, the rest on the stack's node (proxmox-pods:node).
+    if (maybe(0.5)) p.node = pick(['pve1', 'pve2']);
     pods[`g${i}`] = p;
   }
   return pods;
@@ -51,7 +53,7 @@ describe('round trips through the real CLI', () => {
 
   beforeAll(async () => {
     requirePulumiCli();
-    emu = await startEmulator({ nodes: 1, httpPort: false, taskDurationMs: 5 });
+    emu = await startEmulator({ nodes: 2, httpPort: false, taskDurationMs: 5 });
     pve = emulatorClient(emu);
     ws = await PulumiWorkspace.create({
       program: programPath('roundtrip'),
@@ -59,6 +61,7 @@ describe('round trips through the real CLI', () => {
       config: {
         ...stackConfig(emu),
         'proxmox-pods:storage': 'local-zfs',
+        'proxmox-pods:node': 'pve1',
         pods: JSON.stringify(generatePods(7, 12)),
         sets: JSON.stringify({ db: { replicas: 3, template: { image: TEMPLATE, memory: 256, tags: ['db', 'a'], network: { bridge: 'vmbr0', cidr: '10.78.0.0/24', gateway: '10.78.0.1' } } } }),
       },
@@ -77,6 +80,38 @@ describe('round trips through the real CLI', () => {
     expect(refresh.stdout).not.toMatch(/~ \d+ updated/);
     await ws.mustRun(['preview', '--expect-no-changes']);
     await ws.mustRun(['up', '--yes', '--skip-preview', '--expect-no-changes']);
+  });
+
+  test('a second stack of the same program, with the same resource names, on the same cluster: neither sees the other', async () => {
+    const before = emu.state.containers().map((c) => [c.vmid, c.node, c.config.memory]).sort();
+    expect(emu.state.containers().map((c) => c.node)).toEqual(expect.arrayContaining(['pve1', 'pve2']));
+    const staging = await PulumiWorkspace.create({
+      program: programPath('roundtrip'),
+      project: 'e2e-roundtrip',
+      stack: 'staging',
+      config: {
+        ...stackConfig(emu),
+        'proxmox-pods:storage': 'local-zfs',
+        'proxmox-pods:node': 'pve2',
+        pods: JSON.stringify(generatePods(8, 12, 79)),
+        sets: JSON.stringify({ db: { replicas: 2, template: { image: TEMPLATE, memory: 128, network: { bridge: 'vmbr0', cidr: '10.80.0.0/24', gateway: '10.80.0.1' } } } }),
+      },
+    });
+    try {
+      await staging.mustRun(['up', '--yes', '--skip-preview']);
+      expect(emu.state.containers()).toHaveLength(15 + 14);
+      await staging.mustRun(['refresh', '--yes', '--skip-preview', '--expect-no-changes']);
+      await staging.mustRun(['preview', '--expect-no-changes']);
+      // dev is untouched by staging's up, and its refresh and preview do not see staging's pods of the same names.
+      await ws.mustRun(['refresh', '--yes', '--skip-preview', '--expect-no-changes']);
+      await ws.mustRun(['preview', '--expect-no-changes']);
+      await staging.mustRun(['destroy', '--yes', '--skip-preview']);
+      expect(emu.state.containers().map((c) => [c.vmid, c.node, c.config.memory]).sort()).toEqual(before);
+      await ws.mustRun(['refresh', '--yes', '--skip-preview', '--expect-no-changes']);
+      await ws.mustRun(['preview', '--expect-no-changes']);
+    } finally {
+      await staging.dispose();
+    }
   });
 
   test('drift made through the API shows as exactly that property, and up puts it back', async () => {
