@@ -185,12 +185,11 @@ export class PveClient {
 
   /**
    * The node's tasks that are running now, as far as this user may see them (others' tasks need Sys.Audit on
-   * /nodes/<node>). With `vmid`, only tasks whose id is that guest: a backup of several guests has no id and is left
-   * out by PVE's own filter (pve-manager `PVE/API2/Tasks.pm` `node_tasks`), so callers that care list without it.
+   * /nodes/<node>). All of them: PVE's `vmid` filter would drop a backup job of several guests, which has no id
+   * (pve-manager `PVE/API2/Tasks.pm` `node_tasks`).
    */
-  async runningTasks(node: string, opts: { vmid?: number } = {}): Promise<TaskListEntry[]> {
-    const filter = opts.vmid === undefined ? {} : { vmid: checkVmid(opts.vmid) };
-    const rows = taskListEntrySchema.array().parse(await this.node(node).tasks.$get({ source: 'active', ...filter }));
+  async runningTasks(node: string): Promise<TaskListEntry[]> {
+    const rows = taskListEntrySchema.array().parse(await this.node(node).tasks.$get({ source: 'active' }));
     return rows.filter((t) => t.endtime === undefined && (t.status === undefined || t.status === 'RUNNING'));
   }
 

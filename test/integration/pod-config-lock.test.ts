@@ -41,7 +41,9 @@ describe('Pod steps on a CT with a config lock', () => {
   test('a backup of this CT: the update waits for its task, past the attempt limit, then lands', async () => {
     const { id, outs } = await createPod(spec(), ctx);
     const vmid = Number(id);
-    const backup = emu.state.lockingTask({ node: 'pve', guests: [vmid], perGuestMs: 6_000 });
+    // Longer than five attempts can wait (their pauses are at most 0.5 + 1 + 2 + 4 s, retryDelay): landing at all
+    // means the lock was waited out past the attempt limit.
+    const backup = emu.state.lockingTask({ node: 'pve', guests: [vmid], perGuestMs: 12_000 });
     let backupEnded = 0;
     void backup.done.then(() => (backupEnded = Date.now()));
     const { outs: updated } = await updatePod(id, outs, spec({ memory: 1024 }), ctx);
@@ -50,8 +52,6 @@ describe('Pod steps on a CT with a config lock', () => {
     expect(memoryOf(vmid)).toBe(1024);
     expect(updated.memory).toBe(1024);
     expect(notes.some((n) => n.includes(`locked by the running task vzdump ${vmid} (${backup.upid}`))).toBe(true);
-    // More refusals than the attempt limit of 5 were sat out.
-    expect(notes.filter((n) => /retrying after a transient failure/.test(n)).length).toBeGreaterThanOrEqual(5);
     await deletePod(id, updated, ctx);
   });
 

@@ -70,7 +70,6 @@ export async function configLockState(pve: PveClient, node: string, vmid: number
   if (lock === undefined) return undefined;
   const taskless = TASKLESS[lock];
   if (taskless) throw new StaleLockError(node, vmid, lock, taskless(vmid), { cause: err });
-  // Listed without PVE's vmid filter: that filter drops a backup of several guests, which has no id.
   const holder = lockHolder(await pve.runningTasks(node), vmid);
   if (holder) return { held: holder };
   // Tasks first, config second: a lock still there after no task was seen running is one no task will release.
