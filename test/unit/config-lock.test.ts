@@ -1,5 +1,6 @@
 // Which running task holds a CT's config lock, and what a lock refusal names (pod/config-lock.ts).
-import { configLockOf, describeTask, lockHolder } from '../../provider/resources/pod/config-lock';
+import { configLockOf, configLockState, describeTask, lockHolder, StaleLockError } from '../../provider/resources/pod/config-lock';
+import type { PveClient } from '../../provider/proxmox/client';
 import { PveApiError, RetriesExhaustedError, TaskFailedError } from '../../provider/proxmox/errors';
 import type { TaskListEntry } from '../../provider/proxmox/schemas';
 
@@ -37,5 +38,37 @@ describe('lockHolder', () => {
 
   test('a task is described by type, guest, UPID, user and start', () => {
     expect(describeTask(task('vzdump', '105'))).toBe('vzdump 105 (UPID:pve:00000001:00000001:6a000000:vzdump:105:root@pam:, by root@pam, started 2026-05-28T20:26:40.000Z)');
+  });
+});
+
+describe('configLockState', () => {
+  /** A node whose task list and CT config are read in turn from the given answers. */
+  function node(taskLists: TaskListEntry[][], locks: Array<string | undefined>): PveClient {
+    return {
+      runningTasks: async () => taskLists.shift() ?? [],
+      containerConfig: async () => ({ lock: locks.shift() }),
+    } as unknown as PveClient;
+  }
+
+  test('a running task of the guest holds it', async () => {
+    expect(await configLockState(node([[task('vzdump', '105')]], []), 'pve', 105, refused('CT is locked (backup)'))).toEqual({ held: task('vzdump', '105') });
+  });
+
+  test('no task and no lock any more (the task just ended), or another lock now: try again', async () => {
+    expect(await configLockState(node([[]], [undefined]), 'pve', 105, refused('CT is locked (backup)'))).toEqual({ released: true });
+    expect(await configLockState(node([[]], ['snapshot']), 'pve', 105, refused('CT is locked (backup)'))).toEqual({ released: true });
+  });
+
+  test('a task that took the lock between the two reads is found on the second look, not taken for a crash', async () => {
+    expect(await configLockState(node([[], [task('vzdump', '105')]], ['backup']), 'pve', 105, refused('CT is locked (backup)'))).toEqual({ held: task('vzdump', '105') });
+  });
+
+  test('the same lock, and no task on either look: stale', async () => {
+    await expect(configLockState(node([[], []], ['backup']), 'pve', 105, refused('CT is locked (backup)'))).rejects.toBeInstanceOf(StaleLockError);
+  });
+
+  test('mounted is stale without asking the node; other failures are no lock', async () => {
+    await expect(configLockState(node([], []), 'pve', 105, refused('CT is locked (mounted)'))).rejects.toThrow('pct unmount 105');
+    expect(await configLockState(node([], []), 'pve', 105, refused('got timeout'))).toBeUndefined();
   });
 });

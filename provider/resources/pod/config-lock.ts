@@ -72,8 +72,13 @@ export async function configLockState(pve: PveClient, node: string, vmid: number
   if (taskless) throw new StaleLockError(node, vmid, lock, taskless(vmid), { cause: err });
   const holder = lockHolder(await pve.runningTasks(node), vmid);
   if (holder) return { held: holder };
-  // Tasks first, config second: a lock still there after no task was seen running is one no task will release.
-  if ((await pve.containerConfig(node, vmid))?.lock === undefined) return { released: true };
+  // Tasks first, config second: the lock may have gone with a task that just ended, or been replaced by another
+  // task's (the next refusal is judged on its own). The same lock is looked for once more among the tasks, in case
+  // a task that took it started between the two reads; only then is it stale.
+  const current = (await pve.containerConfig(node, vmid))?.lock;
+  if (current !== lock) return { released: true };
+  const late = lockHolder(await pve.runningTasks(node), vmid);
+  if (late) return { held: late };
   throw new StaleLockError(
     node,
     vmid,
