@@ -45,7 +45,7 @@ export class LockHeldError extends ProxmoxPodsError {
   constructor(readonly node: string, readonly vmid: number, readonly lock: string, readonly holder: TaskListEntry, options?: { cause?: unknown }) {
     super(
       `CT ${vmid} on node ${node} stayed locked (${lock}) by the running task ${describeTask(holder)} until this operation's time ran out; ` +
-        'run `pulumi up` again once that task has ended, or give the resource more time (customTimeouts)',
+        "run `pulumi up` again once that task has ended, or give the pod more time (its `timeouts` input, e.g. `{ update: '30m' }`)",
       'E_LOCK_HELD',
       options,
     );

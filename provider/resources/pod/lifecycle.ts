@@ -96,7 +96,7 @@ function convergeRetrying(ctx: PodContext, node: string, vmid: number, inputs: P
 /**
  * retryTransient for a step on one CT. A config lock outlives the attempt limit only while a running task holds it
  * (config-lock.ts): then the step waits for that task until the deadline and, if time runs out, says which task it
- * was. A lock no task holds fails at once with what to do about it.
+ * was. A lock no task holds fails at its first refusal with what to do about it.
  */
 async function retryOnCt<T>(ctx: PodContext, node: string, vmid: number, deadline: Deadline, what: string, step: () => Promise<T>): Promise<T> {
   let holder: TaskListEntry | undefined;
