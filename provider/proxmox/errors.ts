@@ -160,8 +160,24 @@ export function isFlockTimeout(message: string): boolean {
   return /can't lock file '[^']*' - got timeout/.test(message);
 }
 
+/**
+ * The `lock` key a guest's config carries, named by PVE's refusal (`CT is locked (backup)`: pve-guest-common
+ * AbstractConfig.pm check_lock); undefined for any other message.
+ */
+export function configLockIn(message: string): string | undefined {
+  return /(?:CT|VM) is locked \(([^)]*)\)/.exec(message)?.[1];
+}
+
 export function isLockMessage(message: string): boolean {
-  return isFlockTimeout(message) || /CT is locked \(/.test(message) || /VM is locked \(/.test(message);
+  return isFlockTimeout(message) || configLockIn(message) !== undefined;
+}
+
+/** What PVE said in a refusal or a failed task, also behind exhausted retries; undefined for any other failure. */
+export function pveMessageOf(err: unknown): string | undefined {
+  if (err instanceof RetriesExhaustedError) return pveMessageOf(err.last);
+  if (err instanceof PveApiError) return err.pveMessage;
+  if (err instanceof TaskFailedError) return err.exitstatus;
+  return undefined;
 }
 
 function codeFor(status: number): string {
@@ -188,8 +204,8 @@ function adviceFor(init: PveApiErrorInit): string {
   if (init.status === 400) return 'fix the parameters named above';
   if (init.status === 501) return 'this PVE version does not offer the call; check the PVE version (9.1+ for OCI features) and the endpoint';
   if (isFlockTimeout(msg)) return 'another task holds the CT lock; retry later or check the running tasks on the node';
-  const locked = /(?:CT|VM) is locked \(([^)]*)\)/.exec(msg);
-  if (locked) return `the CT carries the lock '${locked[1]}' from an unfinished operation; wait for it, or run \`pct unlock <vmid>\` on the node if it is stale`;
+  const locked = configLockIn(msg);
+  if (locked !== undefined) return `the CT carries the lock '${locked}' from an unfinished operation; wait for it, or run \`pct unlock <vmid>\` on the node if it is stale`;
   if (/detected modified configuration/.test(msg)) return 'the CT config changed since it was read; refresh and retry';
   // Names the user gave (a storage, a template volume) that PVE does not know are input errors, not vanished objects.
   const storage = /storage '([^']*)' does not exist/.exec(msg);

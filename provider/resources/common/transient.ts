@@ -3,7 +3,7 @@
 // stop and destroy (already running / not running / gone count as success). A create is retried by its caller, and
 // only after an owner-key lookup has shown that nothing was made.
 import { DeadlineError, InputError } from '../../errors';
-import { CreateOutcomeUnknownError, isFlockTimeout, PveApiError, PveConnectionError, RetriesExhaustedError, TaskFailedError } from '../../proxmox/errors';
+import { CreateOutcomeUnknownError, isFlockTimeout, PveApiError, PveConnectionError, pveMessageOf, RetriesExhaustedError, TaskFailedError } from '../../proxmox/errors';
 import { backoffDelay, sleep as defaultSleep, type Deadline } from '../../proxmox/retry';
 import { NotOwnedError } from './owner';
 import { PartialCreateError } from './partial';
@@ -32,10 +32,8 @@ export function isTransient(err: unknown): boolean {
  * has seen the task holding it may wait it out (`outlast`, pod/config-lock.ts); otherwise it keeps the attempt limit.
  */
 export function isLockContention(err: unknown): boolean {
-  if (err instanceof RetriesExhaustedError) return isLockContention(err.last);
-  if (err instanceof TaskFailedError) return isFlockTimeout(err.exitstatus);
-  if (err instanceof PveApiError) return isFlockTimeout(err.pveMessage);
-  return false;
+  const message = pveMessageOf(err);
+  return message !== undefined && isFlockTimeout(message);
 }
 
 /** Whether a failed attempt may be made again: transient, and attempts left (lock contention is bounded by time only). */

@@ -4,7 +4,7 @@
 // harmful during the first (it lets a change land in the middle of a backup). So which one it is is decided from the
 // node's running tasks, never guessed.
 import { ProxmoxPodsError } from '../../errors';
-import { PveApiError, RetriesExhaustedError, TaskFailedError } from '../../proxmox/errors';
+import { configLockIn, pveMessageOf } from '../../proxmox/errors';
 import type { TaskListEntry } from '../../proxmox/schemas';
 import type { PveClient } from '../../proxmox/client';
 
@@ -19,9 +19,8 @@ const TASKLESS: Record<string, (vmid: number) => string> = {
 
 /** The lock named by a `CT is locked (<lock>)` refusal, from the API or from a task; undefined for anything else. */
 export function configLockOf(err: unknown): string | undefined {
-  if (err instanceof RetriesExhaustedError) return configLockOf(err.last);
-  const message = err instanceof PveApiError ? err.pveMessage : err instanceof TaskFailedError ? err.exitstatus : undefined;
-  return message === undefined ? undefined : /(?:CT|VM) is locked \(([^)]*)\)/.exec(message)?.[1];
+  const message = pveMessageOf(err);
+  return message === undefined ? undefined : configLockIn(message);
 }
 
 /**
