@@ -3,12 +3,10 @@
 // the teardown stops it again, but only when it was not running before and no pool is left in it.
 import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { ensureDaemon } from './oci/helpers-zfs';
-
-const running = () => spawnSync('pgrep', ['-x', 'zfs-fuse'], { stdio: 'ignore' }).status === 0;
+import { ensureDaemon, zfsFuseRunning } from './oci/helpers-zfs';
 
 export default function globalSetup(): void {
-  (globalThis as { zfsFuseWasRunning?: boolean }).zfsFuseWasRunning = running();
+  (globalThis as { zfsFuseWasRunning?: boolean }).zfsFuseWasRunning = zfsFuseRunning();
   // Without the tool the ZFS suites report it themselves (and fail in CI): nothing to start here.
   if (spawnSync('which', ['zfs-fuse'], { stdio: 'ignore' }).status === 0 && existsSync('/dev/fuse')) ensureDaemon();
 }

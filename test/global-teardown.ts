@@ -1,8 +1,7 @@
 // See global-setup.ts: stop the zfs-fuse daemon this run started, if it holds no pool. What it cannot stop it says,
 // so a daemon left running is never a silent leak (a CI run once left one, with no trace of why).
 import { spawnSync } from 'node:child_process';
-
-const running = () => spawnSync('pgrep', ['-x', 'zfs-fuse'], { stdio: 'ignore' }).status === 0;
+import { zfsFuseRunning } from './oci/helpers-zfs';
 
 /** The pools zfs-fuse holds, or undefined if it would not say: it refuses requests for a while under load. */
 function pools(): string[] | undefined {
@@ -16,7 +15,7 @@ function pools(): string[] | undefined {
 
 export default function globalTeardown(): void {
   if ((globalThis as { zfsFuseWasRunning?: boolean }).zfsFuseWasRunning !== false) return;
-  if (!running()) return;
+  if (!zfsFuseRunning()) return;
   const held = pools();
   if (held === undefined || held.length > 0) {
     console.warn(`global teardown: zfs-fuse left running: ${held ? `pools still imported: ${held.join(', ')}` : '`zpool list` kept failing'}`);
@@ -24,6 +23,6 @@ export default function globalTeardown(): void {
   }
   spawnSync('pkill', ['-TERM', '-x', 'zfs-fuse']);
   // zfs-fuse takes a few seconds to exit (4.4 s measured here); the next run must not find it half-stopped.
-  for (let i = 0; i < 300 && running(); i++) spawnSync('sleep', ['0.1']);
-  if (running()) console.warn('global teardown: zfs-fuse did not exit within 30 s of SIGTERM; it is left running');
+  for (let i = 0; i < 300 && zfsFuseRunning(); i++) spawnSync('sleep', ['0.1']);
+  if (zfsFuseRunning()) console.warn('global teardown: zfs-fuse did not exit within 30 s of SIGTERM; it is left running');
 }

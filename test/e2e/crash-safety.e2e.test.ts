@@ -29,14 +29,14 @@ function expectExactlyThePods(emu: RunningEmulator, outputs?: Record<string, unk
   }
 }
 
-async function workspace(emu: RunningEmulator, project: string): Promise<PulumiWorkspace> {
+async function workspace(emu: RunningEmulator, project: string, pods: Record<string, unknown> = spec): Promise<PulumiWorkspace> {
   return PulumiWorkspace.create({
     program: programPath('pods'),
     project,
     config: {
       ...stackConfig(emu),
       'proxmox-pods:storage': 'local-zfs',
-      pods: JSON.stringify(spec),
+      pods: JSON.stringify(pods),
     },
   });
 }
@@ -82,11 +82,7 @@ describe('crash safety through the real CLI', () => {
     ['the stack file itself', '.json', /failed to load checkpoint: .*unexpected end of JSON input/],
   ])('%s cut short: up fails to load the checkpoint, the README\'s recovery brings the stack back', async (_what, suffix, symptom) => {
     const emu = await startEmulator({ nodes: 1, httpPort: false, taskDurationMs: 5 });
-    const ws = await PulumiWorkspace.create({
-      program: programPath('pods'),
-      project: `cut${suffix.replace(/\W/g, '')}`,
-      config: { ...stackConfig(emu), 'proxmox-pods:storage': 'local-zfs', pods: JSON.stringify({ p0: spec.p0, p1: spec.p1 }) },
-    });
+    const ws = await workspace(emu, `cut${suffix.replace(/\W/g, '')}`, { p0: spec.p0, p1: spec.p1 });
     try {
       await ws.mustRun(['up', '--yes', '--skip-preview']);
       // A second up writes the backup beside the stack file, as every checkpoint after the first does.

@@ -50,22 +50,20 @@ describe('round trips through the real CLI', () => {
   let ws: PulumiWorkspace;
   let pve: PveClient;
   const nameOf = (c: { config: Record<string, unknown> }) => parseDescription(String(c.config.description ?? '')).meta?.name;
+  /** A stack of the round-trip program on this emulator: its default node, generated pods and StatefulSets. */
+  const stack = (name: string, node: string, pods: Record<string, unknown>, sets: Record<string, unknown>) =>
+    PulumiWorkspace.create({
+      program: programPath('roundtrip'),
+      project: 'e2e-roundtrip',
+      stack: name,
+      config: { ...stackConfig(emu), 'proxmox-pods:storage': 'local-zfs', 'proxmox-pods:node': node, pods: JSON.stringify(pods), sets: JSON.stringify(sets) },
+    });
 
   beforeAll(async () => {
     requirePulumiCli();
     emu = await startEmulator({ nodes: 2, httpPort: false, taskDurationMs: 5 });
     pve = emulatorClient(emu);
-    ws = await PulumiWorkspace.create({
-      program: programPath('roundtrip'),
-      project: 'e2e-roundtrip',
-      config: {
-        ...stackConfig(emu),
-        'proxmox-pods:storage': 'local-zfs',
-        'proxmox-pods:node': 'pve1',
-        pods: JSON.stringify(generatePods(7, 12)),
-        sets: JSON.stringify({ db: { replicas: 3, template: { image: TEMPLATE, memory: 256, tags: ['db', 'a'], network: { bridge: 'vmbr0', cidr: '10.78.0.0/24', gateway: '10.78.0.1' } } } }),
-      },
-    });
+    ws = await stack('dev', 'pve1', generatePods(7, 12), { db: { replicas: 3, template: { image: TEMPLATE, memory: 256, tags: ['db', 'a'], network: { bridge: 'vmbr0', cidr: '10.78.0.0/24', gateway: '10.78.0.1' } } } });
   });
   afterAll(async () => {
     await ws?.dispose();
@@ -85,18 +83,7 @@ describe('round trips through the real CLI', () => {
   test('a second stack of the same program, with the same resource names, on the same cluster: neither sees the other', async () => {
     const before = emu.state.containers().map((c) => [c.vmid, c.node, c.config.memory]).sort();
     expect(emu.state.containers().map((c) => c.node)).toEqual(expect.arrayContaining(['pve1', 'pve2']));
-    const staging = await PulumiWorkspace.create({
-      program: programPath('roundtrip'),
-      project: 'e2e-roundtrip',
-      stack: 'staging',
-      config: {
-        ...stackConfig(emu),
-        'proxmox-pods:storage': 'local-zfs',
-        'proxmox-pods:node': 'pve2',
-        pods: JSON.stringify(generatePods(8, 12, 79)),
-        sets: JSON.stringify({ db: { replicas: 2, template: { image: TEMPLATE, memory: 128, network: { bridge: 'vmbr0', cidr: '10.80.0.0/24', gateway: '10.80.0.1' } } } }),
-      },
-    });
+    const staging = await stack('staging', 'pve2', generatePods(8, 12, 79), { db: { replicas: 2, template: { image: TEMPLATE, memory: 128, network: { bridge: 'vmbr0', cidr: '10.80.0.0/24', gateway: '10.80.0.1' } } } });
     try {
       await staging.mustRun(['up', '--yes', '--skip-preview']);
       expect(emu.state.containers()).toHaveLength(15 + 14);

@@ -104,7 +104,8 @@ describe('Pod steps on a CT with a config lock', () => {
   });
 
   test('adopting a container during its backup waits for the backup, then takes it over; a stale lock is refused', async () => {
-    await ctx.pve.waitTask('pve', (await ctx.pve.createContainer('pve', { ostemplate: T, rootfs: 'local-zfs:2', hostname: 'legacy', memory: 256 }, { vmid: 300 })).upid);
+    const unmanaged = (vmid: number) => ctx.pve.createContainerAndWait('pve', { ostemplate: T, rootfs: 'local-zfs:2', hostname: 'legacy', memory: 256 }, { vmid });
+    await unmanaged(300);
     const backup = emu.state.lockingTask({ node: 'pve', guests: [300], perGuestMs: 3_000 });
     const { outs } = await createPod(spec({ name: 'legacy', adopt: true, vmid: 300 }), ctx);
     expect(outs.vmid).toBe(300);
@@ -112,7 +113,7 @@ describe('Pod steps on a CT with a config lock', () => {
     expect(notes.some((n) => n.includes(backup.upid))).toBe(true);
     await deletePod('300', outs, ctx);
 
-    await ctx.pve.waitTask('pve', (await ctx.pve.createContainer('pve', { ostemplate: T, rootfs: 'local-zfs:2', hostname: 'legacy', memory: 256 }, { vmid: 301 })).upid);
+    await unmanaged(301);
     emu.state.setLock(301, 'snapshot');
     const err = await createPod(spec({ name: 'legacy', adopt: true, vmid: 301 }), ctx).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StaleLockError);

@@ -7,6 +7,11 @@ import { join } from 'node:path';
 
 export interface ZfsPool { name: string; mountpoint: string; dir: string; destroy(): void }
 
+/** Whether a zfs-fuse daemon runs (answering or not). */
+export function zfsFuseRunning(): boolean {
+  return spawnSync('pgrep', ['-x', 'zfs-fuse'], { stdio: 'ignore' }).status === 0;
+}
+
 function zpoolWorks(): boolean {
   return spawnSync('zpool', ['list', '-H'], { stdio: 'ignore' }).status === 0;
 }
