@@ -145,19 +145,31 @@ function remove(ctx: Ctx): null {
   return null;
 }
 
+/** Per node, the end of the last network apply: applies take turns (see apply). */
+const applying = new WeakMap<object, Promise<unknown>>();
+
 function apply(ctx: Ctx): string {
   const node = String(ctx.params['node']);
   const n = ctx.core.state.node(node);
   return startTask(ctx, node, 'srvreload', 'networking', async (t) => {
     await t.sleep();
-    if (n.network.pending) {
+    // pve-manager `PVE/API2/Network.pm` `reload_network_config` renames interfaces.new into place and runs
+    // `ifreload -a`, which brings the host to the whole file. The host backends here apply a difference instead, so
+    // applies take turns (two at once would each diff against a config the other is changing), and an edit made
+    // while one runs stays pending for the next, as a new interfaces.new would on PVE.
+    const previous = applying.get(n) ?? Promise.resolve();
+    const mine = previous.catch(() => undefined).then(async () => {
+      if (!n.network.pending) return;
+      const taken = JSON.stringify(n.network.pending);
       const before = n.network.active;
       const after = n.network.pending.map((i) => ({ ...i, active: 1 }));
-      // ifreload applies to the host first; a failure leaves the pending change in place, as on PVE.
+      // ifreload applies to the host first; a failure leaves the pending change in place.
       await ctx.core.opts.hostBackend?.applyNetwork?.(node, before, after);
       n.network.active = after;
-      n.network.pending = null;
-    }
+      if (JSON.stringify(n.network.pending) === taken) n.network.pending = null;
+    });
+    applying.set(n, mine);
+    await mine;
     t.log('ifreload -a');
   });
 }
