@@ -47,7 +47,8 @@ export async function buildChains(pool: string, layers: ChainLayer[]): Promise<{
 /**
  * Medians for a pod's rootfs from `snapshot`: `swapMs` is `replaceWithClone` onto a fresh 4 GiB disk, exactly what
  * a Pod create runs after PVE allocated the disk (clone, unmount + rename twice, mount, destroy the old disk);
- * `cloneMs` is the bare `zfs clone` inside it. The disk's creation and the pod's destroy are not timed.
+ * `cloneMs` is the bare `zfs clone` inside it (both through the Zfs layer, so both hold the zfs host lock). The
+ * disk's creation and the pod's destroy are not timed.
  */
 export async function cloneTime(pool: string, snapshot: string, runs = 5): Promise<{ cloneMs: number; swapMs: number }> {
   await zfs.createPath(`${pool}/data`);
@@ -55,13 +56,13 @@ export async function cloneTime(pool: string, snapshot: string, runs = 5): Promi
   const clones: number[] = [];
   for (let r = 0; r < runs; r++) {
     const disk = `${pool}/data/subvol-${900 + r}-disk-0`;
-    await execa('zfs', ['create', '-o', `refquota=${4 * 1024 ** 3}`, disk]);
+    await zfs.create(disk, { refquota: String(4 * 1024 ** 3) });
     let t0 = process.hrtime.bigint();
     await replaceWithClone(zfs, snapshot, disk);
     swaps.push(hrms(t0));
     await zfs.destroy(disk, { force: true });
     t0 = process.hrtime.bigint();
-    await execa('zfs', ['clone', '-o', `refquota=${4 * 1024 ** 3}`, snapshot, disk]);
+    await zfs.clone(snapshot, disk, { refquota: String(4 * 1024 ** 3) });
     clones.push(hrms(t0));
     await zfs.destroy(disk, { force: true });
   }

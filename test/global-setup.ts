@@ -1,6 +1,6 @@
 // Jest global setup/teardown: the ZFS suites need Debian's zfs-fuse daemon. It is started here, once, before the
 // workers run in parallel (two workers each starting one raced: two daemons, and mounts failing with I/O errors);
-// the teardown stops it again, but only when it was not running before and no pool is left in it.
+// the teardown stops it again when it was not running before.
 import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { ensureDaemon, zfsFuseRunning } from './oci/helpers-zfs';

@@ -1,28 +1,49 @@
-// See global-setup.ts: stop the zfs-fuse daemon this run started, if it holds no pool. What it cannot stop it says,
-// so a daemon left running is never a silent leak (a CI run once left one, with no trace of why).
+// See global-setup.ts: stop the zfs-fuse daemon this run started. The run cleans up what it started, so pools its
+// suites left behind (a suite that failed before its afterAll) are destroyed first, and a daemon that will not stop
+// is killed and its mounts detached: a wedged zfs-fuse left running would hang the next run on this machine. Each
+// step it had to force it says, so nothing is a silent leak.
+import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import { hostLockArgv } from '../provider/host/executor';
+import { ZFS_HOST_LOCK } from '../provider/host/zfs';
 import { zfsFuseRunning } from './oci/helpers-zfs';
 
 /** The pools zfs-fuse holds, or undefined if it would not say: it refuses requests for a while under load. */
 function pools(): string[] | undefined {
   for (let attempt = 0; attempt < 10; attempt++) {
-    const r = spawnSync('zpool', ['list', '-H', '-o', 'name'], { encoding: 'utf8' });
+    const r = spawnSync('zpool', ['list', '-H', '-o', 'name'], { encoding: 'utf8', timeout: 30_000 });
     if (r.status === 0) return r.stdout.split('\n').filter(Boolean);
     spawnSync('sleep', ['1']);
   }
   return undefined;
 }
 
+function waitForExit(seconds: number): boolean {
+  for (let i = 0; i < seconds * 10 && zfsFuseRunning(); i++) spawnSync('sleep', ['0.1']);
+  return !zfsFuseRunning();
+}
+
 export default function globalTeardown(): void {
   if ((globalThis as { zfsFuseWasRunning?: boolean }).zfsFuseWasRunning !== false) return;
   if (!zfsFuseRunning()) return;
   const held = pools();
-  if (held === undefined || held.length > 0) {
-    console.warn(`global teardown: zfs-fuse left running: ${held ? `pools still imported: ${held.join(', ')}` : '`zpool list` kept failing'}`);
-    return;
+  if (held === undefined) console.warn('global teardown: `zpool list` kept failing; stopping zfs-fuse anyway');
+  for (const pool of held ?? []) {
+    // Only pools the suites make (helpers-zfs withZfsPool); anything else would not be this run's to destroy.
+    if (!/^podstest\d+x\d+$/.test(pool)) continue;
+    console.warn(`global teardown: destroying pool ${pool}, left by a suite that did not finish`);
+    const [file, argv] = hostLockArgv(ZFS_HOST_LOCK, 'zpool', ['destroy', '-f', pool]);
+    spawnSync(file, argv, { stdio: 'ignore', timeout: 60_000 });
   }
   spawnSync('pkill', ['-TERM', '-x', 'zfs-fuse']);
   // zfs-fuse takes a few seconds to exit (4.4 s measured here); the next run must not find it half-stopped.
-  for (let i = 0; i < 300 && zfsFuseRunning(); i++) spawnSync('sleep', ['0.1']);
-  if (zfsFuseRunning()) console.warn('global teardown: zfs-fuse did not exit within 30 s of SIGTERM; it is left running');
+  if (waitForExit(30)) return;
+  console.warn('global teardown: zfs-fuse did not exit within 30 s of SIGTERM; killing it and detaching its mounts');
+  spawnSync('pkill', ['-KILL', '-x', 'zfs-fuse']);
+  // Killing the daemon fails every request still waiting on it; its mounts then only answer ENOTCONN until detached.
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
+    .map((line) => line.split(' - ')).filter(([, fs]) => fs?.startsWith('fuse.zfs '))
+    .map(([head]) => head!.split(' ')[4]!.replace(/\\040/g, ' ')).reverse();
+  for (const mp of mounts) spawnSync('umount', ['-l', mp], { stdio: 'ignore', timeout: 10_000 });
+  if (!waitForExit(10)) console.warn('global teardown: zfs-fuse survived SIGKILL; it is left running');
 }

@@ -10,6 +10,29 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Return a non-zero exit instead of throwing. */
   allowFailure?: boolean;
+  /** Hold this host lock while the command runs (flock(1) on the node, so it works the same over SSH). */
+  lock?: HostLock;
+}
+
+/** An exclusive lock on a node: a file that flock(1) holds for one command at a time. */
+export interface HostLock {
+  path: string;
+  /** Give up after waiting this long for the holder; the command then fails without having run. */
+  waitMs: number;
+}
+
+/** flock's exit code when `-w` ran out (EX_TEMPFAIL): no tool wrapped here exits with it. */
+export const HOST_LOCK_TIMEOUT_EXIT = 75;
+
+/** `cmd args` as one flock(1) command that holds `lock` around it: the argument array, never a shell string. */
+export function hostLockArgv(lock: HostLock, cmd: string, args: readonly string[]): [string, string[]] {
+  return ['flock', ['-w', String(Math.max(1, Math.ceil(lock.waitMs / 1000))), '-E', String(HOST_LOCK_TIMEOUT_EXIT), lock.path, cmd, ...args]];
+}
+
+/** flock gives up silently: say what the command waited for, so the error names the lock. */
+export function explainLockTimeout(result: RunResult, opts: RunOptions): RunResult {
+  if (!opts.lock || result.exitCode !== HOST_LOCK_TIMEOUT_EXIT || result.stderr.trim()) return result;
+  return { ...result, stderr: `did not run: another command held the host lock ${opts.lock.path} for more than ${Math.ceil(opts.lock.waitMs / 1000)} s\n` };
 }
 
 export interface RunResult {
@@ -48,15 +71,17 @@ const HOST_MOUNT_COMMANDS = new Set(['zfs', 'zpool', 'dnsmasq']);
 export class LocalExecutor implements Executor {
   constructor(readonly node: string, private readonly opts: LocalExecutorOptions = {}) {}
 
-  private argv(cmd: string, args: readonly string[]): [string, string[]] {
+  private argv(cmd: string, args: readonly string[], lock?: HostLock): [string, string[]] {
+    const [file, argv] = lock ? hostLockArgv(lock, cmd, args) : [cmd, [...args]];
     const ns = this.opts.netns;
-    if (!ns) return [cmd, [...args]];
-    if (HOST_MOUNT_COMMANDS.has(cmd)) return ['nsenter', [`--net=/run/netns/${ns}`, '--', cmd, ...args]];
-    return ['ip', ['netns', 'exec', ns, cmd, ...args]];
+    if (!ns) return [file, argv];
+    // The wrapped command decides: flock itself needs neither namespace, and the lock file is the host's either way.
+    if (HOST_MOUNT_COMMANDS.has(cmd)) return ['nsenter', [`--net=/run/netns/${ns}`, '--', file, ...argv]];
+    return ['ip', ['netns', 'exec', ns, file, ...argv]];
   }
 
   async run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
-    const [file, argv] = this.argv(cmd, args);
+    const [file, argv] = this.argv(cmd, args, opts.lock);
     const r = await execa(file, argv, {
       input: opts.input,
       timeout: opts.timeoutMs ?? this.opts.defaultTimeoutMs ?? 60_000,
@@ -64,7 +89,7 @@ export class LocalExecutor implements Executor {
       maxBuffer: 64 * 1024 * 1024,
       stripFinalNewline: false,
     });
-    const result: RunResult = { stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), exitCode: r.exitCode ?? (r.timedOut ? 124 : 1) };
+    const result = explainLockTimeout({ stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), exitCode: r.exitCode ?? (r.timedOut ? 124 : 1) }, opts);
     if (r.failed && r.exitCode === undefined) result.stderr ||= r.message ?? 'command failed to start';
     if (result.exitCode !== 0 && !opts.allowFailure) throw new HostCommandError(this.node, cmd, args, result);
     return result;

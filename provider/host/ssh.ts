@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { execa } from 'execa';
 import { z } from 'zod';
 import { ProxmoxPodsError } from '../errors';
-import { HostCommandError, type Executor, type RunOptions, type RunResult } from './executor';
+import { explainLockTimeout, HostCommandError, hostLockArgv, type Executor, type RunOptions, type RunResult } from './executor';
 import { portSchema } from './names';
 
 export const sshTargetSchema = z
@@ -126,7 +126,7 @@ export class SshExecutor implements Executor {
   }
 
   async run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
-    const remote = remoteCommand(cmd, args);
+    const remote = remoteCommand(...(opts.lock ? hostLockArgv(opts.lock, cmd, args) : [cmd, args] as const));
     const r = await this.withKnownHosts((known) => execa('ssh', [...this.sshArgs(known), remote], {
       input: opts.input ?? '',
       timeout: opts.timeoutMs ?? 60_000,
@@ -134,7 +134,7 @@ export class SshExecutor implements Executor {
       maxBuffer: 64 * 1024 * 1024,
       stripFinalNewline: false,
     }));
-    const result: RunResult = { stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), exitCode: r.exitCode ?? (r.timedOut ? 124 : 255) };
+    const result = explainLockTimeout({ stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), exitCode: r.exitCode ?? (r.timedOut ? 124 : 255) }, opts);
     if (r.exitCode === undefined && !r.timedOut) throw new SshConnectError(this.node, this.target, r.message ?? 'ssh did not start');
     // 255 is ssh's own failure code; a remote command could exit 255 too, so also require ssh's wording.
     if (result.exitCode === 255 && SSH_FAILURE.test(result.stderr)) throw new SshConnectError(this.node, this.target, result.stderr);

@@ -16,7 +16,7 @@ import { requireTools } from '../oci/helpers/tools';
 import { programPath, requirePulumiCli } from '../helpers/pulumi';
 import { execa } from 'execa';
 import { zfsVolumeBackend } from '../../emulator';
-import { withZfsPool, type ZfsPool } from '../oci/helpers-zfs';
+import { withZfsPool, type ZfsPool, zfsChange } from '../oci/helpers-zfs';
 
 jest.setTimeout(300_000);
 
@@ -57,7 +57,7 @@ describe.each([{ zfs: false }, { zfs: true }])('OciImage and Pod through the rea
     if (zfs) {
       requireTools('OciImage e2e (zfs)', ['zfs', 'zpool']);
       pool = withZfsPool();
-      await execa('zfs', ['create', `${pool.name}/data`]);
+      await zfsChange('zfs', ['create', `${pool.name}/data`]);
     }
     emu = await startEmulator({ nodes: 1, httpPort: false, taskDurationMs: 20, ...(pool ? { zfsPool: `${pool.name}/data`, hostBackend: zfsVolumeBackend() } : {}) });
     ws = await PulumiWorkspace.create({

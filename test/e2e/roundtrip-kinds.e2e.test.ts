@@ -18,7 +18,7 @@ import { programPath, requirePulumiCli } from '../helpers/pulumi';
 import { emulatorClient } from '../helpers/emulator-stack';
 import { drawer } from '../helpers/rng';
 import { changing, inputChanges, plannedOps, previewSteps, stepName } from '../helpers/preview-json';
-import { withZfsPool, type ZfsPool } from '../oci/helpers-zfs';
+import { withZfsPool, type ZfsPool, zfsChange } from '../oci/helpers-zfs';
 import { requireTools } from '../oci/helpers/tools';
 
 jest.setTimeout(600_000);
@@ -176,7 +176,7 @@ describe('round trips of the host-side kinds and images through the real CLI', (
     // Volume 0: its quota changed on the node.
     const dataset = `${String(vol0.parentDataset ?? `${pool.name}/volumes`)}/${String(vol0.name)}`;
     const driftGiB = Number(vol0.sizeGiB) + 3;
-    await execa('zfs', ['set', `refquota=${driftGiB}G`, dataset]);
+    await zfsChange('zfs', ['set', `refquota=${driftGiB}G`, dataset]);
     // Volume 1: its root chowned on the node (an unprivileged pod's root no longer owns it).
     const vol1Path = ((await ws.outputs()).values as Record<string, string>)['volume-vol1']!;
     await execa('chown', ['4242:4242', vol1Path]);

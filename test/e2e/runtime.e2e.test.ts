@@ -11,7 +11,7 @@ import { startEmulator, type RunningEmulator } from '../../emulator';
 import { PulumiWorkspace } from '../../cli/pulumi-workspace';
 import { Netns } from '../helpers/netns';
 import { programPath, requirePulumiCli } from '../helpers/pulumi';
-import { withZfsPool } from '../oci/helpers-zfs';
+import { withZfsPool, zfsChange } from '../oci/helpers-zfs';
 import { busyboxAppImage, writeAppLayout } from '../helpers/busybox-image';
 import { Client } from '../emulator/helpers';
 
@@ -64,7 +64,7 @@ d('pods that really run: pulumi up on the lxc runtime', () => {
     dnsDir = await mkdtemp(path.join(tmpdir(), 'pp-rt-dns-'));
     await chmod(dnsDir, 0o755);
     pool = await withZfsPool();
-    await execa('zfs', ['create', `${pool.name}/data`]);
+    await zfsChange('zfs', ['create', `${pool.name}/data`]);
     // "/" is a private mount here: a long-lived process another suite starts under `ip netns exec` (sshd, a server)
     // keeps a private copy of every mount, and pins our datasets ("dataset is busy" on destroy) until it exits. As
     // shared mounts, those copies become slaves (ip netns exec makes / rslave) and follow our unmounts.

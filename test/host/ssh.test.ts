@@ -8,6 +8,7 @@ import { HostCommandError } from '../../provider/host/executor';
 import { HostKeyMismatchError, remoteCommand, shellQuote, SshConnectError, SshExecutor } from '../../provider/host/ssh';
 import { createServer } from 'node:net';
 import { startSshdIn, type NodeSshd } from './support/sshd';
+import { holdLock } from './support/host-lock';
 import { requireTools } from './support/tools';
 
 const marker = `/tmp/pp-ssh-pwned-${process.pid}`;
@@ -120,6 +121,21 @@ describe('SshExecutor against a real sshd', () => {
     const err = await exec.run('sh', ['-c', 'echo boom >&2; exit 4']).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(HostCommandError);
     expect((err as Error).message).toMatch(/node pve1: .*failed \(exit 4\): boom/);
+  });
+
+  test('a host lock is taken on the node, around the command', async () => {
+    const exec = pinned();
+    const lock = { path: path.join(dir, 'host.lock'), waitMs: 1000 };
+    // The "node" is this machine, so a holder here is a holder there: the command waits, then gives up unrun.
+    const holder = await holdLock(lock);
+    try {
+      const r = await exec.run('touch', [marker], { lock, allowFailure: true });
+      expect(r).toMatchObject({ exitCode: 75, stderr: expect.stringContaining(`another command held the host lock ${lock.path}`) });
+      expect((await execa('test', ['-e', marker], { reject: false })).exitCode).not.toBe(0);
+    } finally {
+      await holder.stop();
+    }
+    expect((await exec.run('sh', ['-c', 'echo free'], { lock })).stdout).toBe('free\n');
   });
 
   test('a host key that does not match the pin is refused before connecting', async () => {

@@ -19,7 +19,7 @@ import { ociImageModule, createOciImage, deleteOciImage, readOciImage, type OciI
 import { dropClaims } from '../../provider/resources/oci-image/chain-claims';
 import { startRegistry, type RunningRegistry } from '../oci/helpers/registry';
 import { requireTools } from '../oci/helpers/tools';
-import { withZfsPool } from '../oci/helpers-zfs';
+import { withZfsPool, zfsChange } from '../oci/helpers-zfs';
 
 jest.setTimeout(120_000);
 
@@ -98,7 +98,7 @@ d('OciImage ZFS layer chains (zfs-fuse)', () => {
     await host.destroy(clone);
     // Refresh: a chain destroyed behind Pulumi's back makes the image gone, so the next up rebuilds it.
     expect((await readOciImage(b.id, b.outs, ctx()))!.id).toBe(b.id);
-    await execa('zfs', ['destroy', b.outs.zfsSnapshot!]);
+    await zfsChange('zfs', ['destroy', b.outs.zfsSnapshot!]);
     expect(await readOciImage(b.id, b.outs, ctx())).toBeUndefined();
     await deleteOciImage(b.id, b.outs, ctx());
     expect((await execa('zfs', ['list', '-H', '-o', 'name', b.outs.zfsSnapshot!.replace(/@ready$/, '')], { reject: false })).exitCode).not.toBe(0);

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { persistentVolumeModule as m } from '../../provider/resources/persistent-volume';
 import type { PersistentVolumeInputs } from '../../provider/resources/persistent-volume/schema';
 import { setStackConfig } from '../../provider/resources/common/connection';
-import { withZfsPool } from '../oci/helpers-zfs';
+import { withZfsPool, zfsChange } from '../oci/helpers-zfs';
 
 type TestPool = Awaited<ReturnType<typeof withZfsPool>>;
 
@@ -42,7 +42,7 @@ describe('PersistentVolume on zfs-fuse', () => {
     expect(await zget('refquota', bigger.dataset)).toBe(String(2 * 1024 ** 3));
     // Untouched, refresh hands back no inputs; a quota or root owner changed on the node reads as that input.
     expect((await m.read!(id, bigger))!.inputs).toBeUndefined();
-    await execa('zfs', ['set', 'refquota=3G', bigger.dataset]);
+    await zfsChange('zfs', ['set', 'refquota=3G', bigger.dataset]);
     await execa('chown', ['4242:4242', bigger.hostPath]);
     const drifted = (await m.read!(id, bigger))!;
     expect(drifted.inputs).toMatchObject({ sizeGiB: 3, ownerUid: 4242 });
@@ -74,7 +74,7 @@ describe('PersistentVolume on zfs-fuse', () => {
   });
 
   test('never takes over a dataset that is not its own', async () => {
-    await execa('zfs', ['create', '-p', `${pool.name}/volumes/foreign-data`]);
+    await zfsChange('zfs', ['create', '-p', `${pool.name}/volumes/foreign-data`]);
     await expect(m.create(await checked({ name: 'foreign-data' }))).rejects.toThrow(/^dataset .*\/foreign-data on pve1 is not managed by proxmox-pods; proxmox-pods changes and deletes only what it owns/);
   });
 

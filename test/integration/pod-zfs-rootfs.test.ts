@@ -21,7 +21,7 @@ import { podInputsSchema, type PodInputs } from '../../provider/resources/pod/sc
 import { InputError } from '../../provider/errors';
 import { startRegistry, type RunningRegistry } from '../oci/helpers/registry';
 import { requireTools } from '../oci/helpers/tools';
-import { withZfsPool } from '../oci/helpers-zfs';
+import { withZfsPool, zfsChange } from '../oci/helpers-zfs';
 
 jest.setTimeout(120_000);
 
@@ -44,7 +44,7 @@ d('Pod rootfs cloned from the image\'s ZFS chain (zfs-fuse)', () => {
 
   beforeAll(async () => {
     pool = withZfsPool();
-    await execa('zfs', ['create', `${pool.name}/data`]);
+    await zfsChange('zfs', ['create', `${pool.name}/data`]);
     reg = await startRegistry();
     const backend = zfsVolumeBackend();
     emu = await startEmulator({

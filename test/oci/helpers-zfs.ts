@@ -1,9 +1,29 @@
 // A real ZFS pool for tests: Debian's zfs-fuse with a file vdev. Starts the zfs-fuse daemon when none is
-// running (it needs /dev/fuse) and destroys only the pool it created.
+// running (it needs /dev/fuse) and destroys only the pool it created. Pool changes hold the provider's zfs host lock
+// (ZFS_HOST_LOCK) as every change the provider and the emulator make does: zfs-fuse wedges under concurrent changes.
+// Every command has a deadline, so a wedged daemon fails the suite instead of hanging the run.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
+import { hostLockArgv } from '../../provider/host/executor';
+import { ZFS_HOST_LOCK } from '../../provider/host/zfs';
+
+/** Longer than any zfs change takes here; short enough that a wedged zfs-fuse fails the suite, not the CI run. */
+const COMMAND_TIMEOUT_MS = 280_000;
+
+/** A zfs/zpool change from a test, holding the zfs host lock. */
+export async function zfsChange(cmd: 'zfs' | 'zpool', args: string[]): Promise<string> {
+  const [file, argv] = hostLockArgv(ZFS_HOST_LOCK, cmd, args);
+  return String((await execa(file, argv, { timeout: COMMAND_TIMEOUT_MS })).stdout).trim();
+}
+
+/** zfsChange, synchronously. */
+export function zfsChangeSync(cmd: 'zfs' | 'zpool', args: string[]): string {
+  const [file, argv] = hostLockArgv(ZFS_HOST_LOCK, cmd, args);
+  return execFileSync(file, argv, { timeout: COMMAND_TIMEOUT_MS }).toString().trim();
+}
 
 export interface ZfsPool { name: string; mountpoint: string; dir: string; destroy(): void }
 
@@ -13,7 +33,7 @@ export function zfsFuseRunning(): boolean {
 }
 
 function zpoolWorks(): boolean {
-  return spawnSync('zpool', ['list', '-H'], { stdio: 'ignore' }).status === 0;
+  return spawnSync('zpool', ['list', '-H'], { stdio: 'ignore', timeout: 30_000 }).status === 0;
 }
 
 /** Starts zfs-fuse unless it answers. The Jest global setup calls it once, before workers run in parallel. */
@@ -37,7 +57,8 @@ export function withZfsPool(sizeMiB = 512): ZfsPool {
   const img = join(dir, 'pool.img');
   const mountpoint = join(dir, 'mnt');
   execFileSync('truncate', ['-s', `${sizeMiB}M`, img]);
-  execFileSync('zpool', ['create', '-m', mountpoint, name, img]);
+  // cachefile=none: a pool left behind by a killed run must not come back when zfs-fuse next starts.
+  zfsChangeSync('zpool', ['create', '-o', 'cachefile=none', '-m', mountpoint, name, img]);
   let destroyed = false;
   return {
     name, mountpoint, dir,
@@ -46,8 +67,9 @@ export function withZfsPool(sizeMiB = 512): ZfsPool {
       destroyed = true;
       // zfs-fuse reports "busy" for a moment after the last unmount: retry, and keep the vdev until the pool is gone.
       const until = Date.now() + 20_000;
-      while (spawnSync('zpool', ['list', name], { stdio: 'ignore' }).status === 0) {
-        if (spawnSync('zpool', ['destroy', '-f', name], { stdio: 'ignore' }).status === 0) break;
+      const [file, argv] = hostLockArgv(ZFS_HOST_LOCK, 'zpool', ['destroy', '-f', name]);
+      while (spawnSync('zpool', ['list', name], { stdio: 'ignore', timeout: 30_000 }).status === 0) {
+        if (spawnSync(file, argv, { stdio: 'ignore', timeout: COMMAND_TIMEOUT_MS }).status === 0) break;
         if (Date.now() > until) throw new Error(`zpool destroy ${name} kept failing; destroy it by hand`);
         spawnSync('sleep', ['0.25']);
       }

@@ -2,7 +2,7 @@
 // failure a ZfsError carrying the command and zfs's own words, absence parsed from those words specifically ("dataset
 // does not exist" for the name asked about, never "the command failed"), and one retry policy for "busy".
 import { InputError, ProxmoxPodsError } from '../../errors';
-import type { Executor } from '../executor';
+import type { Executor, HostLock } from '../executor';
 import { validateDataset, validateSnapshot } from './names';
 
 /** Any failure of a `zfs` command, or a ZFS state this provider refuses to act on. */
@@ -60,15 +60,31 @@ export type DatasetType = 'filesystem' | 'snapshot' | 'volume';
 /** A large chain or a clone tree can take a while to destroy; the executor's default (60 s) is for small commands. */
 const ZFS_TIMEOUT_MS = 300_000;
 
+/**
+ * Changes to a node's datasets take turns, as PVE's own do: pve-storage Storage.pm `vdisk_alloc` and `vdisk_free`
+ * run under `cluster_lock_storage` (a flock on /var/lock/pve-manager/pve-storage-<id> for local storage). Without
+ * it zfs-fuse wedged here: a `zfs create` mounting into a parent while two `zfs destroy`s removed siblings' mount
+ * points from it left all three blocked in the kernel for good (hung-task reports, a CI run that never finished).
+ * One file per node for every pool: the lock is about the zfs tooling, not one storage. Reads (get, list) do not
+ * take it. The wait stays under the command timeout, so a holder that never lets go is reported, not waited out.
+ */
+export const ZFS_HOST_LOCK: HostLock = { path: '/run/lock/proxmox-pods-zfs.lock', waitMs: 240_000 };
+
+const READ_ONLY_SUBCOMMANDS = new Set(['get', 'list']);
+
 export interface ZfsOptions {
   busyRetry?: BusyRetryPolicy;
+  /** @default ZFS_HOST_LOCK */
+  lock?: HostLock;
 }
 
 export class Zfs {
   private readonly busyRetry: BusyRetryPolicy;
+  private readonly lock: HostLock;
 
   constructor(readonly exec: Executor, opts: ZfsOptions = {}) {
     this.busyRetry = opts.busyRetry ?? DEFAULT_BUSY_RETRY;
+    this.lock = opts.lock ?? ZFS_HOST_LOCK;
   }
 
   get node(): string {
@@ -77,7 +93,8 @@ export class Zfs {
 
   /** `zfs <args>`; its stdout, or a ZfsError with zfs's stderr. */
   async run(args: readonly string[]): Promise<string> {
-    const r = await this.exec.run('zfs', args, { allowFailure: true, timeoutMs: ZFS_TIMEOUT_MS });
+    const lock = READ_ONLY_SUBCOMMANDS.has(args[0] ?? '') ? undefined : this.lock;
+    const r = await this.exec.run('zfs', args, { allowFailure: true, timeoutMs: ZFS_TIMEOUT_MS, lock });
     if (r.exitCode === 0) return r.stdout;
     const detail = (r.stderr || r.stdout).trim().split('\n').slice(0, 3).join(' | ');
     throw new ZfsError(this.node, `\`zfs ${args.join(' ')}\` failed (exit ${r.exitCode}): ${detail}`, { args, stderr: r.stderr });

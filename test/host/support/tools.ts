@@ -4,7 +4,7 @@ import { execa } from 'execa';
 const PACKAGE: Record<string, string> = {
   ip: 'iproute2', bridge: 'iproute2', nft: 'nftables', sshd: 'openssh-server', ssh: 'openssh-client',
   'ssh-keygen': 'openssh-client', 'ssh-keyscan': 'openssh-client', 'ssh-agent': 'openssh-client', 'ssh-add': 'openssh-client',
-  unshare: 'util-linux', node: 'nodejs', dig: 'dnsutils', dnsmasq: 'dnsmasq-base',
+  unshare: 'util-linux', flock: 'util-linux', nsenter: 'util-linux', node: 'nodejs', dig: 'dnsutils', dnsmasq: 'dnsmasq-base',
 };
 
 export async function requireTools(...tools: string[]): Promise<void> {

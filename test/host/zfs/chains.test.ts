@@ -8,7 +8,7 @@ import { LocalExecutor } from '../../../provider/host/executor';
 import { chainIds, ChainInUseError, replaceWithClone, swapNames, Zfs, ZfsChains, ZfsError, type ChainLayer } from '../../../provider/host/zfs';
 import { applyLayer, ApplyOptionsSchema, MalformedLayerError } from '../../../provider/oci/unpack';
 import { withOperation } from '../../../provider/diagnostics';
-import { withZfsPool, type ZfsPool } from '../../oci/helpers-zfs';
+import { withZfsPool, type ZfsPool, zfsChangeSync } from '../../oci/helpers-zfs';
 import { layerOf, packTar, rawTar, sha256, type EntrySpec } from '../../oci/unpack/layers';
 import { toolsPresent } from '../../oci/unpack/support';
 import { ScriptedExecutor } from './scripted-executor';
@@ -17,7 +17,8 @@ const ok = toolsPresent('zfs layer', ['zfs-fuse', 'zfs', 'zpool']) && existsSync
 if (!ok && (process.env.CI === 'true' || process.env.CI === '1')) throw new Error('zfs layer: /dev/fuse is missing');
 const d = ok ? describe : describe.skip;
 
-const zfs = (...args: string[]) => execFileSync('zfs', args).toString().trim();
+/** Reads run as they are; changes hold the zfs host lock, as the provider's own do. */
+const zfs = (...args: string[]) => (args[0] === 'get' || args[0] === 'list' ? execFileSync('zfs', args).toString().trim() : zfsChangeSync('zfs', args));
 const opts = ApplyOptionsSchema.parse({});
 const local = new Zfs(new LocalExecutor('pve'));
 
