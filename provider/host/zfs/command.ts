@@ -61,12 +61,13 @@ export type DatasetType = 'filesystem' | 'snapshot' | 'volume';
 const ZFS_TIMEOUT_MS = 300_000;
 
 /**
- * Changes to a node's datasets take turns, as PVE's own do: pve-storage Storage.pm `vdisk_alloc` and `vdisk_free`
- * run under `cluster_lock_storage` (a flock on /var/lock/pve-manager/pve-storage-<id> for local storage). Without
- * it zfs-fuse wedged here: a `zfs create` mounting into a parent while two `zfs destroy`s removed siblings' mount
- * points from it left all three blocked in the kernel for good (hung-task reports, a CI run that never finished).
- * One file per node for every pool: the lock is about the zfs tooling, not one storage. Reads (get, list) do not
- * take it. The wait stays under the command timeout, so a holder that never lets go is reported, not waited out.
+ * Changes to a node's datasets take turns, as PVE's own do: pve-storage src/PVE/Storage.pm `vdisk_alloc`,
+ * `vdisk_clone` and `vdisk_free` run under Plugin.pm `cluster_lock_storage` (for local storage a flock on
+ * /var/lock/pve-manager/pve-storage-<id>). Without it zfs-fuse wedged here: a `zfs create` mounting into a parent
+ * while two `zfs destroy`s removed siblings' mount points from it left all three blocked in the kernel for good
+ * (hung-task reports, a CI run that never finished). One file per node for every pool: the lock is about the zfs
+ * tooling, not one storage. Reads (get, list) do not take it. The wait stays under the command timeout, so a holder
+ * that never lets go is reported, not waited out.
  */
 export const ZFS_HOST_LOCK: HostLock = { path: '/run/lock/proxmox-pods-zfs.lock', waitMs: 240_000 };
 
