@@ -1,7 +1,7 @@
 // A real ZFS pool for tests: Debian's zfs-fuse with a file vdev. Starts the zfs-fuse daemon when none is
 // running (it needs /dev/fuse) and destroys only the pool it created. Pool changes hold the provider's zfs host lock
-// (ZFS_HOST_LOCK) as every change the provider and the emulator make does: zfs-fuse wedges under concurrent changes.
-// Every command has a deadline, so a wedged daemon fails the suite instead of hanging the run.
+// (ZFS_HOST_LOCK) as every change the provider and the emulator make does: zfs-fuse once wedged for good under
+// concurrent changes. Every command has a deadline, so a wedged daemon fails the suite instead of hanging the run.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
