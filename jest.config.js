@@ -4,7 +4,7 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/dist/test'],
   testMatch: ['**/*.test.js'],
-  // Stops the zfs-fuse daemon the ZFS suites started (only if it was not running before and holds no pool).
+  // Starts zfs-fuse for the ZFS suites once, and stops it again (with any pool left in it) if this run started it.
   globalSetup: '<rootDir>/dist/test/global-setup.js',
   globalTeardown: '<rootDir>/dist/test/global-teardown.js',
   testTimeout: 60000,
