@@ -88,7 +88,17 @@ relink ../../bin/proxmox-pods.js "$tools/bin/proxmox-pods"
 export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 say "pulumi $(pulumi version) at $(command -v pulumi)"
 
-# 5. Compile the TypeScript (incremental).
+# 5. Compile the TypeScript (incremental). tsc never removes an output whose source is gone, and jest runs every
+# dist/test/**/*.test.js: a test moved or deleted in the sources would go on running (and failing) from dist/.
 say "compiling TypeScript"
+if [ -d dist/test ]; then
+  find dist/test -name '*.test.js' -print0 | while IFS= read -r -d '' js; do
+    src="${js#dist/}"
+    if [ ! -e "${src%.js}.ts" ]; then
+      say "removing $js: its source ${src%.js}.ts is gone"
+      rm -f "$js" "${js%.js}.d.ts" "$js.map"
+    fi
+  done
+fi
 npx tsc -p tsconfig.json >&2
 node scripts/carry-schema-docs.js tsconfig.build.json
