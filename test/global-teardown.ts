@@ -6,9 +6,7 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { hostLockArgv } from '../provider/host/executor';
-import { ZFS_HOST_LOCK } from '../provider/host/zfs';
-import { zfsFuseRunning } from './oci/helpers-zfs';
+import { destroyPoolOnce, TEST_POOL_DIR, TEST_POOL_NAME, zfsFuseRunning } from './oci/helpers-zfs';
 
 /** The pools zfs-fuse holds, or undefined if it would not say: it refuses requests for a while under load, or hangs. */
 function pools(): string[] | undefined {
@@ -34,10 +32,9 @@ export default function globalTeardown(): void {
   if (held === undefined) console.warn('global teardown: `zpool list` failed or did not answer; stopping zfs-fuse anyway');
   for (const pool of held ?? []) {
     // Only pools the suites make (helpers-zfs withZfsPool); anything else would not be this run's to destroy.
-    if (!/^podstest\d+x\d+$/.test(pool)) continue;
+    if (!TEST_POOL_NAME.test(pool)) continue;
     console.warn(`global teardown: destroying pool ${pool}, left by a suite that did not finish`);
-    const [file, argv] = hostLockArgv(ZFS_HOST_LOCK, 'zpool', ['destroy', '-f', pool]);
-    if (spawnSync(file, argv, { stdio: 'ignore', timeout: 60_000 }).status !== 0) console.warn(`global teardown: zpool destroy ${pool} failed`);
+    if (!destroyPoolOnce(pool, 60_000)) console.warn(`global teardown: zpool destroy ${pool} failed`);
   }
   spawnSync('pkill', ['-TERM', '-x', 'zfs-fuse']);
   // zfs-fuse takes a few seconds to exit (4.4 s measured here); the next run must not find it half-stopped.
@@ -59,7 +56,7 @@ export default function globalTeardown(): void {
  */
 function removeVdevDirs(): void {
   for (const dir of readdirSync(tmpdir())) {
-    const pid = /^pods-zfs-(\d+)-/.exec(dir)?.[1];
+    const pid = TEST_POOL_DIR.exec(dir)?.[1];
     if (!pid || existsSync(`/proc/${pid}`)) continue;
     console.warn(`global teardown: removing ${dir}, the pool files of a suite that did not finish`);
     rmSync(join(tmpdir(), dir), { recursive: true, force: true });

@@ -24,8 +24,12 @@ export interface HostLock {
 /** flock's exit code when `-w` ran out (EX_TEMPFAIL): no tool wrapped here exits with it. */
 export const HOST_LOCK_TIMEOUT_EXIT = 75;
 
-/** `cmd args` as one flock(1) command that holds `lock` around it: the argument array, never a shell string. */
-export function hostLockArgv(lock: HostLock, cmd: string, args: readonly string[]): [string, string[]] {
+/**
+ * `cmd args` as one flock(1) command that holds `lock` around it (as it is without a lock): the argument array, never
+ * a shell string.
+ */
+export function hostLockArgv(lock: HostLock | undefined, cmd: string, args: readonly string[]): [string, string[]] {
+  if (!lock) return [cmd, [...args]];
   return ['flock', ['-w', String(Math.max(1, Math.ceil(lock.waitMs / 1000))), '-E', String(HOST_LOCK_TIMEOUT_EXIT), lock.path, cmd, ...args]];
 }
 
@@ -72,7 +76,7 @@ export class LocalExecutor implements Executor {
   constructor(readonly node: string, private readonly opts: LocalExecutorOptions = {}) {}
 
   private argv(cmd: string, args: readonly string[], lock?: HostLock): [string, string[]] {
-    const [file, argv] = lock ? hostLockArgv(lock, cmd, args) : [cmd, [...args]];
+    const [file, argv] = hostLockArgv(lock, cmd, args);
     const ns = this.opts.netns;
     if (!ns) return [file, argv];
     // The wrapped command decides: flock itself needs neither namespace, and the lock file is the host's either way.

@@ -126,7 +126,7 @@ export class SshExecutor implements Executor {
   }
 
   async run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
-    const remote = remoteCommand(...(opts.lock ? hostLockArgv(opts.lock, cmd, args) : [cmd, args] as const));
+    const remote = remoteCommand(...hostLockArgv(opts.lock, cmd, args));
     const r = await this.withKnownHosts((known) => execa('ssh', [...this.sshArgs(known), remote], {
       input: opts.input ?? '',
       timeout: opts.timeoutMs ?? 60_000,

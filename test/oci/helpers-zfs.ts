@@ -27,6 +27,16 @@ export function zfsChangeSync(cmd: 'zfs' | 'zpool', args: string[]): string {
 
 export interface ZfsPool { name: string; mountpoint: string; dir: string; destroy(): void }
 
+/** withZfsPool's names, `podstest<worker pid>x<n>`, and its vdev directories in tmpdir, `pods-zfs-<worker pid>-*`. */
+export const TEST_POOL_NAME = /^podstest(\d+)x\d+$/;
+export const TEST_POOL_DIR = /^pods-zfs-(\d+)-/;
+
+/** One `zpool destroy -f`, holding the zfs host lock; whether it succeeded. */
+export function destroyPoolOnce(name: string, timeoutMs = COMMAND_TIMEOUT_MS): boolean {
+  const [file, argv] = hostLockArgv(ZFS_HOST_LOCK, 'zpool', ['destroy', '-f', name]);
+  return spawnSync(file, argv, { stdio: 'ignore', timeout: timeoutMs }).status === 0;
+}
+
 /** Whether a zfs-fuse daemon runs (answering or not). */
 export function zfsFuseRunning(): boolean {
   return spawnSync('pgrep', ['-x', 'zfs-fuse'], { stdio: 'ignore' }).status === 0;
@@ -67,9 +77,8 @@ export function withZfsPool(sizeMiB = 512): ZfsPool {
       destroyed = true;
       // zfs-fuse reports "busy" for a moment after the last unmount: retry, and keep the vdev until the pool is gone.
       const until = Date.now() + 20_000;
-      const [file, argv] = hostLockArgv(ZFS_HOST_LOCK, 'zpool', ['destroy', '-f', name]);
       while (spawnSync('zpool', ['list', name], { stdio: 'ignore', timeout: 30_000 }).status === 0) {
-        if (spawnSync(file, argv, { stdio: 'ignore', timeout: COMMAND_TIMEOUT_MS }).status === 0) break;
+        if (destroyPoolOnce(name)) break;
         if (Date.now() > until) throw new Error(`zpool destroy ${name} kept failing; destroy it by hand`);
         spawnSync('sleep', ['0.25']);
       }

@@ -73,6 +73,11 @@ export const ZFS_HOST_LOCK: HostLock = { path: '/run/lock/proxmox-pods-zfs.lock'
 
 const READ_ONLY_SUBCOMMANDS = new Set(['get', 'list']);
 
+/** Whether `zfs <args>` changes something, and so takes ZFS_HOST_LOCK. */
+export function zfsChanges(args: readonly string[]): boolean {
+  return !READ_ONLY_SUBCOMMANDS.has(args[0] ?? '');
+}
+
 export interface ZfsOptions {
   busyRetry?: BusyRetryPolicy;
   /** @default ZFS_HOST_LOCK */
@@ -94,7 +99,7 @@ export class Zfs {
 
   /** `zfs <args>`; its stdout, or a ZfsError with zfs's stderr. */
   async run(args: readonly string[]): Promise<string> {
-    const lock = READ_ONLY_SUBCOMMANDS.has(args[0] ?? '') ? undefined : this.lock;
+    const lock = zfsChanges(args) ? this.lock : undefined;
     const r = await this.exec.run('zfs', args, { allowFailure: true, timeoutMs: ZFS_TIMEOUT_MS, lock });
     if (r.exitCode === 0) return r.stdout;
     const detail = (r.stderr || r.stdout).trim().split('\n').slice(0, 3).join(' | ');

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LocalExecutor } from '../../../provider/host/executor';
-import { chainIds, ChainInUseError, replaceWithClone, swapNames, Zfs, ZfsChains, ZfsError, type ChainLayer } from '../../../provider/host/zfs';
+import { chainIds, ChainInUseError, replaceWithClone, swapNames, Zfs, ZfsChains, zfsChanges, ZfsError, type ChainLayer } from '../../../provider/host/zfs';
 import { applyLayer, ApplyOptionsSchema, MalformedLayerError } from '../../../provider/oci/unpack';
 import { withOperation } from '../../../provider/diagnostics';
 import { withZfsPool, type ZfsPool, zfsChangeSync } from '../../oci/helpers-zfs';
@@ -18,7 +18,7 @@ if (!ok && (process.env.CI === 'true' || process.env.CI === '1')) throw new Erro
 const d = ok ? describe : describe.skip;
 
 /** Reads run as they are; changes hold the zfs host lock, as the provider's own do. */
-const zfs = (...args: string[]) => (args[0] === 'get' || args[0] === 'list' ? execFileSync('zfs', args).toString().trim() : zfsChangeSync('zfs', args));
+const zfs = (...args: string[]) => (zfsChanges(args) ? zfsChangeSync('zfs', args) : execFileSync('zfs', args).toString().trim());
 const opts = ApplyOptionsSchema.parse({});
 const local = new Zfs(new LocalExecutor('pve'));
 
