@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { stackConfig, startEmulator, type RunningEmulator } from '../../emulator';
 import { PulumiWorkspace } from '../../cli/pulumi-workspace';
 import { parseDescription } from '../../provider/resources/pod/pve-config';
-import { programPath, requirePulumiCli, upAfterKill } from '../helpers/pulumi';
+import { programPath, requirePulumiCli, recoverAfterKill } from '../helpers/pulumi';
 
 jest.setTimeout(900_000);
 
@@ -27,6 +27,15 @@ function expectExactlyThePods(emu: RunningEmulator, outputs?: Record<string, unk
     expect(c.status).toBe('running');
     if (outputs) expect((outputs.pods as Record<string, unknown>)[`${name}Vmid`]).toBe(c.vmid);
   }
+}
+
+/** The lock files of a file backend (`.pulumi/locks/<org>/<project>/<stack>/<id>.json`), one per running update. */
+async function lockFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return [];
+    throw err;
+  });
+  return entries.filter((e) => e.isFile() && e.name.endsWith('.json')).map((e) => join(e.parentPath, e.name));
 }
 
 async function workspace(emu: RunningEmulator, project: string, pods: Record<string, unknown> = spec): Promise<PulumiWorkspace> {
@@ -87,6 +96,17 @@ describe('crash safety through the real CLI', () => {
       await ws.mustRun(['up', '--yes', '--skip-preview']);
       // A second up writes the backup beside the stack file, as every checkpoint after the first does.
       await ws.mustRun(['up', '--yes', '--skip-preview']);
+      // A third is killed while it holds the stack's lock: the kill that cuts a file leaves the lock too, and then
+      // `pulumi cancel` cannot load the stack to clear it (CI once hit exactly this).
+      const locks = join(fileURLToPath(ws.backendUrl), '.pulumi', 'locks');
+      const child = ws.spawn(['up', '--yes', '--skip-preview']);
+      let exited = false;
+      void child.then(() => (exited = true));
+      while ((await lockFiles(locks)).length === 0 && !exited) await new Promise((r) => setTimeout(r, 10));
+      expect(exited).toBe(false);
+      child.kill('SIGKILL');
+      await child;
+      expect(await lockFiles(locks)).toHaveLength(1);
       const stacks = join(fileURLToPath(ws.backendUrl), '.pulumi', 'stacks');
       const [project] = await readdir(stacks);
       const [stackFile] = (await readdir(join(stacks, project!))).filter((f) => f.endsWith('.json'));
@@ -95,7 +115,9 @@ describe('crash safety through the real CLI', () => {
       expect(broken.exitCode).not.toBe(0);
       expect(broken.stdout + broken.stderr).toMatch(symptom);
       const vmids = emu.state.containers().map((c) => c.vmid).sort();
-      await upAfterKill(ws);
+      const { repaired } = await recoverAfterKill(ws);
+      expect(repaired).toContainEqual(expect.stringMatching(suffix === '.json' ? /^restored .*\.json from/ : /^removed .*\.json\.attrs$/));
+      expect(await lockFiles(locks)).toEqual([]);
       expect(emu.state.containers().map((c) => c.vmid).sort()).toEqual(vmids);
       await ws.mustRun(['preview', '--expect-no-changes']);
       await ws.mustRun(['destroy', '--yes', '--skip-preview']);
@@ -118,9 +140,8 @@ describe('crash safety through the real CLI', () => {
       expect(exited).toBe(false);
       child.kill('SIGKILL');
       await child;
-      // As a user would: clear the lock a killed update leaves, then run again.
-      await ws.run(['cancel', '--yes']);
-      await upAfterKill(ws);
+      // As a user would: clear the lock a killed update leaves (repairing a checkpoint the kill cut short), then up.
+      await recoverAfterKill(ws);
       expectExactlyThePods(emu, await ws.outputs());
       await ws.mustRun(['destroy', '--yes', '--skip-preview']);
       // The killed run's processes may still be finishing a create; give them a moment, then nothing may remain.

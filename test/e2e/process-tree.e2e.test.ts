@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { stackConfig, startEmulator, type RunningEmulator } from '../../emulator';
 import { PulumiWorkspace } from '../../cli/pulumi-workspace';
-import { programPath, requirePulumiCli, upAfterKill } from '../helpers/pulumi';
+import { programPath, requirePulumiCli, recoverAfterKill } from '../helpers/pulumi';
 
 jest.setTimeout(300_000);
 
@@ -86,8 +86,7 @@ describe('a pulumi up killed with SIGKILL', () => {
     expect(emu.state.containers().length).toBe(count);
 
     // Recovery as the README's "Failures and recovery" says: cancel the dead run's lock, then up adopts what it made.
-    await ws.run(['cancel', '--yes']);
-    const up = await upAfterKill(ws);
+    const { up } = await recoverAfterKill(ws);
     console.log(`up after the kill:\n${up.stdout.split('\n').filter((l) => /pending|warning|created|unknown state/i.test(l)).join('\n')}`);
     expect(emu.state.containers()).toHaveLength(20);
     await ws.mustRun(['destroy', '--yes', '--skip-preview']);

@@ -18,21 +18,29 @@ export function requirePulumiCli(): void {
 export const programPath = (name: string) => path.join(REPO_ROOT, 'dist', 'test', 'e2e', 'programs', `${name}.js`);
 
 /**
- * `pulumi up` after the CLI was killed, recovering the file backend as the README's "Failures and recovery" tells a
- * user to. gocloud's fileblob renames a stack file into place, but writes its `.attrs` sidecar in place
- * (gocloud.dev `blob/fileblob/attrs.go` `setAttrs`: `os.Create`, then encode), so a kill between the two leaves an
- * empty sidecar and every command fails with `failed to load checkpoint: EOF`. A missing sidecar is read as "no
- * attributes" (`getAttrs`), so the fix is to delete the cut one. A stack file cut short (`unexpected end of JSON
- * input`: a machine crash, not a process kill) is replaced by the backup beside it. The next `up` adopts what the lost
- * checkpoint knew (find-or-create).
+ * What a user does after the CLI was killed, in the order of the README's "The CLI was killed": clear the dead run's
+ * lock with `pulumi cancel`, then `pulumi up`. A kill can also leave the file backend's checkpoint cut short; then
+ * `cancel` (for a cut sidecar) or `up` fails to load it, and a failed `cancel` leaves the lock (CI once hit it), so
+ * the checkpoint is repaired and `cancel` run again before the `up`. gocloud's fileblob renames a stack file into
+ * place, but writes its `.attrs` sidecar in place (gocloud.dev `blob/fileblob/attrs.go` `setAttrs`: `os.Create`,
+ * then encode), so a kill between the two leaves an empty sidecar and commands fail with `failed to load
+ * checkpoint: EOF`. A missing sidecar is read as
+ * "no attributes" (`getAttrs`), so the fix is to delete the cut one. A stack file cut short (`unexpected end of JSON
+ * input`: a machine crash, not a process kill) is replaced by the backup beside it. The `up` adopts what the lost
+ * checkpoint knew (find-or-create). Returns the `up`'s result and what the repair changed.
  */
-export async function upAfterKill(ws: PulumiWorkspace): Promise<PulumiResult> {
-  const first = await ws.run(['up', '--yes', '--skip-preview']);
-  if (first.exitCode === 0) return first;
-  if (!/failed to load checkpoint/.test(first.stdout + first.stderr)) throw new Error(`pulumi up failed:\n${first.stdout}\n${first.stderr}`);
+export async function recoverAfterKill(ws: PulumiWorkspace): Promise<{ up: PulumiResult; repaired: string[] }> {
+  // `cancel` reads the stack's metadata, not its checkpoint: it fails on a cut sidecar but not on a cut stack file,
+  // which only the `up` finds.
+  const cancel = await ws.run(['cancel', '--yes']);
+  const failed = cancel.exitCode !== 0 ? cancel : await ws.run(['up', '--yes', '--skip-preview']);
+  if (failed.exitCode === 0) return { up: failed, repaired: [] };
+  const said = failed.stdout + failed.stderr;
+  if (!/failed to load checkpoint/.test(said)) throw new Error(`pulumi ${failed === cancel ? 'cancel' : 'up'} failed:\n${said}`);
   const repaired = await repairFileBackend(fileURLToPath(ws.backendUrl));
-  if (repaired.length === 0) throw new Error(`pulumi up failed to load its checkpoint, and no stack file or sidecar is cut short:\n${first.stderr}`);
-  return ws.mustRun(['up', '--yes', '--skip-preview']);
+  if (repaired.length === 0) throw new Error(`pulumi failed to load the checkpoint, and no stack file or sidecar is cut short:\n${said}`);
+  await ws.mustRun(['cancel', '--yes']);
+  return { up: await ws.mustRun(['up', '--yes', '--skip-preview']), repaired };
 }
 
 /** The README's recovery of a file backend after a kill; returns what it changed (paths relative to the backend). */
