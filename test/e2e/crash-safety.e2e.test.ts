@@ -38,6 +38,17 @@ async function lockFiles(dir: string): Promise<string[]> {
   return entries.filter((e) => e.isFile() && e.name.endsWith('.json')).map((e) => join(e.parentPath, e.name));
 }
 
+/** Starts `pulumi up` and kills it with SIGKILL as soon as `reached` holds; fails if the up ended before that. */
+async function killUpWhen(ws: PulumiWorkspace, reached: () => boolean | Promise<boolean>): Promise<void> {
+  const child = ws.spawn(['up', '--yes', '--skip-preview']);
+  let exited = false;
+  void child.then(() => (exited = true));
+  while (!exited && !(await reached())) await new Promise((r) => setTimeout(r, 10));
+  expect(exited).toBe(false);
+  child.kill('SIGKILL');
+  await child;
+}
+
 async function workspace(emu: RunningEmulator, project: string, pods: Record<string, unknown> = spec): Promise<PulumiWorkspace> {
   return PulumiWorkspace.create({
     program: programPath('pods'),
@@ -98,16 +109,11 @@ describe('crash safety through the real CLI', () => {
       await ws.mustRun(['up', '--yes', '--skip-preview']);
       // A third is killed while it holds the stack's lock: the kill that cuts a file leaves the lock too, and then
       // `pulumi cancel` cannot load the stack to clear it (CI once hit exactly this).
-      const locks = join(fileURLToPath(ws.backendUrl), '.pulumi', 'locks');
-      const child = ws.spawn(['up', '--yes', '--skip-preview']);
-      let exited = false;
-      void child.then(() => (exited = true));
-      while ((await lockFiles(locks)).length === 0 && !exited) await new Promise((r) => setTimeout(r, 10));
-      expect(exited).toBe(false);
-      child.kill('SIGKILL');
-      await child;
+      const backend = join(fileURLToPath(ws.backendUrl), '.pulumi');
+      const locks = join(backend, 'locks');
+      await killUpWhen(ws, async () => (await lockFiles(locks)).length > 0);
       expect(await lockFiles(locks)).toHaveLength(1);
-      const stacks = join(fileURLToPath(ws.backendUrl), '.pulumi', 'stacks');
+      const stacks = join(backend, 'stacks');
       const [project] = await readdir(stacks);
       const [stackFile] = (await readdir(join(stacks, project!))).filter((f) => f.endsWith('.json'));
       await writeFile(join(stacks, project!, stackFile!.replace(/\.json$/, suffix)), '');
@@ -133,13 +139,7 @@ describe('crash safety through the real CLI', () => {
     const emu = await startEmulator({ nodes: 1, httpPort: false, taskDurationMs: 30 });
     const ws = await workspace(emu, `kill${killAt}`);
     try {
-      const child = ws.spawn(['up', '--yes', '--skip-preview']);
-      let exited = false;
-      void child.then(() => (exited = true));
-      while (emu.state.containers().length < killAt && !exited) await new Promise((r) => setTimeout(r, 20));
-      expect(exited).toBe(false);
-      child.kill('SIGKILL');
-      await child;
+      await killUpWhen(ws, () => emu.state.containers().length >= killAt);
       // As a user would: clear the lock a killed update leaves (repairing a checkpoint the kill cut short), then up.
       await recoverAfterKill(ws);
       expectExactlyThePods(emu, await ws.outputs());

@@ -24,19 +24,19 @@ export const programPath = (name: string) => path.join(REPO_ROOT, 'dist', 'test'
  * the checkpoint is repaired and `cancel` run again before the `up`. gocloud's fileblob renames a stack file into
  * place, but writes its `.attrs` sidecar in place (gocloud.dev `blob/fileblob/attrs.go` `setAttrs`: `os.Create`,
  * then encode), so a kill between the two leaves an empty sidecar and commands fail with `failed to load
- * checkpoint: EOF`. A missing sidecar is read as
- * "no attributes" (`getAttrs`), so the fix is to delete the cut one. A stack file cut short (`unexpected end of JSON
- * input`: a machine crash, not a process kill) is replaced by the backup beside it. The `up` adopts what the lost
- * checkpoint knew (find-or-create). Returns the `up`'s result and what the repair changed.
+ * checkpoint: EOF`. A missing sidecar is read as "no attributes" (`getAttrs`), so the fix is to delete the cut one.
+ * A stack file cut short (`unexpected end of JSON input`: a machine crash, not a process kill) is replaced by the
+ * backup beside it. The `up` adopts what the lost checkpoint knew (find-or-create). Returns the `up`'s result and
+ * what the repair changed.
  */
 export async function recoverAfterKill(ws: PulumiWorkspace): Promise<{ up: PulumiResult; repaired: string[] }> {
   // `cancel` reads the stack's metadata, not its checkpoint: it fails on a cut sidecar but not on a cut stack file,
   // which only the `up` finds.
   const cancel = await ws.run(['cancel', '--yes']);
-  const failed = cancel.exitCode !== 0 ? cancel : await ws.run(['up', '--yes', '--skip-preview']);
-  if (failed.exitCode === 0) return { up: failed, repaired: [] };
-  const said = failed.stdout + failed.stderr;
-  if (!/failed to load checkpoint/.test(said)) throw new Error(`pulumi ${failed === cancel ? 'cancel' : 'up'} failed:\n${said}`);
+  const last = cancel.exitCode !== 0 ? cancel : await ws.run(['up', '--yes', '--skip-preview']);
+  if (last.exitCode === 0) return { up: last, repaired: [] };
+  const said = last.stdout + last.stderr;
+  if (!/failed to load checkpoint/.test(said)) throw new Error(`pulumi ${last === cancel ? 'cancel' : 'up'} failed:\n${said}`);
   const repaired = await repairFileBackend(fileURLToPath(ws.backendUrl));
   if (repaired.length === 0) throw new Error(`pulumi failed to load the checkpoint, and no stack file or sidecar is cut short:\n${said}`);
   await ws.mustRun(['cancel', '--yes']);
