@@ -1,6 +1,6 @@
 // Which PVE failures are retried, how often, and how long a held CT lock is waited out (common/transient.ts).
 import { isLockContention, mayRetry, retryDelay, retryTransient } from '../../provider/resources/common/transient';
-import { PveApiError, RetriesExhaustedError, TaskFailedError } from '../../provider/proxmox/errors';
+import { PveApiError, pveMessageOf, RetriesExhaustedError, TaskFailedError } from '../../provider/proxmox/errors';
 import { Deadline } from '../../provider/proxmox/retry';
 
 const lockTask = () => new TaskFailedError('UPID:pve:1:2:3:vzdestroy:102:root@pam:', "can't lock file '/run/lock/lxc/pve-config-102.lock' - got timeout", []);
@@ -96,6 +96,27 @@ describe('retryTransient', () => {
     expect(result).toBe('updated');
     expect(calls).toBe(10);
     expect(asked).toHaveLength(9);
+  });
+
+  test('outlast: attempts spent waiting out a lock do not count against the limit for what follows it', async () => {
+    // As when a backup ends: its unlock changes the config, and the next PUT's digest is stale.
+    const modified = () => new PveApiError({ status: 500, method: 'PUT', path: '/nodes/pve/lxc/102/config', pveMessage: 'detected modified configuration - file changed by other user? Try again.' });
+    let calls = 0;
+    const result = await retryTransient(new Deadline('update', 60_000), async () => {
+      calls++;
+      if (calls <= 7) throw lockedConf();
+      if (calls <= 9) throw modified();
+      return 'updated';
+    }, { sleep: async () => undefined, outlast: async (err) => pveMessageOf(err) === 'CT is locked (backup)' });
+    expect(result).toBe('updated');
+    expect(calls).toBe(10);
+    // The limit itself still holds for those other failures.
+    calls = 0;
+    await expect(retryTransient(new Deadline('update', 60_000), async () => {
+      if (++calls <= 7) throw lockedConf();
+      throw modified();
+    }, { sleep: async () => undefined, outlast: async (err) => pveMessageOf(err) === 'CT is locked (backup)' })).rejects.toThrow(/detected modified configuration/);
+    expect(calls).toBe(12);
   });
 
   test('outlast: false keeps the attempt limit; a thrown error ends the loop at once', async () => {

@@ -53,7 +53,8 @@ export interface TransientRetryOptions {
   sleep?: (ms: number) => Promise<void>;
   /**
    * Asked about every transient failure: resolves true when its cause is known to pass (a lock that a running task
-   * holds), and the step is then tried until the deadline whatever the attempt count; false leaves the usual rules.
+   * holds), and the step is then tried until the deadline whatever the attempt count, and the attempt is not counted
+   * against the limit; false leaves the usual rules.
    * It may throw a clearer error instead, which ends the loop (a lock that nothing will release).
    */
   outlast?: (err: unknown) => Promise<boolean>;
@@ -65,12 +66,15 @@ export const DEFAULT_ATTEMPTS = 5;
 export async function retryTransient<T>(deadline: Deadline, fn: (attempt: number) => Promise<T>, opts: TransientRetryOptions = {}): Promise<T> {
   const attempts = opts.attempts ?? DEFAULT_ATTEMPTS;
   const pause = opts.sleep ?? defaultSleep;
+  // Only failures of other causes count against the limit: after a long wait for a backup, the config change that
+  // its unlock races (PVE: "detected modified configuration", the digest moved) still gets its own attempts.
+  let counted = 0;
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn(attempt);
     } catch (err) {
       const passing = isTransient(err) && opts.outlast !== undefined && (await opts.outlast(err));
-      if (!passing && !mayRetry(err, attempt, attempts)) throw err;
+      if (!passing && !mayRetry(err, ++counted, attempts)) throw err;
       const delay = retryDelay(err, attempt, attempts);
       if (deadline.remaining() <= delay + 100) throw err;
       opts.onRetry?.(err, attempt);
